@@ -1,0 +1,153 @@
+//! Running many periods over one series: the per-kernel units of work and how they are spread
+//! over threads. Work is split over period groups; each group owns its rows of the output.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+
+use crate::engine::LaneGroup;
+use crate::params::PeriodParams;
+use crate::scalar::ScalarState;
+use crate::{Error, Kernel};
+
+/// The state of every period of a batch, shaped for the kernel that runs it.
+#[derive(Debug, Clone)]
+pub(crate) enum Units {
+    /// One scalar state per period (one row each).
+    Scalar(Vec<ScalarState>),
+    /// Groups of `kernel.lanes()` periods (that many rows each, the last group maybe fewer).
+    Groups(Kernel, Vec<LaneGroup>),
+}
+
+impl Units {
+    /// `kernel` must be resolved (not `Auto`) and available on this CPU.
+    pub fn new(periods: &[usize], kernel: Kernel) -> Self {
+        let params = PeriodParams::many(periods);
+        match kernel {
+            Kernel::Scalar | Kernel::Auto => {
+                Units::Scalar(params.into_iter().map(ScalarState::new).collect())
+            }
+            Kernel::Avx2 | Kernel::Avx512 => {
+                let lanes = kernel.lanes();
+                Units::Groups(
+                    kernel,
+                    params
+                        .chunks(lanes)
+                        .map(|c| LaneGroup::new(c, lanes))
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// Feeds `prices` to every period; row `r` writes `out[r * stride ..][.. prices.len()]`.
+    pub fn push(&mut self, exec: &Exec, prices: &[f64], out: &mut [f64], stride: usize) {
+        match self {
+            Units::Scalar(states) => exec.for_each_rows(states, 1, out, stride, |st, rows| {
+                st.run(prices, &mut rows[..prices.len()]);
+            }),
+            Units::Groups(kernel, groups) => {
+                let kernel = *kernel;
+                exec.for_each_rows(groups, kernel.lanes(), out, stride, |g, rows| {
+                    run_group(kernel, g, prices, rows, stride)
+                })
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn run_group(kernel: Kernel, g: &mut LaneGroup, prices: &[f64], rows: &mut [f64], stride: usize) {
+    match kernel {
+        // SAFETY: `Units::new` only builds groups for a kernel that `dispatch::resolve` accepted,
+        // which checked the CPU features; the group was built with that kernel's lane count.
+        Kernel::Avx2 => unsafe { crate::x86::avx2::group(g, prices, rows, stride) },
+        // SAFETY: as above, for AVX-512F.
+        Kernel::Avx512 => unsafe { crate::x86::avx512::group(g, prices, rows, stride) },
+        Kernel::Scalar | Kernel::Auto => unreachable!("scalar batches use Units::Scalar"),
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn run_group(_: Kernel, _: &mut LaneGroup, _: &[f64], _: &mut [f64], _: usize) {
+    unreachable!("SIMD kernels are never resolved off x86_64")
+}
+
+/// Where batch work runs: on the calling thread, on rayon's global pool (all cores), or on a
+/// pool of a chosen size (built once per size and kept).
+#[derive(Clone)]
+pub(crate) enum Exec {
+    Sequential,
+    Global,
+    Pool(Arc<rayon::ThreadPool>),
+}
+
+impl Exec {
+    /// `threads`: 0 = all cores, 1 = the calling thread, n = a pool of n threads.
+    pub fn new(threads: usize) -> Result<Self, Error> {
+        static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+        match threads {
+            0 => Ok(Exec::Global),
+            1 => Ok(Exec::Sequential),
+            n => {
+                let mut pools = POOLS
+                    .get_or_init(Default::default)
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if let Some(p) = pools.get(&n) {
+                    return Ok(Exec::Pool(p.clone()));
+                }
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("trendflex-{i}"))
+                    .build()
+                    .map_err(|e| Error::ThreadPool {
+                        threads: n,
+                        reason: e.to_string(),
+                    })?;
+                let pool = Arc::new(pool);
+                pools.insert(n, pool.clone());
+                Ok(Exec::Pool(pool))
+            }
+        }
+    }
+
+    /// Threads this executor uses.
+    pub fn threads(&self) -> usize {
+        match self {
+            Exec::Sequential => 1,
+            Exec::Global => rayon::current_num_threads(),
+            Exec::Pool(p) => p.current_num_threads(),
+        }
+    }
+
+    /// Calls `f(unit, its rows)` for every unit, unit `u` owning rows
+    /// `u * rows_per_unit ..` of `out` (row stride `stride`).
+    fn for_each_rows<U: Send>(
+        &self,
+        units: &mut [U],
+        rows_per_unit: usize,
+        out: &mut [f64],
+        stride: usize,
+        f: impl Fn(&mut U, &mut [f64]) + Sync,
+    ) {
+        let span = rows_per_unit * stride;
+        match self {
+            Exec::Sequential => units
+                .iter_mut()
+                .zip(out.chunks_mut(span))
+                .for_each(|(u, o)| f(u, o)),
+            Exec::Global => units
+                .par_iter_mut()
+                .zip(out.par_chunks_mut(span))
+                .for_each(|(u, o)| f(u, o)),
+            Exec::Pool(pool) => pool.install(|| {
+                units
+                    .par_iter_mut()
+                    .zip(out.par_chunks_mut(span))
+                    .for_each(|(u, o)| f(u, o))
+            }),
+        }
+    }
+}

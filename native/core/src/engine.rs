@@ -1,0 +1,357 @@
+//! The SIMD algorithms, written once over `Lanes` and instantiated per instruction set.
+//!
+//! Batch: lanes are periods. Each lane repeats the scalar recurrence exactly (same operations,
+//! same order, fused where the definition fuses), so results are bit-identical to `scalar`.
+//! Single series: the recurrence stays scalar (it is one dependency chain); what is independent,
+//! the `sqrt` and division of the normalisation, runs `N` outputs at a time.
+
+use crate::lanes::{Lanes, MAX_LANES};
+use crate::params::PeriodParams;
+use crate::scalar::{ScalarState, deviation, mean_square, normalize, smooth};
+
+/// Prices a lane group processes between copies of its output tile into the caller's rows.
+pub(crate) const BLOCK: usize = 512;
+
+/// Up to `MAX_LANES` periods run side by side over one price series, with all their state.
+///
+/// The smoothed values of every lane live in `hist`, one row of `lanes` values per price, so
+/// lane `j` finds `s[i - L_j]` at a fixed offset `offsets[j]` behind the current row: a gather
+/// with constant offsets from a moving base.
+#[derive(Debug, Clone)]
+pub(crate) struct LaneGroup {
+    /// Vector width of the kernel that runs this group (4 or 8).
+    lanes: usize,
+    /// Real periods in the group; lanes beyond repeat the last period and are never copied out.
+    rows: usize,
+    max_period: usize,
+    params: [PeriodParams; MAX_LANES],
+    offsets: [i64; MAX_LANES],
+    seen: usize,
+    y_prev: f64,
+    s1: [f64; MAX_LANES],
+    s2: [f64; MAX_LANES],
+    w: [f64; MAX_LANES],
+    ms: [f64; MAX_LANES],
+    /// `(max_period + BLOCK)` rows of `lanes` smoothed values; `row` is the next one written.
+    hist: Vec<f64>,
+    row: usize,
+    /// Outputs of the current block, `lanes` per price.
+    tile: Vec<f64>,
+}
+
+impl LaneGroup {
+    pub fn new(params: &[PeriodParams], lanes: usize) -> Self {
+        assert!(!params.is_empty() && params.len() <= lanes && lanes <= MAX_LANES);
+        let last = *params.last().unwrap();
+        let p: [PeriodParams; MAX_LANES] = std::array::from_fn(|j| *params.get(j).unwrap_or(&last));
+        let max_period = p[..lanes].iter().map(|q| q.period).max().unwrap();
+        let offsets = std::array::from_fn(|j| {
+            if j < lanes {
+                j as i64 - (p[j].period * lanes) as i64
+            } else {
+                0
+            }
+        });
+        LaneGroup {
+            lanes,
+            rows: params.len(),
+            max_period,
+            params: p,
+            offsets,
+            seen: 0,
+            y_prev: 0.0,
+            s1: [0.0; MAX_LANES],
+            s2: [0.0; MAX_LANES],
+            w: [-0.0; MAX_LANES],
+            ms: [0.0; MAX_LANES],
+            hist: vec![0.0; (max_period + BLOCK) * lanes],
+            row: 0,
+            tile: vec![0.0; BLOCK * lanes],
+        }
+    }
+
+    /// Feeds `prices`; row `r` of the group writes its outputs to
+    /// `out[r * stride .. r * stride + prices.len()]`.
+    ///
+    /// # Safety
+    /// The CPU must support `L`'s instruction set, and `L::N` must equal `self.lanes`.
+    #[inline(always)]
+    pub unsafe fn push<L: Lanes>(&mut self, prices: &[f64], out: &mut [f64], stride: usize) {
+        assert_eq!(L::N, self.lanes);
+        if prices.is_empty() {
+            return;
+        }
+        assert!(stride >= prices.len() && out.len() >= (self.rows - 1) * stride + prices.len());
+        let cap = self.hist.len() / self.lanes;
+        for (b, block) in prices.chunks(BLOCK).enumerate() {
+            if self.row + block.len() > cap {
+                // Keep the last `max_period` rows (all any lane looks back), drop the rest.
+                let keep = self.max_period * self.lanes;
+                let end = self.row * self.lanes;
+                self.hist.copy_within(end - keep..end, 0);
+                self.row = self.max_period;
+            }
+            let mut k = 0;
+            while k < block.len() && self.seen < self.max_period {
+                self.step_scalar(block[k], k);
+                k += 1;
+            }
+            if k < block.len() {
+                // SAFETY: every lane is past its warm-up (`seen >= max_period`), and the shift
+                // above left room for the whole block in `hist`; the caller vouches for the CPU.
+                unsafe { self.run_vector::<L>(&block[k..], k) };
+            }
+            let col = b * BLOCK;
+            for r in 0..self.rows {
+                let dst = &mut out[r * stride + col..][..block.len()];
+                for (kk, d) in dst.iter_mut().enumerate() {
+                    *d = self.tile[kk * self.lanes + r];
+                }
+            }
+        }
+    }
+
+    /// One price through every lane, one lane at a time: leading NaNs and warm-up steps.
+    #[inline(always)]
+    fn step_scalar(&mut self, x: f64, k: usize) {
+        let n = self.lanes;
+        let tile = &mut self.tile[k * n..(k + 1) * n];
+        if self.seen == 0 && x.is_nan() {
+            tile.fill(f64::NAN);
+            return;
+        }
+        let i = self.seen;
+        let r = self.row;
+        for j in 0..n {
+            let p = &self.params[j];
+            let s = if i < 2 {
+                x
+            } else {
+                smooth(p.smoother, x, self.y_prev, self.s1[j], self.s2[j])
+            };
+            self.s2[j] = self.s1[j];
+            self.s1[j] = s;
+            self.hist[r * n + j] = s;
+            if i < p.period {
+                self.w[j] += s;
+                tile[j] = f64::NAN;
+                continue;
+            }
+            let mysum = deviation(p, s, self.w[j]);
+            self.ms[j] = mean_square(self.ms[j], mysum);
+            tile[j] = normalize(mysum, self.ms[j]);
+            let old = self.hist[(r - p.period) * n + j];
+            self.w[j] += s - old;
+        }
+        self.y_prev = x;
+        self.seen += 1;
+        self.row += 1;
+    }
+
+    /// The steady state: every lane produces an output for every price.
+    ///
+    /// # Safety
+    /// CPU support for `L`; `L::N == self.lanes`; `seen >= max_period`; and
+    /// `row + xs.len() <= hist rows`, `k0 + xs.len() <= BLOCK`.
+    #[inline(always)]
+    unsafe fn run_vector<L: Lanes>(&mut self, xs: &[f64], k0: usize) {
+        let n = self.lanes;
+        debug_assert!(self.seen >= self.max_period);
+        debug_assert!((self.row + xs.len()) * n <= self.hist.len());
+        debug_assert!((k0 + xs.len()) * n <= self.tile.len());
+        let col = |f: fn(&PeriodParams) -> f64| -> [f64; MAX_LANES] {
+            std::array::from_fn(|j| f(&self.params[j]))
+        };
+        let (neg_a2, b, c) = (
+            col(|p| p.smoother.neg_a2),
+            col(|p| p.smoother.b),
+            col(|p| p.smoother.c),
+        );
+        let (lf, inv_l) = (col(|p| p.lf), col(|p| p.inv_l));
+        // SAFETY: the caller guarantees CPU support for `L`; all loads read arrays of
+        // MAX_LANES >= N values; the hist and tile pointer ranges are checked above (rows
+        // `row .. row + len` of hist, whose gather offsets reach back at most `max_period` rows,
+        // which exist because `row >= max_period` once warmed up; tile rows `k0 .. k0 + len`).
+        unsafe {
+            let (neg_a2, b, c) = (
+                L::load(neg_a2.as_ptr()),
+                L::load(b.as_ptr()),
+                L::load(c.as_ptr()),
+            );
+            let (lf, inv_l) = (L::load(lf.as_ptr()), L::load(inv_l.as_ptr()));
+            let (k004, k096) = (L::splat(0.04), L::splat(0.96));
+            let offs = L::offsets(&self.offsets);
+            let mut s1 = L::load(self.s1.as_ptr());
+            let mut s2 = L::load(self.s2.as_ptr());
+            let mut w = L::load(self.w.as_ptr());
+            let mut ms = L::load(self.ms.as_ptr());
+            let mut y_prev = self.y_prev;
+            let mut h = self.hist.as_mut_ptr().add(self.row * n);
+            let mut t = self.tile.as_mut_ptr().add(k0 * n);
+            for &x in xs {
+                // `c * (y[i] + y[i-1])`: the sum is the same for every lane, so it is added once.
+                let cy = L::mul(c, L::splat(x + y_prev));
+                let s = L::mul_add(neg_a2, s2, L::mul_add(b, s1, cy));
+                L::store(h, s);
+                let old = L::gather(h, offs);
+                let mysum = L::mul(L::sub(L::mul(lf, s), w), inv_l);
+                ms = L::mul_add(k004, L::mul(mysum, mysum), L::mul(k096, ms));
+                L::store(t, L::normalize(mysum, ms));
+                w = L::add(w, L::sub(s, old));
+                s2 = s1;
+                s1 = s;
+                y_prev = x;
+                h = h.add(n);
+                t = t.add(n);
+            }
+            L::store(self.s1.as_mut_ptr(), s1);
+            L::store(self.s2.as_mut_ptr(), s2);
+            L::store(self.w.as_mut_ptr(), w);
+            L::store(self.ms.as_mut_ptr(), ms);
+            self.y_prev = y_prev;
+        }
+        self.seen += xs.len();
+        self.row += xs.len();
+    }
+}
+
+/// One series, one period: scalar recurrence, normalisation `N` outputs at a time.
+///
+/// # Safety
+/// The CPU must support `L`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn run_single<L: Lanes>(st: &mut ScalarState, prices: &[f64], out: &mut [f64]) {
+    assert_eq!(prices.len(), out.len());
+    let n = L::N;
+    let mut k = 0;
+    while k < prices.len() && !st.warmed_up() {
+        out[k] = st.step(prices[k]);
+        k += 1;
+    }
+    let (p, l) = (st.p, st.p.period);
+    let (mut y_prev, mut s1, mut s2, mut w, mut ms, mut pos) =
+        (st.y_prev, st.s1, st.s2, st.w, st.ms, st.pos);
+    let mut dev = [0.0; MAX_LANES];
+    let mut msq = [0.0; MAX_LANES];
+    let full = k + (prices.len() - k) / n * n;
+    for (xs, os) in prices[k..full]
+        .chunks_exact(n)
+        .zip(out[k..full].chunks_exact_mut(n))
+    {
+        for (t, &x) in xs.iter().enumerate() {
+            let s = smooth(p.smoother, x, y_prev, s1, s2);
+            y_prev = x;
+            s2 = s1;
+            s1 = s;
+            let mysum = deviation(&p, s, w);
+            ms = mean_square(ms, mysum);
+            dev[t] = mysum;
+            msq[t] = ms;
+            let old = std::mem::replace(&mut st.ring[pos], s);
+            pos += 1;
+            if pos == l {
+                pos = 0;
+            }
+            w += s - old;
+        }
+        // SAFETY: the caller guarantees CPU support; `dev`, `msq` hold MAX_LANES >= N values and
+        // `os` is exactly N values long.
+        unsafe {
+            let v = L::normalize(L::load(dev.as_ptr()), L::load(msq.as_ptr()));
+            L::store(os.as_mut_ptr(), v);
+        }
+    }
+    (st.y_prev, st.s1, st.s2, st.w, st.ms, st.pos) = (y_prev, s1, s2, w, ms, pos);
+    st.seen += full - k;
+    for (o, &x) in out[full..].iter_mut().zip(&prices[full..]) {
+        *o = st.step(x);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine's lane logic on the portable emulation, so the 8-lane algorithm that AVX-512
+    //! instantiates is checked on every CPU, AVX-512 or not.
+    use super::*;
+    use crate::lanes::Portable;
+
+    fn walk(n: usize) -> Vec<f64> {
+        let mut p = 100.0;
+        (0..n)
+            .map(|i| {
+                p += ((i * 7919) % 23) as f64 / 11.0 - 1.0;
+                p
+            })
+            .collect()
+    }
+
+    fn scalar(x: &[f64], period: usize) -> Vec<f64> {
+        let mut st = ScalarState::new(PeriodParams::new(period));
+        let mut out = vec![0.0; x.len()];
+        st.run(x, &mut out);
+        out
+    }
+
+    fn same(a: &[f64], b: &[f64]) -> bool {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    }
+
+    fn check_group<L: Lanes>(periods: &[usize], x: &[f64], chunk: usize) {
+        let params: Vec<_> = periods.iter().map(|&p| PeriodParams::new(p)).collect();
+        let n = x.len();
+        let mut out = vec![0.0; n * periods.len()];
+        for ps in params.chunks(L::N).enumerate() {
+            let (g, ps) = ps;
+            let mut group = LaneGroup::new(ps, L::N);
+            for (c, xs) in x.chunks(chunk).enumerate() {
+                // SAFETY: the portable lanes need no CPU feature.
+                unsafe { group.push::<L>(xs, &mut out[g * L::N * n + c * chunk..], n) };
+            }
+        }
+        for (r, &p) in periods.iter().enumerate() {
+            assert!(
+                same(&out[r * n..][..n], &scalar(x, p)),
+                "lanes={} row {r} L={p} chunk={chunk}",
+                L::N
+            );
+        }
+    }
+
+    #[test]
+    fn lane_groups_equal_scalar() {
+        let mut x = walk(2 * BLOCK + 77);
+        x[..3].fill(f64::NAN);
+        x[900] = f64::NAN;
+        let grids: [&[usize]; 4] = [
+            &[2],
+            &[5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+            &[231, 2, 100, 3],
+            &[300, 20, 21],
+        ];
+        for periods in grids {
+            for chunk in [1, 5, BLOCK - 1, BLOCK, x.len()] {
+                check_group::<Portable<8>>(periods, &x, chunk);
+                check_group::<Portable<4>>(periods, &x, chunk);
+            }
+        }
+    }
+
+    #[test]
+    fn single_engine_equals_scalar() {
+        let mut x = walk(1000);
+        x[..2].fill(f64::NAN);
+        for period in [2, 3, 8, 9, 20, 997] {
+            for chunk in [1, 3, 8, 9, 1000] {
+                let mut st = ScalarState::new(PeriodParams::new(period));
+                let mut out = vec![0.0; x.len()];
+                for (xs, os) in x.chunks(chunk).zip(out.chunks_mut(chunk)) {
+                    // SAFETY: the portable lanes need no CPU feature.
+                    unsafe { run_single::<Portable<8>>(&mut st, xs, os) };
+                }
+                assert!(same(&out, &scalar(&x, period)), "L={period} chunk={chunk}");
+            }
+        }
+    }
+}

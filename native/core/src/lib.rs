@@ -1,0 +1,90 @@
+//! TrendFlex (John Ehlers, 2020) over price series, bit-identical to VectorTA, with scalar,
+//! AVX2 and AVX-512 kernels chosen at run time. All outputs go into caller-owned buffers.
+//!
+//! The definition computed, operation for operation, is `shared/TRENDFLEX.md` in the project.
+
+mod batch;
+mod dispatch;
+mod engine;
+mod error;
+mod lanes;
+mod params;
+mod scalar;
+mod stream;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+pub use dispatch::{
+    KERNEL_ENV, Kernel, available_kernels, best_kernel, cpu_features, missing_feature, resolve,
+    resolve_with_override,
+};
+pub use error::Error;
+pub use params::smoother_length;
+pub use stream::{TrendflexBatchStream, TrendflexStream};
+
+/// Columns a one-shot batch computes between progress reports.
+pub const PROGRESS_CHUNK: usize = 1 << 16;
+
+/// TrendFlex of `period` over `prices` into `out` (same length). Outputs before the first valid
+/// price plus `period` are NaN. Validates everything before writing anything.
+///
+/// ```
+/// let prices: Vec<f64> = (0..50).map(|i| (i as f64).sqrt()).collect();
+/// let mut out = vec![0.0; 50];
+/// trendflex_core::trendflex_into(&prices, 20, trendflex_core::Kernel::Scalar, &mut out).unwrap();
+/// assert!(out[..20].iter().all(|x| x.is_nan()));
+/// assert_eq!(out[20], 5.0);
+/// ```
+pub fn trendflex_into(
+    prices: &[f64],
+    period: usize,
+    kernel: Kernel,
+    out: &mut [f64],
+) -> Result<(), Error> {
+    params::check_data(prices.len(), 1, &[])?;
+    let mut stream = TrendflexStream::new(period, kernel)?;
+    params::check_data(prices.len(), params::valid_len(prices), &[period])?;
+    stream.push(prices, out)
+}
+
+/// TrendFlex of every period in `periods` over `prices`, into `out`, row-major:
+/// `out[row * prices.len() + t]`, rows in the order of `periods`. `threads`: 0 = all cores.
+/// Validates every period (naming the first that fails) before writing anything.
+pub fn trendflex_batch_into(
+    prices: &[f64],
+    periods: &[usize],
+    kernel: Kernel,
+    threads: usize,
+    out: &mut [f64],
+) -> Result<(), Error> {
+    trendflex_batch_into_with_progress(prices, periods, kernel, threads, out, |_, _| {})
+}
+
+/// [`trendflex_batch_into`], calling `progress(done, total)` (prices done, of `prices.len()`)
+/// after every block of [`PROGRESS_CHUNK`] prices.
+pub fn trendflex_batch_into_with_progress(
+    prices: &[f64],
+    periods: &[usize],
+    kernel: Kernel,
+    threads: usize,
+    out: &mut [f64],
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(), Error> {
+    params::check_data(prices.len(), 1, &[])?;
+    let mut stream = TrendflexBatchStream::new(periods, kernel, threads)?;
+    params::check_data(prices.len(), params::valid_len(prices), periods)?;
+    let n = prices.len();
+    let expected = periods.len() * n;
+    if out.len() != expected {
+        return Err(Error::OutputLength {
+            expected,
+            actual: out.len(),
+        });
+    }
+    for (c, chunk) in prices.chunks(PROGRESS_CHUNK).enumerate() {
+        let col = c * PROGRESS_CHUNK;
+        stream.push_strided(chunk, &mut out[col..], n)?;
+        progress(col + chunk.len(), n);
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The reference kernel: one period, one price at a time, written to read like the definition.
+//! Every other kernel is tested bit for bit against this one.
+
+use crate::params::{PeriodParams, Smoother};
+
+// The four formulas of the definition, shared by every kernel's non-vector steps and mirrored
+// op for op by the vector engine.
+
+/// `s[i] = fma(-a2, s[i-2], fma(b, s[i-1], c * (y[i] + y[i-1])))`.
+#[inline(always)]
+pub(crate) fn smooth(sm: Smoother, x: f64, y_prev: f64, s1: f64, s2: f64) -> f64 {
+    sm.neg_a2.mul_add(s2, sm.b.mul_add(s1, sm.c * (x + y_prev)))
+}
+
+/// `mysum = (L * s[i] - W) * (1 / L)`.
+#[inline(always)]
+pub(crate) fn deviation(p: &PeriodParams, s: f64, w: f64) -> f64 {
+    (p.lf * s - w) * p.inv_l
+}
+
+/// `MS = fma(0.04, mysum * mysum, 0.96 * MS)`.
+#[inline(always)]
+pub(crate) fn mean_square(ms: f64, mysum: f64) -> f64 {
+    0.04f64.mul_add(mysum * mysum, 0.96 * ms)
+}
+
+/// `mysum / sqrt(MS)`, or `0` where `MS == 0` (NaN stays NaN).
+#[inline(always)]
+pub(crate) fn normalize(mysum: f64, ms: f64) -> f64 {
+    if ms != 0.0 { mysum / ms.sqrt() } else { 0.0 }
+}
+
+/// The whole state of one period's recurrence, so a series can be fed in chunks of any size.
+#[derive(Debug, Clone)]
+pub(crate) struct ScalarState {
+    pub p: PeriodParams,
+    /// Valid prices consumed so far: the index `i` of the definition for the next price.
+    pub seen: usize,
+    /// `y[i-1]`, `s[i-1]`, `s[i-2]`.
+    pub y_prev: f64,
+    pub s1: f64,
+    pub s2: f64,
+    /// The window sum `W` and the mean square `MS`.
+    pub w: f64,
+    pub ms: f64,
+    /// The last `L` smoothed values; `ring[pos]` is `s[i - L]` once the window is full.
+    pub ring: Vec<f64>,
+    pub pos: usize,
+}
+
+impl ScalarState {
+    pub fn new(p: PeriodParams) -> Self {
+        ScalarState {
+            p,
+            seen: 0,
+            y_prev: 0.0,
+            s1: 0.0,
+            s2: 0.0,
+            // -0.0 is the identity of +, so `W = s[0] + s[1] + ...` is reproduced exactly,
+            // sign of zero included.
+            w: -0.0,
+            ms: 0.0,
+            ring: vec![0.0; p.period],
+            pos: 0,
+        }
+    }
+
+    /// True once every further price produces an output (the window is full).
+    #[inline(always)]
+    pub fn warmed_up(&self) -> bool {
+        self.seen >= self.p.period
+    }
+
+    /// Feeds one price and returns the output for it (NaN during warm-up).
+    #[inline(always)]
+    pub fn step(&mut self, x: f64) -> f64 {
+        if self.seen == 0 && x.is_nan() {
+            // Leading missing prices: the series has not started yet.
+            return f64::NAN;
+        }
+        let i = self.seen;
+        self.seen += 1;
+        let s = if i < 2 {
+            x
+        } else {
+            smooth(self.p.smoother, x, self.y_prev, self.s1, self.s2)
+        };
+        self.y_prev = x;
+        self.s2 = self.s1;
+        self.s1 = s;
+        let l = self.p.period;
+        if i < l {
+            self.w += s;
+            self.ring[i] = s;
+            return f64::NAN;
+        }
+        let mysum = deviation(&self.p, s, self.w);
+        self.ms = mean_square(self.ms, mysum);
+        let out = normalize(mysum, self.ms);
+        let old = std::mem::replace(&mut self.ring[self.pos], s);
+        self.pos += 1;
+        if self.pos == l {
+            self.pos = 0;
+        }
+        self.w += s - old;
+        out
+    }
+
+    /// Feeds a chunk, writing one output per price.
+    pub fn run(&mut self, prices: &[f64], out: &mut [f64]) {
+        debug_assert_eq!(prices.len(), out.len());
+        for (o, &x) in out.iter_mut().zip(prices) {
+            *o = self.step(x);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Streaming forms of the single and batch computations: state objects fed the prices chunk by
+//! chunk, writing each chunk's outputs into a caller buffer. Chunked output equals one-shot
+//! output bit for bit for any chunk sizes; memory is bounded by the periods, not the series.
+
+use crate::batch::{Exec, Units};
+use crate::params::{self, PeriodParams};
+use crate::scalar::ScalarState;
+use crate::{Error, Kernel, dispatch};
+
+/// Counts what the error table needs to know about everything pushed so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    total: usize,
+    /// Prices from the first valid one on (`m` of the definition).
+    valid: usize,
+}
+
+impl Seen {
+    fn add(&mut self, prices: &[f64]) {
+        self.total += prices.len();
+        self.valid += if self.valid > 0 {
+            prices.len()
+        } else {
+            params::valid_len(prices)
+        };
+    }
+}
+
+/// TrendFlex of one period over a series that arrives in chunks.
+///
+/// ```
+/// use trendflex_core::{Kernel, TrendflexStream};
+/// let prices: Vec<f64> = (0..100).map(|i| 100.0 + (i as f64 * 0.3).sin()).collect();
+/// let mut stream = TrendflexStream::new(20, Kernel::Auto).unwrap();
+/// let mut out = vec![0.0; prices.len()];
+/// for (p, o) in prices.chunks(7).zip(out.chunks_mut(7)) {
+///     stream.push(p, o).unwrap();
+/// }
+/// stream.finish().unwrap();
+/// assert!(out[19].is_nan() && out[20].abs() == 5.0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TrendflexStream {
+    state: ScalarState,
+    kernel: Kernel,
+    seen: Seen,
+}
+
+impl TrendflexStream {
+    /// A stream for `period` (at least 2) run by `kernel` (`Auto` is resolved now).
+    pub fn new(period: usize, kernel: Kernel) -> Result<Self, Error> {
+        params::check_period(period)?;
+        let kernel = dispatch::resolve(kernel)?;
+        Ok(TrendflexStream {
+            state: ScalarState::new(PeriodParams::new(period)),
+            kernel,
+            seen: Seen::default(),
+        })
+    }
+
+    /// The concrete kernel computing this stream.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The period.
+    pub fn period(&self) -> usize {
+        self.state.p.period
+    }
+
+    /// Feeds the next chunk; `out` (same length) receives its outputs, NaN where missing.
+    pub fn push(&mut self, prices: &[f64], out: &mut [f64]) -> Result<(), Error> {
+        if out.len() != prices.len() {
+            return Err(Error::OutputLength {
+                expected: prices.len(),
+                actual: out.len(),
+            });
+        }
+        self.seen.add(prices);
+        run_single(self.kernel, &mut self.state, prices, out);
+        Ok(())
+    }
+
+    /// Checks the whole series pushed so far against the error table (empty input, no valid
+    /// prices, too few valid prices); call it after the last chunk.
+    pub fn finish(&self) -> Result<(), Error> {
+        params::check_data(self.seen.total, self.seen.valid, &[self.period()])
+    }
+}
+
+pub(crate) fn run_single(kernel: Kernel, st: &mut ScalarState, prices: &[f64], out: &mut [f64]) {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `kernel` came from `dispatch::resolve`, which checked AVX2 and FMA.
+        Kernel::Avx2 => unsafe { crate::x86::avx2::single(st, prices, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `kernel` came from `dispatch::resolve`, which checked AVX-512F.
+        Kernel::Avx512 => unsafe { crate::x86::avx512::single(st, prices, out) },
+        _ => st.run(prices, out),
+    }
+}
+
+/// TrendFlex of many periods over a series that arrives in chunks: the streaming form of
+/// [`crate::trendflex_batch_into`].
+#[derive(Clone)]
+pub struct TrendflexBatchStream {
+    periods: Vec<usize>,
+    kernel: Kernel,
+    exec: Exec,
+    units: Units,
+    seen: Seen,
+}
+
+impl TrendflexBatchStream {
+    /// A stream for `periods` (each at least 2, any order, duplicates allowed) run by `kernel` on
+    /// `threads` threads (0 = all cores).
+    pub fn new(periods: &[usize], kernel: Kernel, threads: usize) -> Result<Self, Error> {
+        params::check_periods(periods)?;
+        let kernel = dispatch::resolve(kernel)?;
+        Ok(TrendflexBatchStream {
+            periods: periods.to_vec(),
+            kernel,
+            exec: Exec::new(threads)?,
+            units: Units::new(periods, kernel),
+            seen: Seen::default(),
+        })
+    }
+
+    /// The periods, in row order.
+    pub fn periods(&self) -> &[usize] {
+        &self.periods
+    }
+
+    /// The concrete kernel computing this stream.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Worker threads used per chunk.
+    pub fn threads(&self) -> usize {
+        self.exec.threads()
+    }
+
+    /// Feeds the next chunk; `out` is row-major, `periods().len()` rows of `prices.len()`.
+    pub fn push(&mut self, prices: &[f64], out: &mut [f64]) -> Result<(), Error> {
+        let expected = self.periods.len() * prices.len();
+        if out.len() != expected {
+            return Err(Error::OutputLength {
+                expected,
+                actual: out.len(),
+            });
+        }
+        self.push_strided(prices, out, prices.len())
+    }
+
+    /// Feeds the next chunk; row `r` is written to `out[r * row_stride ..][.. prices.len()]`,
+    /// so chunks can land side by side in one big row-major matrix. `out` must reach the end of
+    /// the last row: `(rows - 1) * row_stride + prices.len()` values at least.
+    pub fn push_strided(
+        &mut self,
+        prices: &[f64],
+        out: &mut [f64],
+        row_stride: usize,
+    ) -> Result<(), Error> {
+        let rows = self.periods.len();
+        let needed = (rows - 1) * row_stride + prices.len();
+        if row_stride < prices.len() || out.len() < needed {
+            return Err(Error::OutputLength {
+                expected: needed.max(rows * prices.len()),
+                actual: out.len(),
+            });
+        }
+        if prices.is_empty() {
+            return Ok(());
+        }
+        self.seen.add(prices);
+        self.units
+            .push(&self.exec, prices, &mut out[..needed], row_stride);
+        Ok(())
+    }
+
+    /// Checks the whole series pushed so far against the error table, naming the first period
+    /// (in row order) that has too few valid prices.
+    pub fn finish(&self) -> Result<(), Error> {
+        params::check_data(self.seen.total, self.seen.valid, &self.periods)
+    }
+}

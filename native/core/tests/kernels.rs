@@ -1,0 +1,198 @@
+//! Every kernel this CPU runs, bit for bit against scalar: single and batch, every length around
+//! lane widths and the engine's block, NaN runs, extreme magnitudes, every period edge, threads,
+//! and chunked streaming against one-shot.
+
+mod common;
+
+use common::*;
+use trendflex_core::{Kernel, TrendflexBatchStream, TrendflexStream, trendflex_batch_into};
+
+/// Inputs that reach the tails, alignments and special values.
+fn shapes(n: usize, seed: u64) -> Vec<(&'static str, Vec<f64>)> {
+    let walk = random_walk(n, seed);
+    let mut leading = walk.clone();
+    leading[..n.min(13)].fill(f64::NAN);
+    let mut interior = walk.clone();
+    if n > 40 {
+        interior[n / 2..n / 2 + 3].fill(f64::NAN);
+    }
+    vec![
+        ("walk", walk.clone()),
+        ("leading NaN", leading),
+        ("interior NaN run", interior),
+        ("constant", vec![3.25; n]),
+        ("1e300", walk.iter().map(|v| v * 1e298).collect()),
+        ("1e-300", walk.iter().map(|v| v * 1e-302).collect()),
+        (
+            "alternating",
+            (0..n)
+                .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+                .collect(),
+        ),
+    ]
+}
+
+fn try_single(x: &[f64], period: usize, kernel: Kernel) -> Option<Vec<f64>> {
+    let mut out = vec![0.0; x.len()];
+    trendflex_core::trendflex_into(x, period, kernel, &mut out)
+        .ok()
+        .map(|_| out)
+}
+
+#[test]
+fn single_every_kernel_equals_scalar_over_lengths_and_periods() {
+    let lengths: Vec<usize> = (0..=80)
+        .chain([127, 128, 129, 511, 512, 513, 1023, 1024, 1025, 1537, 10_007])
+        .collect();
+    let mut checked = 0;
+    for kernel in kernels() {
+        for &n in &lengths {
+            for (name, x) in shapes(n, n as u64) {
+                for period in [
+                    2,
+                    3,
+                    4,
+                    5,
+                    7,
+                    8,
+                    9,
+                    16,
+                    20,
+                    33,
+                    n.saturating_sub(14),
+                    n.saturating_sub(1),
+                ] {
+                    let want = try_single(&x, period, Kernel::Scalar);
+                    let got = try_single(&x, period, kernel);
+                    match (&got, &want) {
+                        (Some(g), Some(w)) => {
+                            assert_same(g, w, &format!("{kernel} {name} n={n} L={period}"));
+                            checked += 1;
+                        }
+                        (None, None) => {}
+                        _ => panic!("{kernel} {name} n={n} L={period}: error mismatch"),
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} comparisons ran");
+}
+
+fn batch(x: &[f64], periods: &[usize], kernel: Kernel, threads: usize) -> Vec<f64> {
+    let mut out = vec![0.0; x.len() * periods.len()];
+    trendflex_batch_into(x, periods, kernel, threads, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn batch_rows_equal_scalar_single_runs_on_the_whole_grid() {
+    let grid: Vec<usize> = (5..=231).collect();
+    for kernel in kernels() {
+        for (name, x) in shapes(1500, 77) {
+            let got = batch(&x, &grid, kernel, 0);
+            for (r, &p) in grid.iter().enumerate() {
+                let want = single(&x, p, Kernel::Scalar);
+                assert_same(
+                    &got[r * x.len()..][..x.len()],
+                    &want,
+                    &format!("{kernel} batch {name} row {r} (L={p})"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_edge_shapes_every_kernel() {
+    // Period lists that leave partial lane groups, repeat, go out of order, reach m - 1.
+    let lists: [&[usize]; 7] = [
+        &[2],
+        &[2, 3],
+        &[3, 2, 9],
+        &[20, 20, 20, 20, 20],
+        &[5, 6, 7, 8, 9, 10, 11, 12, 13],
+        &[60, 2, 59, 3, 4],
+        &[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18],
+    ];
+    for kernel in kernels() {
+        for n in [19, 20, 21, 61, 64, 65, 511, 512, 513, 1030] {
+            for (name, x) in shapes(n, n as u64 + 1000) {
+                let mut lists: Vec<Vec<usize>> = lists.iter().map(|l| l.to_vec()).collect();
+                lists.push(vec![n - 1, 2, n - 2]);
+                for periods in lists {
+                    if periods.iter().any(|&p| p + 14 >= n) && name == "leading NaN" {
+                        continue; // not enough valid prices; errors are tested elsewhere
+                    }
+                    if periods.iter().any(|&p| p >= n) {
+                        continue;
+                    }
+                    let got = batch(&x, &periods, kernel, 1);
+                    for (r, &p) in periods.iter().enumerate() {
+                        let want = single(&x, p, Kernel::Scalar);
+                        assert_same(
+                            &got[r * n..][..n],
+                            &want,
+                            &format!("{kernel} {name} n={n} periods={periods:?} row {r}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn thread_counts_do_not_change_a_bit() {
+    let x = random_walk(3000, 11);
+    let grid: Vec<usize> = (5..=64).collect();
+    for kernel in kernels() {
+        let one = batch(&x, &grid, kernel, 1);
+        for threads in [0, 2, 3, 5] {
+            assert_same(
+                &batch(&x, &grid, kernel, threads),
+                &one,
+                &format!("{kernel} threads={threads}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn streaming_equals_one_shot_for_any_chunking() {
+    let mut x = random_walk(2100, 12);
+    x[..5].fill(f64::NAN);
+    let grid = [2, 5, 20, 21, 100, 231];
+    for kernel in kernels() {
+        let want_batch = batch(&x, &grid, kernel, 0);
+        for chunk in [1, 2, 3, 7, 64, 511, 512, 513, 2100] {
+            for &p in &grid {
+                let want = single(&x, p, Kernel::Scalar);
+                let mut s = TrendflexStream::new(p, kernel).unwrap();
+                let mut got = vec![0.0; x.len()];
+                for (xs, os) in x.chunks(chunk).zip(got.chunks_mut(chunk)) {
+                    s.push(xs, os).unwrap();
+                }
+                s.finish().unwrap();
+                assert_same(&got, &want, &format!("{kernel} stream L={p} chunk={chunk}"));
+            }
+            let mut b = TrendflexBatchStream::new(&grid, kernel, 2).unwrap();
+            let mut got = vec![0.0; want_batch.len()];
+            let mut buf = vec![0.0; grid.len() * chunk];
+            for (c, xs) in x.chunks(chunk).enumerate() {
+                let out = &mut buf[..grid.len() * xs.len()];
+                b.push(xs, out).unwrap();
+                for r in 0..grid.len() {
+                    got[r * x.len() + c * chunk..][..xs.len()]
+                        .copy_from_slice(&out[r * xs.len()..][..xs.len()]);
+                }
+            }
+            b.finish().unwrap();
+            assert_same(
+                &got,
+                &want_batch,
+                &format!("{kernel} batch stream chunk={chunk}"),
+            );
+        }
+    }
+}

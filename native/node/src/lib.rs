@@ -1,0 +1,1 @@
+//! napi-rs binding of trendflex-core; filled in by the binding issue.
