@@ -104,11 +104,13 @@ impl LaneGroup {
             let col = b * BLOCK;
             for r in 0..self.rows {
                 let dst = &mut out[r * stride + col..][..block.len()];
-                for (kk, d) in dst.iter_mut().enumerate() {
-                    *d = self.tile[kk * self.lanes + r];
-                }
+                // SAFETY: CPU support for `L` is the caller's contract; the tile holds
+                // `block.len()` rows of `lanes` values, so column `r` has `dst.len()` values.
+                unsafe { copy_column::<L>(self.tile.as_ptr().add(r), self.lanes, dst) };
             }
         }
+        // SAFETY: CPU support for `L` is the caller's contract.
+        unsafe { L::fence() };
     }
 
     /// One price through every lane, one lane at a time: leading NaNs and warm-up steps.
@@ -212,6 +214,35 @@ impl LaneGroup {
         }
         self.seen += xs.len();
         self.row += xs.len();
+    }
+}
+
+/// Copies `dst.len()` values, read `src_stride` apart from `src`, into `dst`, with streaming
+/// stores where `dst` is aligned: outputs are far larger than the caches and written once.
+///
+/// # Safety
+/// CPU support for `L`; `src + k * src_stride` readable for every `k < dst.len()`.
+#[inline(always)]
+unsafe fn copy_column<L: Lanes>(src: *const f64, src_stride: usize, dst: &mut [f64]) {
+    let n = L::N;
+    let head = dst.as_ptr().align_offset(n * 8).min(dst.len());
+    let body = head + (dst.len() - head) / n * n;
+    let offs: [i64; MAX_LANES] = std::array::from_fn(|j| (j * src_stride) as i64);
+    // SAFETY: reads stay below `src + dst.len() * src_stride` (caller's contract); the streaming
+    // stores start at the first `n * 8`-aligned element and write whole vectors inside `dst`.
+    unsafe {
+        for (k, d) in dst[..head].iter_mut().enumerate() {
+            *d = *src.add(k * src_stride);
+        }
+        let offs = L::offsets(&offs);
+        let mut k = head;
+        while k < body {
+            L::stream(dst.as_mut_ptr().add(k), L::gather(src.add(k * src_stride), offs));
+            k += n;
+        }
+        for (k, d) in dst[body..].iter_mut().enumerate() {
+            *d = *src.add((body + k) * src_stride);
+        }
     }
 }
 

@@ -29,6 +29,16 @@ impl Lanes for Avx2 {
         unsafe { _mm256_storeu_pd(p, v) }
     }
     #[inline(always)]
+    unsafe fn stream(p: *mut f64, v: __m256d) {
+        // SAFETY: AVX2, 4 writable f64 at `p` and 32-byte alignment are the caller's contract.
+        unsafe { _mm256_stream_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SSE is part of x86_64.
+        unsafe { _mm_sfence() }
+    }
+    #[inline(always)]
     unsafe fn offsets(o: &[i64; MAX_LANES]) -> __m256i {
         // SAFETY: the caller guarantees AVX2; `o` has at least 4 values.
         unsafe { _mm256_loadu_si256(o.as_ptr().cast()) }

@@ -29,6 +29,16 @@ impl Lanes for Avx512 {
         unsafe { _mm512_storeu_pd(p, v) }
     }
     #[inline(always)]
+    unsafe fn stream(p: *mut f64, v: __m512d) {
+        // SAFETY: AVX-512F, 8 writable f64 at `p` and 64-byte alignment are the caller's contract.
+        unsafe { _mm512_stream_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SSE is part of x86_64.
+        unsafe { _mm_sfence() }
+    }
+    #[inline(always)]
     unsafe fn offsets(o: &[i64; MAX_LANES]) -> __m512i {
         // SAFETY: the caller guarantees AVX-512F; `o` has 8 values.
         unsafe { _mm512_loadu_si512(o.as_ptr().cast()) }
