@@ -1,1 +1,370 @@
-//! napi-rs binding of trendflex-core; filled in by the binding issue.
+//! Node binding of trendflex-core. Thin on purpose: check arguments, borrow the caller's typed
+//! arrays (inputs read in place, outputs written in place), call the core, map its errors in one
+//! function. The math lives in `trendflex-core`; the friendly JS API is `src/index.ts`.
+
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use trendflex_core::{self as core, Kernel};
+
+/// `(fraction) => void`, called on the JS thread; weak, so it never keeps the process alive.
+type Progress = ThreadsafeFunction<f64, (), f64, Status, false, true>;
+
+/// The `code` a core error carries to JavaScript.
+fn error_code(e: &core::Error) -> &'static str {
+    match e {
+        core::Error::EmptyInput => "ERR_EMPTY_INPUT",
+        core::Error::EmptyPeriods => "ERR_EMPTY_PERIODS",
+        core::Error::PeriodTooSmall { .. } => "ERR_PERIOD",
+        core::Error::NoValidPrices => "ERR_NO_VALID_PRICES",
+        core::Error::NotEnoughData { .. } => "ERR_NOT_ENOUGH_DATA",
+        core::Error::OutputLength { .. } => "ERR_OUTPUT_LENGTH",
+        core::Error::UnknownKernel { .. } => "ERR_UNKNOWN_KERNEL",
+        core::Error::KernelUnavailable { .. } => "ERR_KERNEL_UNAVAILABLE",
+        core::Error::ThreadPool { .. } => "ERR_THREADS",
+        _ => "ERR_TRENDFLEX",
+    }
+}
+
+/// A JS `RangeError` with `code`: every refusal here is a value out of what is accepted.
+fn range_error(env: &Env, code: &str, message: String) -> Error {
+    let js = JsRangeError::from(Error::new(code.to_owned(), message)).into_unknown(*env);
+    Error::from_unknown_without_coercion(js)
+}
+
+fn core_error(env: &Env, e: &core::Error) -> Error {
+    range_error(env, error_code(e), e.to_string())
+}
+
+fn parse_kernel(env: &Env, name: &str) -> Result<Kernel> {
+    name.parse::<Kernel>().map_err(|e| core_error(env, &e))
+}
+
+/// Refuses an output that shares bytes with the input, before any Rust reference to the output
+/// exists (an overlapping `&[f64]` and `&mut [f64]` would be undefined behaviour).
+fn check_disjoint(env: &Env, prices: &[f64], out_ptr: *const f64, out_len: usize) -> Result<()> {
+    let (a0, a1) = (prices.as_ptr() as usize, prices.as_ptr() as usize + prices.len() * 8);
+    let (b0, b1) = (out_ptr as usize, out_ptr as usize + out_len * 8);
+    if !prices.is_empty() && out_len > 0 && a0 < b1 && b0 < a1 {
+        return Err(range_error(env, "ERR_OVERLAP", "out must not overlap prices".into()));
+    }
+    Ok(())
+}
+
+/// TrendFlex of `period` over `prices`, written into `out` (same length) in place.
+#[napi]
+pub fn trendflex_into(
+    env: Env,
+    prices: Float64ArraySlice,
+    period: u32,
+    kernel: String,
+    mut out: Float64ArraySlice,
+) -> Result<()> {
+    check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
+    let kernel = parse_kernel(&env, &kernel)?;
+    // SAFETY: `out` is a live typed array for the duration of this synchronous call and does not
+    // overlap `prices` (checked above), so this is the only reference to its bytes.
+    let out = unsafe { out.as_mut() };
+    core::trendflex_into(&prices, period as usize, kernel, out).map_err(|e| core_error(&env, &e))
+}
+
+/// TrendFlex of every period over `prices`, into `out` row-major (`periods.length` rows of
+/// `prices.length`), in place. `threads`: 0 = all cores.
+#[napi]
+pub fn trendflex_batch_into(
+    env: Env,
+    prices: Float64ArraySlice,
+    periods: Vec<u32>,
+    kernel: String,
+    threads: u32,
+    mut out: Float64ArraySlice,
+) -> Result<()> {
+    check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
+    let kernel = parse_kernel(&env, &kernel)?;
+    let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
+    // SAFETY: as in `trendflex_into`: live for this call, disjoint from `prices`.
+    let out = unsafe { out.as_mut() };
+    core::trendflex_batch_into(&prices, &periods, kernel, threads as usize, out)
+        .map_err(|e| core_error(&env, &e))
+}
+
+enum Job {
+    Single(usize),
+    Batch { periods: Vec<usize>, threads: usize },
+}
+
+/// A one-shot computation on the libuv thread pool, writing into the caller's `out`.
+pub struct ComputeTask {
+    prices: Float64Array,
+    out: Float64Array,
+    kernel: Kernel,
+    job: Job,
+    progress: Option<Progress>,
+    failure: Option<core::Error>,
+}
+
+#[napi]
+impl Task for ComputeTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        let ComputeTask { prices, out, kernel, job, progress, failure } = self;
+        // SAFETY: the task holds references to both typed arrays, so their buffers stay alive
+        // until it settles; they were checked disjoint when the task was made. The JS API
+        // documents that the caller must not touch `out` until the promise settles.
+        let out = unsafe { out.as_mut() };
+        let result = match job {
+            Job::Single(period) => core::trendflex_into(prices, *period, *kernel, out),
+            Job::Batch { periods, threads } => {
+                core::trendflex_batch_into_with_progress(prices, periods, *kernel, *threads, out, |done, total| {
+                    if let Some(p) = progress {
+                        p.call(done as f64 / total as f64, ThreadsafeFunctionCallMode::NonBlocking);
+                    }
+                })
+            }
+        };
+        result.map_err(|e| {
+            let reason = e.to_string();
+            *failure = Some(e);
+            Error::from_reason(reason)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
+        Ok(())
+    }
+
+    fn reject(&mut self, env: Env, err: Error) -> Result<()> {
+        Err(match self.failure.take() {
+            Some(e) => core_error(&env, &e),
+            None => err,
+        })
+    }
+}
+
+fn compute_task(
+    env: &Env,
+    prices: Float64Array,
+    out: Float64Array,
+    kernel: &str,
+    job: Job,
+    progress: Option<Progress>,
+) -> Result<AsyncTask<ComputeTask>> {
+    check_disjoint(env, &prices, out.as_ptr(), out.len())?;
+    let kernel = parse_kernel(env, kernel)?;
+    Ok(AsyncTask::new(ComputeTask { prices, out, kernel, job, progress, failure: None }))
+}
+
+/// `trendflexInto` on the libuv thread pool; resolves when `out` is filled.
+#[napi]
+pub fn trendflex_into_async(
+    env: Env,
+    prices: Float64Array,
+    period: u32,
+    kernel: String,
+    out: Float64Array,
+) -> Result<AsyncTask<ComputeTask>> {
+    compute_task(&env, prices, out, &kernel, Job::Single(period as usize), None)
+}
+
+/// `trendflexBatchInto` on the libuv thread pool; `onProgress(fraction)` is called as blocks of
+/// prices finish.
+#[napi]
+pub fn trendflex_batch_into_async(
+    env: Env,
+    prices: Float64Array,
+    periods: Vec<u32>,
+    kernel: String,
+    threads: u32,
+    out: Float64Array,
+    // Spelled out, not `Progress`: an alias would leak into the generated .d.ts undefined.
+    on_progress: Option<ThreadsafeFunction<f64, (), f64, Status, false, true>>,
+) -> Result<AsyncTask<ComputeTask>> {
+    let periods = periods.into_iter().map(|p| p as usize).collect();
+    let job = Job::Batch { periods, threads: threads as usize };
+    compute_task(&env, prices, out, &kernel, job, on_progress)
+}
+
+/// One kernel this CPU cannot run, and the first feature it lacks.
+#[napi(object)]
+pub struct UnavailableKernel {
+    pub name: String,
+    pub missing: String,
+}
+
+/// What the CPU offers and what `auto` resolves to.
+#[napi(object)]
+pub struct KernelInfo {
+    /// Kernels this CPU runs, slowest first.
+    pub available: Vec<String>,
+    /// What `auto` picks now (the fastest, or what `TRENDFLEX_KERNEL` names).
+    pub auto: String,
+    /// The fastest available kernel, ignoring `TRENDFLEX_KERNEL`.
+    pub best: String,
+    /// The value of `TRENDFLEX_KERNEL`, if set.
+    pub env_override: Option<String>,
+    /// CPU features that matter for the kernels, that this CPU has.
+    pub features: Vec<String>,
+    pub unavailable: Vec<UnavailableKernel>,
+}
+
+/// Kernels this CPU runs and which one `auto` picks.
+#[napi]
+pub fn kernel_info(env: Env) -> Result<KernelInfo> {
+    let auto = core::resolve(Kernel::Auto).map_err(|e| core_error(&env, &e))?;
+    Ok(KernelInfo {
+        available: core::available_kernels().iter().map(|k| k.to_string()).collect(),
+        auto: auto.to_string(),
+        best: core::best_kernel().to_string(),
+        env_override: std::env::var(core::KERNEL_ENV).ok().filter(|v| !v.trim().is_empty()),
+        features: core::cpu_features().iter().map(|f| f.to_string()).collect(),
+        unavailable: [Kernel::Avx2, Kernel::Avx512]
+            .into_iter()
+            .filter_map(|k| {
+                core::missing_feature(k).map(|f| UnavailableKernel { name: k.to_string(), missing: f.into() })
+            })
+            .collect(),
+    })
+}
+
+enum StreamState {
+    Single(core::TrendflexStream),
+    Batch(core::TrendflexBatchStream),
+}
+
+impl StreamState {
+    fn push(&mut self, prices: &[f64], out: &mut [f64]) -> std::result::Result<(), core::Error> {
+        match self {
+            StreamState::Single(s) => s.push(prices, out),
+            StreamState::Batch(s) => s.push(prices, out),
+        }
+    }
+}
+
+/// Pushes one chunk on the libuv thread pool; the stream's state travels with the task and is
+/// handed back when it settles (also on failure).
+pub struct PushTask {
+    home: Arc<Mutex<Option<StreamState>>>,
+    state: Option<StreamState>,
+    prices: Float64Array,
+    out: Float64Array,
+    failure: Option<core::Error>,
+}
+
+#[napi]
+impl Task for PushTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        // SAFETY: the task references both arrays (kept alive until it settles); they were
+        // checked disjoint when it was made, and the JS API documents not touching `out` meanwhile.
+        let out = unsafe { self.out.as_mut() };
+        let state = self.state.as_mut().expect("a push task always carries the state");
+        state.push(&self.prices, out).map_err(|e| {
+            let reason = e.to_string();
+            self.failure = Some(e);
+            Error::from_reason(reason)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
+        Ok(())
+    }
+
+    fn reject(&mut self, env: Env, err: Error) -> Result<()> {
+        Err(match self.failure.take() {
+            Some(e) => core_error(&env, &e),
+            None => err,
+        })
+    }
+}
+
+impl Drop for PushTask {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            *self.home.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+        }
+    }
+}
+
+/// TrendFlex over a series that arrives in chunks: one period (single kernel path) or many
+/// (batch, row-major output per chunk). Memory is bounded by the periods, not the series.
+#[napi]
+pub struct NativeStream {
+    state: Arc<Mutex<Option<StreamState>>>,
+    kernel: Kernel,
+    threads: u32,
+}
+
+#[napi]
+impl NativeStream {
+    /// `periods`: one period, or several (rows in this order). `threads`: 0 = all cores.
+    #[napi(constructor)]
+    pub fn new(env: Env, periods: Vec<u32>, kernel: String, threads: u32) -> Result<Self> {
+        let kernel = parse_kernel(&env, &kernel)?;
+        let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
+        let state = match periods.as_slice() {
+            [period] => core::TrendflexStream::new(*period, kernel).map(StreamState::Single),
+            _ => core::TrendflexBatchStream::new(&periods, kernel, threads as usize).map(StreamState::Batch),
+        }
+        .map_err(|e| core_error(&env, &e))?;
+        let (kernel, threads) = match &state {
+            StreamState::Single(s) => (s.kernel(), 1),
+            StreamState::Batch(s) => (s.kernel(), s.threads() as u32),
+        };
+        Ok(NativeStream { state: Arc::new(Mutex::new(Some(state))), kernel, threads })
+    }
+
+    /// The concrete kernel computing this stream.
+    #[napi(getter)]
+    pub fn kernel(&self) -> String {
+        self.kernel.to_string()
+    }
+
+    /// Worker threads per chunk.
+    #[napi(getter)]
+    pub fn threads(&self) -> u32 {
+        self.threads
+    }
+
+    fn take(&self, env: &Env) -> Result<StreamState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| {
+            range_error(env, "ERR_BUSY", "the stream is busy with an earlier pushAsync; await it first".into())
+        })
+    }
+
+    /// Feeds the next chunk synchronously; `out` receives `rows * prices.length` values.
+    #[napi]
+    pub fn push(&self, env: Env, prices: Float64ArraySlice, mut out: Float64ArraySlice) -> Result<()> {
+        check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
+        let mut state = self.take(&env)?;
+        // SAFETY: live for this synchronous call and disjoint from `prices` (checked above).
+        let result = state.push(&prices, unsafe { out.as_mut() });
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+        result.map_err(|e| core_error(&env, &e))
+    }
+
+    /// Feeds the next chunk on the libuv thread pool. Await it before the next push.
+    #[napi]
+    pub fn push_async(&self, env: Env, prices: Float64Array, out: Float64Array) -> Result<AsyncTask<PushTask>> {
+        check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
+        let state = self.take(&env)?;
+        Ok(AsyncTask::new(PushTask { home: self.state.clone(), state: Some(state), prices, out, failure: None }))
+    }
+
+    /// Checks everything pushed against the error table (empty, all missing, too few prices).
+    #[napi]
+    pub fn finish(&self, env: Env) -> Result<()> {
+        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let result = match guard.as_ref() {
+            Some(StreamState::Single(s)) => s.finish(),
+            Some(StreamState::Batch(s)) => s.finish(),
+            None => return Err(range_error(&env, "ERR_BUSY", "the stream is busy with a pushAsync; await it first".into())),
+        };
+        result.map_err(|e| core_error(&env, &e))
+    }
+}
