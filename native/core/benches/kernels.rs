@@ -9,27 +9,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+#[path = "support.rs"]
+mod support;
+
+use support::{fill_floor, random_walk, same};
 use trendflex_core::{Kernel, available_kernels, trendflex_batch_into, trendflex_into};
 
 const N: usize = 1_000_000;
-
-fn random_walk(n: usize, mut seed: u64) -> Vec<f64> {
-    let mut p = 100.0;
-    (0..n)
-        .map(|_| {
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            p += ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
-            p
-        })
-        .collect()
-}
-
-fn same(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
-}
 
 fn threads_all() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -62,14 +48,21 @@ fn batch(c: &mut Criterion) {
     trendflex_batch_into(&x, &periods, Kernel::Scalar, 0, &mut want).unwrap();
     let mut g = c.benchmark_group("batch_5_231");
     g.throughput(Throughput::Elements((rows * N) as u64));
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
-    g.bench_function("write_floor", |b| b.iter(|| black_box(&mut out[..]).fill(black_box(0.5))));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    g.bench_function("write_floor", |b| {
+        b.iter(|| fill_floor(black_box(&mut out[..]), black_box(0.5)))
+    });
     for k in available_kernels() {
         let mut thread_counts = vec![1, threads_all()];
         thread_counts.dedup();
         for t in thread_counts {
             trendflex_batch_into(&x, &periods, k, t, &mut out).unwrap();
-            assert!(same(&out, &want), "{k} x{t} differs from scalar: not timing it");
+            assert!(
+                same(&out, &want),
+                "{k} x{t} differs from scalar: not timing it"
+            );
             g.bench_function(BenchmarkId::new(k.as_str(), format!("{t}t")), |b| {
                 b.iter(|| trendflex_batch_into(black_box(&x), &periods, k, t, &mut out).unwrap())
             });

@@ -6,21 +6,11 @@
 
 use std::time::Instant;
 
-use trendflex_core::{Kernel, trendflex_batch_into, trendflex_into};
+#[path = "../benches/support.rs"]
+mod support;
 
-fn random_walk(n: usize, mut seed: u64) -> Vec<f64> {
-    let mut p = 100.0;
-    (0..n)
-        .map(|_| {
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            p += ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
-            p
-        })
-        .collect()
-}
+use support::{fill_floor, random_walk, same};
+use trendflex_core::{Kernel, trendflex_batch_into, trendflex_into};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,13 +28,13 @@ fn main() {
     let run = |out: &mut [f64], k: Kernel| match mode.as_str() {
         "single" => trendflex_into(&x, 20, k, out).unwrap(),
         "batch" => trendflex_batch_into(&x, &periods, k, threads, out).unwrap(),
-        "floor" => out.fill(std::hint::black_box(0.5)),
+        "floor" => fill_floor(out, std::hint::black_box(0.5)),
         m => panic!("unknown mode {m}"),
     };
     if mode != "floor" {
         run(&mut check, Kernel::Scalar);
         run(&mut out, kernel);
-        let ok = out.iter().zip(&check).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+        let ok = same(&out, &check);
         assert!(ok, "{kernel} output differs from scalar");
     }
     drop(check);

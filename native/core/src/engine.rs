@@ -9,19 +9,20 @@ use crate::lanes::{Lanes, MAX_LANES};
 use crate::params::PeriodParams;
 use crate::scalar::{ScalarState, deviation, mean_square, normalize, smooth};
 
-/// Prices a lane group processes between copies of its output tile into the caller's rows.
+/// Prices a lane group keeps history for between shifts of its history buffer.
 pub(crate) const BLOCK: usize = 512;
 
 /// Up to `MAX_LANES` periods run side by side over one price series, with all their state.
 ///
 /// The smoothed values of every lane live in `hist`, one row of `lanes` values per price, so
-/// lane `j` finds `s[i - L_j]` at a fixed offset `offsets[j]` behind the current row: a gather
-/// with constant offsets from a moving base.
+/// lane `j` finds `s[i - L_j]` at a fixed offset `offsets[j]` behind the current row. Outputs
+/// go straight to the caller's rows: every `N` prices, the `N x N` block of results (prices x
+/// lanes) is transposed in registers and stored as `N` consecutive values of each row.
 #[derive(Debug, Clone)]
 pub(crate) struct LaneGroup {
     /// Vector width of the kernel that runs this group (4 or 8).
     lanes: usize,
-    /// Real periods in the group; lanes beyond repeat the last period and are never copied out.
+    /// Real periods in the group; lanes beyond repeat the last period and are never written.
     rows: usize,
     max_period: usize,
     params: [PeriodParams; MAX_LANES],
@@ -35,8 +36,6 @@ pub(crate) struct LaneGroup {
     /// `(max_period + BLOCK)` rows of `lanes` smoothed values; `row` is the next one written.
     hist: Vec<f64>,
     row: usize,
-    /// Outputs of the current block, `lanes` per price.
-    tile: Vec<f64>,
 }
 
 impl LaneGroup {
@@ -66,7 +65,6 @@ impl LaneGroup {
             ms: [0.0; MAX_LANES],
             hist: vec![0.0; (max_period + BLOCK) * lanes],
             row: 0,
-            tile: vec![0.0; BLOCK * lanes],
         }
     }
 
@@ -82,48 +80,51 @@ impl LaneGroup {
             return;
         }
         assert!(stride >= prices.len() && out.len() >= (self.rows - 1) * stride + prices.len());
-        let cap = self.hist.len() / self.lanes;
-        for (b, block) in prices.chunks(BLOCK).enumerate() {
-            if self.row + block.len() > cap {
+        let n = self.lanes;
+        let cap = self.hist.len() / n;
+        let mut col = 0;
+        while col < prices.len() {
+            if self.row == cap {
                 // Keep the last `max_period` rows (all any lane looks back), drop the rest.
-                let keep = self.max_period * self.lanes;
-                let end = self.row * self.lanes;
-                self.hist.copy_within(end - keep..end, 0);
+                let end = self.row * n;
+                self.hist.copy_within(end - self.max_period * n..end, 0);
                 self.row = self.max_period;
             }
+            let len = (prices.len() - col).min(cap - self.row);
+            let block = &prices[col..col + len];
             let mut k = 0;
-            while k < block.len() && self.seen < self.max_period {
-                self.step_scalar(block[k], k);
+            while k < len && self.seen < self.max_period {
+                self.step_scalar(block[k], out, stride, col + k);
                 k += 1;
             }
-            if k < block.len() {
-                // SAFETY: every lane is past its warm-up (`seen >= max_period`), and the shift
-                // above left room for the whole block in `hist`; the caller vouches for the CPU.
-                unsafe { self.run_vector::<L>(&block[k..], k) };
+            let whole = (len - k) / n * n;
+            if whole > 0 {
+                // SAFETY: every lane is past its warm-up (`seen >= max_period`); `hist` has room
+                // for `len` more rows; the output bound was asserted above; the caller vouches
+                // for the CPU.
+                unsafe { self.run_vector::<L>(&block[k..k + whole], out, stride, col + k) };
+                k += whole;
             }
-            let col = b * BLOCK;
-            for r in 0..self.rows {
-                let dst = &mut out[r * stride + col..][..block.len()];
-                // SAFETY: CPU support for `L` is the caller's contract; the tile holds
-                // `block.len()` rows of `lanes` values, so column `r` has `dst.len()` values.
-                unsafe { copy_column::<L>(self.tile.as_ptr().add(r), self.lanes, dst) };
+            for (kk, &x) in block.iter().enumerate().skip(k) {
+                self.step_scalar(x, out, stride, col + kk);
             }
+            col += len;
         }
-        // SAFETY: CPU support for `L` is the caller's contract.
-        unsafe { L::fence() };
     }
 
-    /// One price through every lane, one lane at a time: leading NaNs and warm-up steps.
+    /// One price through every lane, one lane at a time: leading NaNs, warm-up, and the prices
+    /// left over after whole vector blocks. Writes column `c` of each row.
     #[inline(always)]
-    fn step_scalar(&mut self, x: f64, k: usize) {
+    fn step_scalar(&mut self, x: f64, out: &mut [f64], stride: usize, c: usize) {
         let n = self.lanes;
-        let tile = &mut self.tile[k * n..(k + 1) * n];
         if self.seen == 0 && x.is_nan() {
-            tile.fill(f64::NAN);
+            for r in 0..self.rows {
+                out[r * stride + c] = f64::NAN;
+            }
             return;
         }
         let i = self.seen;
-        let r = self.row;
+        let row = self.row;
         for j in 0..n {
             let p = &self.params[j];
             let s = if i < 2 {
@@ -133,34 +134,43 @@ impl LaneGroup {
             };
             self.s2[j] = self.s1[j];
             self.s1[j] = s;
-            self.hist[r * n + j] = s;
-            if i < p.period {
+            self.hist[row * n + j] = s;
+            let value = if i < p.period {
                 self.w[j] += s;
-                tile[j] = f64::NAN;
-                continue;
+                f64::NAN
+            } else {
+                let mysum = deviation(p, s, self.w[j]);
+                self.ms[j] = mean_square(self.ms[j], mysum);
+                self.w[j] += s - self.hist[(row - p.period) * n + j];
+                normalize(mysum, self.ms[j])
+            };
+            if j < self.rows {
+                out[j * stride + c] = value;
             }
-            let mysum = deviation(p, s, self.w[j]);
-            self.ms[j] = mean_square(self.ms[j], mysum);
-            tile[j] = normalize(mysum, self.ms[j]);
-            let old = self.hist[(r - p.period) * n + j];
-            self.w[j] += s - old;
         }
         self.y_prev = x;
         self.seen += 1;
         self.row += 1;
     }
 
-    /// The steady state: every lane produces an output for every price.
+    /// The steady state: every lane produces an output for every price, `N` prices at a time.
     ///
     /// # Safety
-    /// CPU support for `L`; `L::N == self.lanes`; `seen >= max_period`; and
-    /// `row + xs.len() <= hist rows`, `k0 + xs.len() <= BLOCK`.
+    /// CPU support for `L`; `L::N == self.lanes`; `seen >= max_period`; `xs.len()` a multiple
+    /// of `N` with `row + xs.len() <= hist rows`; and `out` reaching
+    /// `(rows - 1) * stride + c0 + xs.len()`.
     #[inline(always)]
-    unsafe fn run_vector<L: Lanes>(&mut self, xs: &[f64], k0: usize) {
+    unsafe fn run_vector<L: Lanes>(
+        &mut self,
+        xs: &[f64],
+        out: &mut [f64],
+        stride: usize,
+        c0: usize,
+    ) {
         let n = self.lanes;
-        debug_assert!(self.seen >= self.max_period);
+        debug_assert!(self.seen >= self.max_period && xs.len().is_multiple_of(n));
         debug_assert!((self.row + xs.len()) * n <= self.hist.len());
-        debug_assert!((k0 + xs.len()) * n <= self.tile.len());
+        debug_assert!(out.len() >= (self.rows - 1) * stride + c0 + xs.len());
         let col = |f: fn(&PeriodParams) -> f64| -> [f64; MAX_LANES] {
             std::array::from_fn(|j| f(&self.params[j]))
         };
@@ -171,9 +181,9 @@ impl LaneGroup {
         );
         let (lf, inv_l) = (col(|p| p.lf), col(|p| p.inv_l));
         // SAFETY: the caller guarantees CPU support for `L`; all loads read arrays of
-        // MAX_LANES >= N values; the hist and tile pointer ranges are checked above (rows
-        // `row .. row + len` of hist, whose gather offsets reach back at most `max_period` rows,
-        // which exist because `row >= max_period` once warmed up; tile rows `k0 .. k0 + len`).
+        // MAX_LANES >= N values; hist rows `row .. row + len` exist, and the look-back offsets
+        // reach at most `max_period` rows behind, which exist since `row >= max_period` once
+        // warmed up; `out` covers every row's columns `c0 .. c0 + len` (caller's contract).
         unsafe {
             let (neg_a2, b, c) = (
                 L::load(neg_a2.as_ptr()),
@@ -189,22 +199,26 @@ impl LaneGroup {
             let mut ms = L::load(self.ms.as_ptr());
             let mut y_prev = self.y_prev;
             let mut h = self.hist.as_mut_ptr().add(self.row * n);
-            let mut t = self.tile.as_mut_ptr().add(k0 * n);
-            for &x in xs {
-                // `c * (y[i] + y[i-1])`: the sum is the same for every lane, so it is added once.
-                let cy = L::mul(c, L::splat(x + y_prev));
-                let s = L::mul_add(neg_a2, s2, L::mul_add(b, s1, cy));
-                L::store(h, s);
-                let old = L::gather(h, offs);
-                let mysum = L::mul(L::sub(L::mul(lf, s), w), inv_l);
-                ms = L::mul_add(k004, L::mul(mysum, mysum), L::mul(k096, ms));
-                L::store(t, L::normalize(mysum, ms));
-                w = L::add(w, L::sub(s, old));
-                s2 = s1;
-                s1 = s;
-                y_prev = x;
-                h = h.add(n);
-                t = t.add(n);
+            let mut dst = out.as_mut_ptr().add(c0);
+            let mut block = [L::splat(0.0); MAX_LANES];
+            for xs in xs.chunks_exact(n) {
+                for (t, &x) in xs.iter().enumerate() {
+                    // `c * (y[i] + y[i-1])`: the sum is the same for every lane, added once.
+                    let cy = L::mul(c, L::splat(x + y_prev));
+                    let s = L::mul_add(neg_a2, s2, L::mul_add(b, s1, cy));
+                    L::store(h, s);
+                    let old = L::gather(h, offs);
+                    let mysum = L::mul(L::sub(L::mul(lf, s), w), inv_l);
+                    ms = L::mul_add(k004, L::mul(mysum, mysum), L::mul(k096, ms));
+                    block[t] = L::normalize(mysum, ms);
+                    w = L::add(w, L::sub(s, old));
+                    s2 = s1;
+                    s1 = s;
+                    y_prev = x;
+                    h = h.add(n);
+                }
+                L::transpose_store(&block[..n], dst, stride, self.rows);
+                dst = dst.add(n);
             }
             L::store(self.s1.as_mut_ptr(), s1);
             L::store(self.s2.as_mut_ptr(), s2);
@@ -214,35 +228,6 @@ impl LaneGroup {
         }
         self.seen += xs.len();
         self.row += xs.len();
-    }
-}
-
-/// Copies `dst.len()` values, read `src_stride` apart from `src`, into `dst`, with streaming
-/// stores where `dst` is aligned: outputs are far larger than the caches and written once.
-///
-/// # Safety
-/// CPU support for `L`; `src + k * src_stride` readable for every `k < dst.len()`.
-#[inline(always)]
-unsafe fn copy_column<L: Lanes>(src: *const f64, src_stride: usize, dst: &mut [f64]) {
-    let n = L::N;
-    let head = dst.as_ptr().align_offset(n * 8).min(dst.len());
-    let body = head + (dst.len() - head) / n * n;
-    let offs: [i64; MAX_LANES] = std::array::from_fn(|j| (j * src_stride) as i64);
-    // SAFETY: reads stay below `src + dst.len() * src_stride` (caller's contract); the streaming
-    // stores start at the first `n * 8`-aligned element and write whole vectors inside `dst`.
-    unsafe {
-        for (k, d) in dst[..head].iter_mut().enumerate() {
-            *d = *src.add(k * src_stride);
-        }
-        let offs = L::offsets(&offs);
-        let mut k = head;
-        while k < body {
-            L::stream(dst.as_mut_ptr().add(k), L::gather(src.add(k * src_stride), offs));
-            k += n;
-        }
-        for (k, d) in dst[body..].iter_mut().enumerate() {
-            *d = *src.add((body + k) * src_stride);
-        }
     }
 }
 

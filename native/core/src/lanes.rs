@@ -41,17 +41,13 @@ pub(crate) trait Lanes {
     /// # Safety
     /// As `splat`, and every `base.offset(o[j])` must be valid for reading one f64.
     unsafe fn gather(base: *const f64, o: Self::Offsets) -> Self::V;
-    /// Writes `N` consecutive f64 around the caches (non-temporal), so writing a huge output
-    /// does not first read every cache line of it. Call `fence` before others read the data.
+    /// Takes `N` vectors, `vs[k]` holding step `k` of every lane, and writes lane `j`'s `N`
+    /// steps to `dst + j * stride` (for `j < rows`): an `N x N` transpose into the caller's rows.
     ///
     /// # Safety
-    /// As `store`, and `p` must be aligned to `N * 8` bytes.
-    unsafe fn stream(p: *mut f64, v: Self::V);
-    /// Orders earlier `stream` writes before everything after it.
-    ///
-    /// # Safety
-    /// As `splat`.
-    unsafe fn fence();
+    /// As `splat`; `vs` holds `N` vectors; each `dst + j * stride` (`j < rows <= N`) must be valid
+    /// for writing `N` f64.
+    unsafe fn transpose_store(vs: &[Self::V], dst: *mut f64, stride: usize, rows: usize);
     /// `a + b`, lane by lane.
     ///
     /// # Safety
@@ -102,11 +98,14 @@ impl<const N: usize> Lanes for Portable<N> {
         // SAFETY: the caller guarantees `p` is valid for writing N f64.
         unsafe { std::ptr::write_unaligned(p.cast::<[f64; N]>(), v) }
     }
-    unsafe fn stream(p: *mut f64, v: Self::V) {
-        // SAFETY: the caller guarantees `p` is valid (and aligned) for writing N f64.
-        unsafe { Self::store(p, v) }
+    unsafe fn transpose_store(vs: &[Self::V], dst: *mut f64, stride: usize, rows: usize) {
+        for j in 0..rows {
+            for (k, v) in vs.iter().enumerate() {
+                // SAFETY: the caller guarantees row `j` is valid for N writes.
+                unsafe { *dst.add(j * stride + k) = v[j] };
+            }
+        }
     }
-    unsafe fn fence() {}
     unsafe fn offsets(o: &[i64; MAX_LANES]) -> Self::Offsets {
         std::array::from_fn(|j| o[j])
     }

@@ -30,7 +30,7 @@ fn error_code(e: &core::Error) -> &'static str {
 
 /// A JS `RangeError` with `code`: every refusal here is a value out of what is accepted.
 fn range_error(env: &Env, code: &str, message: String) -> Error {
-    let js = JsRangeError::from(Error::new(code.to_owned(), message)).into_unknown(*env);
+    let js = JsRangeError::from(Error::new(code, message)).into_unknown(*env);
     Error::from_unknown_without_coercion(js)
 }
 
@@ -45,10 +45,17 @@ fn parse_kernel(env: &Env, name: &str) -> Result<Kernel> {
 /// Refuses an output that shares bytes with the input, before any Rust reference to the output
 /// exists (an overlapping `&[f64]` and `&mut [f64]` would be undefined behaviour).
 fn check_disjoint(env: &Env, prices: &[f64], out_ptr: *const f64, out_len: usize) -> Result<()> {
-    let (a0, a1) = (prices.as_ptr() as usize, prices.as_ptr() as usize + prices.len() * 8);
+    let (a0, a1) = (
+        prices.as_ptr() as usize,
+        prices.as_ptr() as usize + prices.len() * 8,
+    );
     let (b0, b1) = (out_ptr as usize, out_ptr as usize + out_len * 8);
     if !prices.is_empty() && out_len > 0 && a0 < b1 && b0 < a1 {
-        return Err(range_error(env, "ERR_OVERLAP", "out must not overlap prices".into()));
+        return Err(range_error(
+            env,
+            "ERR_OVERLAP",
+            "out must not overlap prices".into(),
+        ));
     }
     Ok(())
 }
@@ -111,20 +118,35 @@ impl Task for ComputeTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        let ComputeTask { prices, out, kernel, job, progress, failure } = self;
+        let ComputeTask {
+            prices,
+            out,
+            kernel,
+            job,
+            progress,
+            failure,
+        } = self;
         // SAFETY: the task holds references to both typed arrays, so their buffers stay alive
         // until it settles; they were checked disjoint when the task was made. The JS API
         // documents that the caller must not touch `out` until the promise settles.
         let out = unsafe { out.as_mut() };
         let result = match job {
             Job::Single(period) => core::trendflex_into(prices, *period, *kernel, out),
-            Job::Batch { periods, threads } => {
-                core::trendflex_batch_into_with_progress(prices, periods, *kernel, *threads, out, |done, total| {
+            Job::Batch { periods, threads } => core::trendflex_batch_into_with_progress(
+                prices,
+                periods,
+                *kernel,
+                *threads,
+                out,
+                |done, total| {
                     if let Some(p) = progress {
-                        p.call(done as f64 / total as f64, ThreadsafeFunctionCallMode::NonBlocking);
+                        p.call(
+                            done as f64 / total as f64,
+                            ThreadsafeFunctionCallMode::NonBlocking,
+                        );
                     }
-                })
-            }
+                },
+            ),
         };
         result.map_err(|e| {
             let reason = e.to_string();
@@ -155,7 +177,14 @@ fn compute_task(
 ) -> Result<AsyncTask<ComputeTask>> {
     check_disjoint(env, &prices, out.as_ptr(), out.len())?;
     let kernel = parse_kernel(env, kernel)?;
-    Ok(AsyncTask::new(ComputeTask { prices, out, kernel, job, progress, failure: None }))
+    Ok(AsyncTask::new(ComputeTask {
+        prices,
+        out,
+        kernel,
+        job,
+        progress,
+        failure: None,
+    }))
 }
 
 /// `trendflexInto` on the libuv thread pool; resolves when `out` is filled.
@@ -167,7 +196,14 @@ pub fn trendflex_into_async(
     kernel: String,
     out: Float64Array,
 ) -> Result<AsyncTask<ComputeTask>> {
-    compute_task(&env, prices, out, &kernel, Job::Single(period as usize), None)
+    compute_task(
+        &env,
+        prices,
+        out,
+        &kernel,
+        Job::Single(period as usize),
+        None,
+    )
 }
 
 /// `trendflexBatchInto` on the libuv thread pool; `onProgress(fraction)` is called as blocks of
@@ -184,7 +220,10 @@ pub fn trendflex_batch_into_async(
     on_progress: Option<ThreadsafeFunction<f64, (), f64, Status, false, true>>,
 ) -> Result<AsyncTask<ComputeTask>> {
     let periods = periods.into_iter().map(|p| p as usize).collect();
-    let job = Job::Batch { periods, threads: threads as usize };
+    let job = Job::Batch {
+        periods,
+        threads: threads as usize,
+    };
     compute_task(&env, prices, out, &kernel, job, on_progress)
 }
 
@@ -216,15 +255,23 @@ pub struct KernelInfo {
 pub fn kernel_info(env: Env) -> Result<KernelInfo> {
     let auto = core::resolve(Kernel::Auto).map_err(|e| core_error(&env, &e))?;
     Ok(KernelInfo {
-        available: core::available_kernels().iter().map(|k| k.to_string()).collect(),
+        available: core::available_kernels()
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
         auto: auto.to_string(),
         best: core::best_kernel().to_string(),
-        env_override: std::env::var(core::KERNEL_ENV).ok().filter(|v| !v.trim().is_empty()),
+        env_override: std::env::var(core::KERNEL_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
         features: core::cpu_features().iter().map(|f| f.to_string()).collect(),
         unavailable: [Kernel::Avx2, Kernel::Avx512]
             .into_iter()
             .filter_map(|k| {
-                core::missing_feature(k).map(|f| UnavailableKernel { name: k.to_string(), missing: f.into() })
+                core::missing_feature(k).map(|f| UnavailableKernel {
+                    name: k.to_string(),
+                    missing: f.into(),
+                })
             })
             .collect(),
     })
@@ -263,7 +310,10 @@ impl Task for PushTask {
         // SAFETY: the task references both arrays (kept alive until it settles); they were
         // checked disjoint when it was made, and the JS API documents not touching `out` meanwhile.
         let out = unsafe { self.out.as_mut() };
-        let state = self.state.as_mut().expect("a push task always carries the state");
+        let state = self
+            .state
+            .as_mut()
+            .expect("a push task always carries the state");
         state.push(&self.prices, out).map_err(|e| {
             let reason = e.to_string();
             self.failure = Some(e);
@@ -309,14 +359,19 @@ impl NativeStream {
         let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
         let state = match periods.as_slice() {
             [period] => core::TrendflexStream::new(*period, kernel).map(StreamState::Single),
-            _ => core::TrendflexBatchStream::new(&periods, kernel, threads as usize).map(StreamState::Batch),
+            _ => core::TrendflexBatchStream::new(&periods, kernel, threads as usize)
+                .map(StreamState::Batch),
         }
         .map_err(|e| core_error(&env, &e))?;
         let (kernel, threads) = match &state {
             StreamState::Single(s) => (s.kernel(), 1),
             StreamState::Batch(s) => (s.kernel(), s.threads() as u32),
         };
-        Ok(NativeStream { state: Arc::new(Mutex::new(Some(state))), kernel, threads })
+        Ok(NativeStream {
+            state: Arc::new(Mutex::new(Some(state))),
+            kernel,
+            threads,
+        })
     }
 
     /// The concrete kernel computing this stream.
@@ -332,14 +387,27 @@ impl NativeStream {
     }
 
     fn take(&self, env: &Env) -> Result<StreamState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| {
-            range_error(env, "ERR_BUSY", "the stream is busy with an earlier pushAsync; await it first".into())
-        })
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| {
+                range_error(
+                    env,
+                    "ERR_BUSY",
+                    "the stream is busy with an earlier pushAsync; await it first".into(),
+                )
+            })
     }
 
     /// Feeds the next chunk synchronously; `out` receives `rows * prices.length` values.
     #[napi]
-    pub fn push(&self, env: Env, prices: Float64ArraySlice, mut out: Float64ArraySlice) -> Result<()> {
+    pub fn push(
+        &self,
+        env: Env,
+        prices: Float64ArraySlice,
+        mut out: Float64ArraySlice,
+    ) -> Result<()> {
         check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
         let mut state = self.take(&env)?;
         // SAFETY: live for this synchronous call and disjoint from `prices` (checked above).
@@ -350,10 +418,21 @@ impl NativeStream {
 
     /// Feeds the next chunk on the libuv thread pool. Await it before the next push.
     #[napi]
-    pub fn push_async(&self, env: Env, prices: Float64Array, out: Float64Array) -> Result<AsyncTask<PushTask>> {
+    pub fn push_async(
+        &self,
+        env: Env,
+        prices: Float64Array,
+        out: Float64Array,
+    ) -> Result<AsyncTask<PushTask>> {
         check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
         let state = self.take(&env)?;
-        Ok(AsyncTask::new(PushTask { home: self.state.clone(), state: Some(state), prices, out, failure: None }))
+        Ok(AsyncTask::new(PushTask {
+            home: self.state.clone(),
+            state: Some(state),
+            prices,
+            out,
+            failure: None,
+        }))
     }
 
     /// Checks everything pushed against the error table (empty, all missing, too few prices).
@@ -363,7 +442,13 @@ impl NativeStream {
         let result = match guard.as_ref() {
             Some(StreamState::Single(s)) => s.finish(),
             Some(StreamState::Batch(s)) => s.finish(),
-            None => return Err(range_error(&env, "ERR_BUSY", "the stream is busy with a pushAsync; await it first".into())),
+            None => {
+                return Err(range_error(
+                    &env,
+                    "ERR_BUSY",
+                    "the stream is busy with a pushAsync; await it first".into(),
+                ));
+            }
         };
         result.map_err(|e| core_error(&env, &e))
     }

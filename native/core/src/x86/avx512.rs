@@ -1,4 +1,8 @@
 //! AVX-512F: `Lanes` over `__m512d` (8 lanes) and the engine's entry points compiled for it.
+//!
+//! The machines this project is developed and tested on lack AVX-512, so this file is kept to
+//! one-instruction mappings plus a plain transpose: the engine it instantiates is tested with
+//! 8 lanes on every CPU through `lanes::Portable<8>`.
 
 use std::arch::x86_64::*;
 
@@ -11,7 +15,7 @@ pub(crate) struct Avx512;
 impl Lanes for Avx512 {
     const N: usize = 8;
     type V = __m512d;
-    type Offsets = __m512i;
+    type Offsets = [isize; 8];
 
     #[inline(always)]
     unsafe fn splat(x: f64) -> __m512d {
@@ -29,24 +33,35 @@ impl Lanes for Avx512 {
         unsafe { _mm512_storeu_pd(p, v) }
     }
     #[inline(always)]
-    unsafe fn stream(p: *mut f64, v: __m512d) {
-        // SAFETY: AVX-512F, 8 writable f64 at `p` and 64-byte alignment are the caller's contract.
-        unsafe { _mm512_stream_pd(p, v) }
+    unsafe fn transpose_store(vs: &[__m512d], dst: *mut f64, stride: usize, rows: usize) {
+        let mut tile = [0.0f64; 64];
+        // SAFETY: AVX-512F, 8 vectors in `vs`, and rows `j < rows` of 8 writable f64 at
+        // `dst + j * stride` are the caller's contract; `tile` holds 8 x 8 values.
+        unsafe {
+            for (k, v) in vs.iter().enumerate().take(8) {
+                _mm512_storeu_pd(tile.as_mut_ptr().add(k * 8), *v);
+            }
+            for j in 0..rows {
+                for k in 0..8 {
+                    *dst.add(j * stride + k) = tile[k * 8 + j];
+                }
+            }
+        }
     }
     #[inline(always)]
-    unsafe fn fence() {
-        // SAFETY: SSE is part of x86_64.
-        unsafe { _mm_sfence() }
+    unsafe fn offsets(o: &[i64; MAX_LANES]) -> [isize; 8] {
+        std::array::from_fn(|j| o[j] as isize)
     }
     #[inline(always)]
-    unsafe fn offsets(o: &[i64; MAX_LANES]) -> __m512i {
-        // SAFETY: the caller guarantees AVX-512F; `o` has 8 values.
-        unsafe { _mm512_loadu_si512(o.as_ptr().cast()) }
-    }
-    #[inline(always)]
-    unsafe fn gather(base: *const f64, o: __m512i) -> __m512d {
+    unsafe fn gather(base: *const f64, o: [isize; 8]) -> __m512d {
+        let mut v = [0.0f64; 8];
         // SAFETY: AVX-512F and a readable f64 at every `base + o[j]` are the caller's contract.
-        unsafe { _mm512_i64gather_pd::<8>(o, base) }
+        unsafe {
+            for j in 0..8 {
+                v[j] = *base.offset(o[j]);
+            }
+            _mm512_loadu_pd(v.as_ptr())
+        }
     }
     #[inline(always)]
     unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
