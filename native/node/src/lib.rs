@@ -2,6 +2,8 @@
 //! arrays (inputs read in place, outputs written in place), call the core, map its errors in one
 //! function. The math lives in `trendflex-core`; the friendly JS API is `src/index.ts`.
 
+mod csv;
+
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
