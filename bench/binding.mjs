@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Binding overhead: the same kernel on the same 1M-point random walk, called from Rust (the
+// core's `timing` example) and from Node into a reused buffer, single (period 20) and batch
+// (5..=231), alternated in one run. Prints a JSON summary (medians, ratio Node / Rust).
+//
+//   node bench/binding.mjs [--kernel avx2] [--threads 2] [--reps 9] [--rounds 3]
+import { execFileSync } from 'node:child_process'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+
+import { kernels, trendflex, trendflexBatch } from 'trendflex'
+
+import { ROOT, median, splitmixWalk } from './lib.mjs'
+
+const { values: opt } = parseArgs({
+  options: {
+    kernel: { type: 'string', default: kernels().best },
+    threads: { type: 'string', default: String(cpus().length) },
+    reps: { type: 'string', default: '9' },
+    rounds: { type: 'string', default: '3' },
+    n: { type: 'string', default: '1000000' },
+  },
+})
+const n = Number(opt.n)
+const reps = Number(opt.reps)
+const threads = Number(opt.threads)
+const timing = join(ROOT, 'native/target/release/examples/timing')
+execFileSync('cargo', ['build', '--release', '--example', 'timing', '--manifest-path', join(ROOT, 'native/Cargo.toml')], { stdio: 'ignore' })
+
+const x = splitmixWalk(n, 42n)
+const grid = { start: 5, end: 231 }
+const rows = 227
+
+function rust(mode) {
+  const args = [mode, opt.kernel, String(mode === 'single' ? 1 : threads), String(reps), String(n)]
+  return JSON.parse(execFileSync(timing, args, { encoding: 'utf8' })).runs_ms
+}
+
+function node(mode, out) {
+  // Check the answer before timing: kernel against scalar, bit for bit.
+  const check = mode === 'single' ? trendflex(x, 20, { kernel: 'scalar' }) : trendflexBatch(x, grid, { kernel: 'scalar', threads }).values
+  const run = () => (mode === 'single' ? trendflex(x, 20, { kernel: opt.kernel, out }) : trendflexBatch(x, grid, { kernel: opt.kernel, threads, out }))
+  run()
+  const a = new BigUint64Array(out.buffer, out.byteOffset, out.length)
+  const b = new BigUint64Array(check.buffer, check.byteOffset, check.length)
+  for (let i = 0; i < out.length; i++) {
+    if (a[i] !== b[i] && !(Number.isNaN(out[i]) && Number.isNaN(check[i]))) throw new Error(`${mode} ${opt.kernel}: differs from scalar at ${i}`)
+  }
+  const times = []
+  for (let r = 0; r < reps; r++) {
+    const t = process.hrtime.bigint()
+    run()
+    times.push(Number(process.hrtime.bigint() - t) / 1e6)
+  }
+  return times
+}
+
+const result = { command: `node bench/binding.mjs --kernel ${opt.kernel} --threads ${threads} --reps ${reps} --rounds ${opt.rounds}`, n, kernel: opt.kernel, threads }
+for (const mode of ['single', 'batch']) {
+  const out = new Float64Array(mode === 'single' ? n : rows * n).fill(1) // reused, touched before timing
+  const r = []
+  const j = []
+  for (let round = 0; round < Number(opt.rounds); round++) {
+    r.push(...rust(mode))
+    j.push(...node(mode, out))
+  }
+  result[mode] = { rust_ms: median(r), node_ms: median(j), ratio: median(j) / median(r), runs: r.length }
+}
+console.log(JSON.stringify(result, null, 2))

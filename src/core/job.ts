@@ -1,0 +1,231 @@
+// One run of `compute` or `batch`: read -> check gaps -> compute (off the main thread, into one
+// reused buffer) -> write (atomically). Memory is bounded by one chunk whatever the input length.
+import { promises as fs } from 'node:fs'
+import { extname } from 'node:path'
+
+import * as arrow from 'apache-arrow'
+
+import { type KernelName, TrendflexStream } from '../index.js'
+import { csvQuote, cellText, float64Data } from '../io/columns.js'
+import { type InputChunk, openInput } from '../io/input.js'
+import { AtomicFile, writeAll } from '../io/output.js'
+import { type Compression, verifyParquet, writeParquet } from '../io/parquet.js'
+import { Progress } from '../io/progress.js'
+import { dataError, toCliError, usageError } from './errors.js'
+
+export type Gaps = 'error' | 'propagate' | 'ffill'
+export type Format = 'csv' | 'parquet'
+
+export interface JobOptions {
+  command: 'compute' | 'batch'
+  input: string
+  periods: number[]
+  column: string
+  keep: string[]
+  output: string
+  format?: Format
+  kernel: KernelName
+  threads: number
+  gaps: Gaps
+  compression: Compression
+  progress: boolean
+  version: string
+}
+
+export interface JobResult {
+  rows: number
+  kernel: string
+  format: Format
+}
+
+/** Output rows per chunk (and per Parquet row group): about 48 MiB of results per chunk. */
+export function chunkRows(periods: number): number {
+  const rows = Math.floor((48 << 20) / (8 * periods))
+  return Math.max(4096, Math.min(1 << 18, rows - (rows % 64)))
+}
+
+export function outputFormat(output: string, format: Format | undefined): Format {
+  if (format) return format
+  if (output === '-') return 'csv'
+  const ext = extname(output).toLowerCase()
+  if (ext === '.parquet' || ext === '.pq') return 'parquet'
+  if (ext === '.csv') return 'csv'
+  throw usageError(`cannot tell the output format from '${output}': name it .parquet or .csv, or give --format`)
+}
+
+/** Tracks what `--gaps` needs across chunks and applies it to each chunk's prices in place. */
+class GapPolicy {
+  /** Row of the first valid price (-1 until seen). */
+  firstValid = -1
+  /** Row of the first missing price after it (propagate mode), or Infinity. */
+  firstGap = Infinity
+  #last = NaN
+
+  constructor(readonly mode: Gaps) {}
+
+  /** True once `rows` rows hold more than `period` valid prices from the first one: from then
+   * on no period can fail for lack of data, so output may start (before, it is held back). */
+  enough(rows: number, period: number): boolean {
+    return this.firstValid >= 0 && Math.min(rows, this.firstGap) - this.firstValid > period
+  }
+
+  apply(chunk: InputChunk): void {
+    const p = chunk.prices
+    for (let i = 0; i < p.length; i++) {
+      const x = p[i]!
+      if (!Number.isNaN(x)) {
+        if (this.firstValid < 0) this.firstValid = chunk.firstRow + i
+        this.#last = x
+        continue
+      }
+      if (this.firstValid < 0) continue // leading missing prices are always fine
+      if (this.mode === 'error') {
+        throw dataError(`${chunk.where(i)}: missing price after the first valid one (--gaps error); use --gaps ffill to carry the last price forward, or --gaps propagate`)
+      }
+      if (this.mode === 'ffill') p[i] = this.#last
+      else if (this.firstGap === Infinity) this.firstGap = chunk.firstRow + i
+    }
+  }
+}
+
+export async function runJob(o: JobOptions): Promise<JobResult> {
+  const format = outputFormat(o.output, o.format)
+  if (format === 'parquet' && o.output === '-' && process.stdout.isTTY) {
+    throw usageError('refusing to write binary Parquet to a terminal: redirect stdout, or give --output FILE.parquet (or --format csv)')
+  }
+  let stream: TrendflexStream
+  try {
+    stream = new TrendflexStream(o.periods, { kernel: o.kernel, threads: o.threads })
+  } catch (error) {
+    throw toCliError(error)
+  }
+  const file = o.output === '-' ? undefined : new AtomicFile(o.output)
+  await file?.check()
+  const progress = new Progress(o.progress)
+  try {
+    const source = await openInput(o.input, { column: o.column, keep: o.keep })
+    progress.start(source.totalRows)
+    const rows = chunkRows(o.periods.length)
+    const out = new Float64Array(rows * o.periods.length)
+    const gaps = new GapPolicy(o.gaps)
+    const chunks = source.chunks(rows)
+    const maxPeriod = Math.max(...o.periods)
+    let total = 0
+    /** Output is held back until no period can still fail for lack of data (see `enough`). */
+    const established = () => gaps.enough(total, maxPeriod)
+
+    /** The next chunk, computed into `out`; at the end, the whole-series checks. */
+    const next = async (): Promise<{ chunk: InputChunk; values: Float64Array } | undefined> => {
+      const r = await chunks.next()
+      if (r.done) {
+        stream.finish()
+        return undefined
+      }
+      gaps.apply(r.value)
+      progress.read(r.value.firstRow + r.value.prices.length)
+      const values = await stream.pushAsync(r.value.prices, out)
+      total = r.value.firstRow + r.value.prices.length
+      progress.computed(total)
+      return { chunk: r.value, values }
+    }
+
+    const names = o.periods.map((p) => `trendflex_${p}`)
+    const metadata = {
+      trendflex: JSON.stringify({
+        tool: 'trendflex',
+        version: o.version,
+        flavour: 'vectorta',
+        command: o.command,
+        periods: o.periods,
+        column: source.column,
+        kernel: stream.kernel,
+        rows: source.totalRows ?? null,
+        gaps: o.gaps,
+        input: source.name,
+      }),
+    }
+    if (format === 'parquet') {
+      let schema: arrow.Schema | undefined
+      const nextBatch = async () => {
+        const c = await next()
+        if (!c) return undefined
+        const n = c.chunk.prices.length
+        const first = c.chunk.firstRow
+        const validFrom = gaps.firstValid < 0 ? Infinity : gaps.firstValid
+        const columns: arrow.Data[] = [
+          ...c.chunk.keep.map((v) => v.data[0]!),
+          ...o.periods.map((p, r) => float64Data(c.values.subarray(r * n, (r + 1) * n), validFrom + p - first, gaps.firstGap - first)),
+        ]
+        schema ??= new arrow.Schema([
+          ...source.keep.map((k, i) => new arrow.Field(k, columns[i]!.type, true)),
+          ...names.map((name) => new arrow.Field(name, new arrow.Float64(), true)),
+        ])
+        const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: columns })
+        return new arrow.RecordBatch(schema, struct)
+      }
+      const options = { compression: o.compression, floatColumns: names, metadata, rowGroupRows: rows }
+      const written = await writeParquet(file ? { path: file.temp } : { stdout: process.stdout }, nextBatch, options, established, (n) => progress.written(n))
+      if (file) await verifyParquet(file.temp, written.rows)
+    } else {
+      await writeCsv(file?.temp, next, source.keep, names, gaps, o.periods, established, (n) => progress.written(n))
+    }
+    await file?.commit()
+    progress.stop()
+    return { rows: total, kernel: stream.kernel, format }
+  } catch (error) {
+    progress.stop()
+    await file?.discard()
+    throw toCliError(error)
+  }
+}
+
+/** CSV output: keep columns, then one column per period; missing values are empty fields;
+ * numbers print in the shortest form that reads back to the same f64. */
+async function writeCsv(
+  path: string | undefined,
+  next: () => Promise<{ chunk: InputChunk; values: Float64Array } | undefined>,
+  keep: string[],
+  names: string[],
+  gaps: GapPolicy,
+  periods: number[],
+  established: () => boolean,
+  onWritten: (rows: number) => void,
+): Promise<void> {
+  const fh = path ? await fs.open(path, 'w') : undefined
+  const encoder = new TextEncoder()
+  const emit = async (text: string) => {
+    if (fh) await writeAll(fh, encoder.encode(text))
+    else if (!process.stdout.write(text)) await new Promise((resolve) => process.stdout.once('drain', resolve))
+  }
+  const held: string[] = []
+  const send = async (text: string) => {
+    held.push(text)
+    if (!established()) return
+    await emit(held.join(''))
+    held.length = 0
+  }
+  try {
+    await send([...keep.map(csvQuote), ...names].join(',') + '\n')
+    let rows = 0
+    for (let c = await next(); c; c = await next()) {
+      const n = c.chunk.prices.length
+      const lines: string[] = new Array(n)
+      for (let i = 0; i < n; i++) {
+        const row = c.chunk.firstRow + i
+        const fields = c.chunk.keep.map((v) => cellText(v, i))
+        for (let r = 0; r < periods.length; r++) {
+          const v = c.values[r * n + i]!
+          const missing = gaps.firstValid < 0 || row < gaps.firstValid + periods[r]! || row >= gaps.firstGap || Number.isNaN(v)
+          fields.push(missing ? '' : String(v))
+        }
+        lines[i] = fields.join(',')
+      }
+      await send(lines.join('\n') + '\n')
+      rows += n
+      onWritten(rows)
+    }
+    if (held.length) await emit(held.join('')) // the end: the checks passed (next() ran them)
+  } finally {
+    await fh?.close()
+  }
+}

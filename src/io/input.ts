@@ -1,0 +1,160 @@
+// Opening the input: a .csv / .csv.gz / .parquet path, or stdin ('-'); when the name does not
+// tell, the format is sniffed (Parquet starts with PAR1, gzip with 1f 8b). CSV is streamed
+// through the addon's parser (Rust csv-core); Parquet is read row group by row group (from
+// stdin it must be buffered first: its footer is at the end).
+import { createReadStream, openAsBlob, promises as fs } from 'node:fs'
+import { Readable } from 'node:stream'
+import { createGunzip } from 'node:zlib'
+
+import * as arrow from 'apache-arrow'
+
+import { dataError } from '../core/errors.js'
+import { native } from '../native.js'
+import { TextKeepColumn } from './columns.js'
+import { openParquet } from './parquet.js'
+
+export interface InputChunk {
+  /** This chunk's prices, NaN where missing (valid until the next chunk is requested). */
+  prices: Float64Array
+  /** The `--keep` columns for these rows. */
+  keep: arrow.Vector[]
+  /** Index of the chunk's first row in the whole input. */
+  firstRow: number
+  /** Where row `i` of the chunk came from, for messages ("line 1234", "row 1234"). */
+  where(i: number): string
+}
+
+export interface InputSource {
+  readonly format: 'csv' | 'parquet'
+  /** File name, or "stdin". */
+  readonly name: string
+  /** The matched price column. */
+  readonly column: string
+  /** The matched keep columns. */
+  readonly keep: string[]
+  /** Rows in the input, when known before reading it all. */
+  readonly totalRows?: number
+  chunks(rows: number): AsyncGenerator<InputChunk>
+}
+
+export interface InputOptions {
+  column: string
+  keep: string[]
+}
+
+type Kind = 'csv' | 'csv.gz' | 'parquet'
+
+function kindFromName(path: string): Kind | undefined {
+  const p = path.toLowerCase()
+  if (p.endsWith('.parquet') || p.endsWith('.pq')) return 'parquet'
+  if (p.endsWith('.csv.gz') || p.endsWith('.tsv.gz')) return 'csv.gz'
+  if (p.endsWith('.csv') || p.endsWith('.tsv') || p.endsWith('.txt')) return 'csv'
+  return undefined
+}
+
+function kindFromBytes(head: Uint8Array): Kind {
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 && head[3] === 0x31) return 'parquet'
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'csv.gz'
+  return 'csv'
+}
+
+/** Opens `path` ('-' = stdin) as a price source. */
+export async function openInput(path: string, options: InputOptions): Promise<InputSource> {
+  if (path === '-') return openStdin(options)
+  const st = await fs.stat(path).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? dataError(`${path}: no such file`) : error
+  })
+  if (st.isDirectory()) throw dataError(`${path}: is a directory, not a price file`)
+  let kind = kindFromName(path)
+  if (!kind) {
+    const fh = await fs.open(path, 'r')
+    const head = new Uint8Array(4)
+    await fh.read(head, 0, 4, 0).finally(() => fh.close())
+    kind = kindFromBytes(head)
+  }
+  if (kind === 'parquet') {
+    if (st.size < 12) throw dataError(`${path}: too short to be a Parquet file (${st.size} bytes)`)
+    return openParquet(await openAsBlob(path), path, options.column, options.keep)
+  }
+  let bytes: Readable = createReadStream(path, { highWaterMark: 1 << 20 })
+  if (kind === 'csv.gz') bytes = bytes.pipe(createGunzip())
+  return openCsv(bytes, path, options)
+}
+
+async function openStdin(options: InputOptions): Promise<InputSource> {
+  const it = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+  const first = await it.next()
+  const head: Buffer = first.done ? Buffer.alloc(0) : first.value
+  const kind = kindFromBytes(head)
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length) yield head
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value
+  }
+  if (kind === 'parquet') {
+    const parts: Buffer[] = []
+    for await (const b of rest()) parts.push(b)
+    return openParquet(new Blob(parts as unknown as BlobPart[]), 'stdin', options.column, options.keep)
+  }
+  let bytes: Readable = Readable.from(rest(), { objectMode: false })
+  if (kind === 'csv.gz') bytes = bytes.pipe(createGunzip())
+  return openCsv(bytes, 'stdin', options)
+}
+
+/** A CSV source: reads until the header is known, then yields chunks of parsed rows. */
+async function openCsv(bytes: Readable, name: string, options: InputOptions): Promise<InputSource> {
+  const reader = new (native().CsvReader)(options.column, options.keep, undefined)
+  const it = bytes[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+  let ended = false
+  let pending = 0 // parsed rows not yet taken
+  const fail = (error: unknown): never => {
+    const e = error as { code?: string; message?: string }
+    if (e?.code === 'ERR_CSV') throw dataError(`${name}: ${e.message}`)
+    if (e?.code === 'Z_DATA_ERROR' || e?.code === 'Z_BUF_ERROR') throw dataError(`${name}: not valid gzip data (${e.message})`)
+    throw error
+  }
+  /** Feeds the next piece of input; false at the end. */
+  const pump = async (): Promise<boolean> => {
+    if (ended) return false
+    try {
+      const r = await it.next()
+      if (r.done) {
+        pending = reader.end()
+        ended = true
+        return false
+      }
+      pending = reader.feed(r.value)
+      return true
+    } catch (error) {
+      return fail(error)
+    }
+  }
+  while (reader.column == null && (await pump()));
+  if (reader.column == null) throw dataError(`${name}: empty input (no header line)`)
+  const keepColumns = (reader.keepColumns ?? []).map((k) => new TextKeepColumn(k))
+  return {
+    format: 'csv',
+    name,
+    column: reader.column,
+    keep: keepColumns.map((k) => k.name),
+    async *chunks(rows: number): AsyncGenerator<InputChunk> {
+      const buffer = new Float64Array(rows)
+      let firstRow = 0
+      for (;;) {
+        while (pending < rows && (await pump()));
+        const taken = reader.take(buffer)
+        pending -= taken.rows
+        if (taken.rows === 0) return
+        const start = firstRow
+        const firstLine = taken.firstLine
+        const where = (i: number) => `line ${firstLine + i}`
+        yield {
+          prices: buffer.subarray(0, taken.rows),
+          keep: keepColumns.map((k, c) => arrow.makeVector(k.toData(taken.keep[c]!, where))),
+          firstRow: start,
+          where,
+        }
+        firstRow += taken.rows
+      }
+    },
+  }
+}

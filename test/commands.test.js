@@ -1,0 +1,254 @@
+// The commands as a user meets them: bin/run.js spawned with real stdin, stdout, exit codes and
+// files. Results are checked against the naive oracle, the parity vectors and the API; our
+// Parquet is read back with pyarrow (set up by scripts/test-env.sh), not with parquet-wasm.
+import assert from 'node:assert/strict'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+
+import { parse } from 'csv-parse/sync'
+import { kernels, trendflex } from 'trendflex'
+
+import { PARITY_CSV, PARITY_LAST_FIVE, ROOT, firstDifference, oracle } from './helpers.js'
+
+const BIN = join(ROOT, 'bin', 'run.js')
+const FIX = join(ROOT, 'fixtures')
+const PYTHON = join(ROOT, '.venv', 'bin', 'python')
+const tmp = mkdtempSync(join(tmpdir(), 'trendflex-cli-'))
+after(() => rmSync(tmp, { recursive: true, force: true }))
+
+function run(args, { input, env } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 28 })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+function ok(args, options) {
+  const r = run(args, options)
+  assert.equal(r.status, 0, `trendflex ${args.join(' ')}: ${r.stderr}`)
+  assert.equal(r.stderr, '', 'nothing on stderr on success')
+  return r.stdout
+}
+
+/** CSV text -> {header, cols: column name -> Float64Array (empty field = NaN)}. */
+function csvColumns(text) {
+  const rows = parse(text, { relax_column_count: false })
+  const header = rows[0]
+  const cols = Object.fromEntries(header.map((h, j) => [h, Float64Array.from(rows.slice(1), (r) => (r[j] === '' ? NaN : Number(r[j])))]))
+  return { header, cols, rows: rows.slice(1) }
+}
+
+function fixtureColumn(file, name) {
+  return csvColumns(readFileSync(join(FIX, file), 'utf8')).cols[name]
+}
+
+function assertSameBits(got, want, what) {
+  const i = firstDifference(got, want)
+  assert.equal(i, -1, `${what}: index ${i}: got ${got[i]}, want ${want[i]}`)
+}
+
+/** Our Parquet read with pyarrow: schema, columns (null -> null), footer metadata. */
+function pyarrowRead(path) {
+  const script = `
+import json, sys, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1]); md = pq.read_metadata(sys.argv[1])
+print(json.dumps({"schema": [[f.name, str(f.type)] for f in t.schema], "rows": t.num_rows, "row_groups": md.num_row_groups,
+  "columns": {n: t.column(n).to_pylist() for n in t.column_names}, "meta": json.loads(md.metadata[b"trendflex"])}))`
+  return JSON.parse(execFileSync(PYTHON, ['-c', script, path], { encoding: 'utf8', maxBuffer: 1 << 28 }))
+}
+
+const close = fixtureColumn('prices.csv', 'close')
+
+describe('compute', () => {
+  it('CSV to stdout: the oracle, to the bit the API, warm-up empty', () => {
+    const { header, cols } = csvColumns(ok(['compute', join(FIX, 'prices.csv'), '-p', '20']))
+    assert.deepEqual(header, ['trendflex_20'])
+    const got = cols.trendflex_20
+    assert.equal(got.length, 2000)
+    assertSameBits(got, trendflex(close, 20), 'CLI vs API')
+    const want = oracle(close, 20)
+    for (let i = 0; i < got.length; i++) {
+      if (Number.isNaN(want[i])) assert.ok(Number.isNaN(got[i]), `row ${i} should be empty`)
+      else assert.ok(Math.abs(got[i] - want[i]) <= 1e-9, `row ${i}: ${got[i]} vs ${want[i]}`)
+    }
+  })
+
+  it('reads stdin when INPUT is - or omitted, CSV and Parquet', () => {
+    const want = ok(['compute', join(FIX, 'prices.csv'), '-p', '9'])
+    assert.equal(ok(['compute', '-p', '9'], { input: readFileSync(join(FIX, 'prices.csv')) }), want)
+    assert.equal(ok(['compute', '-', '-p', '9'], { input: readFileSync(join(FIX, 'prices.csv')) }), want)
+    assert.equal(ok(['compute', '-p', '9'], { input: readFileSync(join(FIX, 'prices.parquet')) }), want)
+  })
+
+  it('Parquet to Parquet: pyarrow sees nulls for warm-up and the metadata', () => {
+    const out = join(tmp, 'tf.parquet')
+    ok(['compute', join(FIX, 'prices.parquet'), '-p', '30', '--keep', 'ts', '-o', out])
+    const t = pyarrowRead(out)
+    assert.deepEqual(t.schema, [['ts', 'int64'], ['trendflex_30', 'double']])
+    assert.equal(t.rows, 2000)
+    assert.deepEqual(t.columns.ts.slice(0, 2), [1700000000000, 1700014400000])
+    const values = t.columns.trendflex_30
+    assert.ok(values.slice(0, 30).every((v) => v === null))
+    assert.ok(values.slice(30).every((v) => typeof v === 'number'))
+    assertSameBits(Float64Array.from(values, (v) => v ?? NaN), trendflex(close, 30), 'Parquet values')
+    assert.equal(t.meta.tool, 'trendflex')
+    assert.equal(t.meta.flavour, 'vectorta')
+    assert.deepEqual(t.meta.periods, [30])
+    assert.equal(t.meta.column, 'close')
+    assert.equal(t.meta.rows, 2000)
+    assert.ok(kernels().available.includes(t.meta.kernel))
+  })
+
+  it('reproduces the parity vectors of VectorTA (column 2, period 20)', () => {
+    const { cols } = csvColumns(ok(['compute', PARITY_CSV, '-c', '2', '-p', '20']))
+    const got = cols.trendflex_20
+    assert.equal(got.length, 15577)
+    assert.ok(got.subarray(0, 20).every(Number.isNaN))
+    assert.equal(got[20], -5)
+    PARITY_LAST_FIVE.forEach((want, i) => assert.ok(Math.abs(got[15572 + i] - want) < 1e-12, `index ${15572 + i}`))
+  })
+})
+
+describe('batch', () => {
+  it('columns equal compute per period, bit for bit, in period order', () => {
+    const { header, cols } = csvColumns(ok(['batch', join(FIX, 'prices.csv'), '--periods', '5:40']))
+    assert.deepEqual(header, Array.from({ length: 36 }, (_, i) => `trendflex_${i + 5}`))
+    for (const p of [5, 6, 17, 40]) {
+      const single = csvColumns(ok(['compute', join(FIX, 'prices.csv'), '-p', String(p)])).cols[`trendflex_${p}`]
+      assertSameBits(cols[`trendflex_${p}`], single, `batch column ${p}`)
+    }
+    const list = csvColumns(ok(['batch', join(FIX, 'prices.csv'), '--periods', '50,10,20'])).header
+    assert.deepEqual(list, ['trendflex_50', 'trendflex_10', 'trendflex_20'])
+  })
+
+  it('writes a Parquet grid with --keep columns first, nulls per period', () => {
+    const out = join(tmp, 'grid.parquet')
+    ok(['batch', join(FIX, 'prices.csv'), '--periods', '10:200:10', '--keep', 'ts,volume', '--threads', '2', '-o', out])
+    const t = pyarrowRead(out)
+    assert.deepEqual(t.schema.slice(0, 3), [['ts', 'int64'], ['volume', 'double'], ['trendflex_10', 'double']])
+    assert.equal(t.schema.length, 2 + 20)
+    for (const p of [10, 100, 200]) {
+      const col = t.columns[`trendflex_${p}`]
+      assert.equal(col.findIndex((v) => v !== null), p, `first value of period ${p}`)
+      assertSameBits(Float64Array.from(col, (v) => v ?? NaN), trendflex(close, p), `period ${p}`)
+    }
+    assert.deepEqual(t.meta.periods, Array.from({ length: 20 }, (_, i) => 10 * (i + 1)))
+  })
+})
+
+describe('gaps', () => {
+  const gap = join(FIX, 'interior-gap.csv')
+  it('error (default) names the line and exits 1', () => {
+    const r = run(['compute', gap])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /^trendflex: line 1002: missing price after the first valid one \(--gaps error\)/)
+    assert.equal(r.stdout, '')
+  })
+  it('propagate is VectorTA: missing from the gap on', () => {
+    const got = csvColumns(ok(['compute', gap, '--gaps', 'propagate'])).cols.trendflex_20
+    assertSameBits(got.subarray(0, 1000), trendflex(close, 20).subarray(0, 1000), 'before the gap')
+    assert.ok(got.subarray(1000).every(Number.isNaN))
+  })
+  it('ffill carries the last price forward', () => {
+    const filled = Float64Array.from(close)
+    filled[1000] = filled[999]
+    assertSameBits(csvColumns(ok(['compute', gap, '--gaps', 'ffill'])).cols.trendflex_20, trendflex(filled, 20), 'ffill')
+  })
+  it('leading missing prices are always allowed', () => {
+    const got = csvColumns(ok(['compute', join(FIX, 'leading-gaps.csv')])).cols.trendflex_20
+    const prices = fixtureColumn('leading-gaps.csv', 'close')
+    assert.ok(got.subarray(0, 45).every(Number.isNaN))
+    assertSameBits(got, trendflex(prices, 20), 'leading gaps')
+  })
+})
+
+describe('exit codes and messages', () => {
+  const bad = join(tmp, 'bad.csv')
+  writeFileSync(bad, 'ts,close\n1,100\n2,abc\n')
+  const short = join(tmp, 'short.csv')
+  writeFileSync(short, 'ts,Close\n1,100\n2,101\n3,102\n')
+  const truncated = join(tmp, 'truncated.parquet')
+  copyFileSync(join(FIX, 'prices.parquet'), truncated)
+  truncateSync(truncated, 40_000)
+  const fake = join(tmp, 'fake.parquet')
+  writeFileSync(fake, 'ts,close\n1,2\n')
+  const cases = [
+    [1, ['compute', join(tmp, 'nope.csv')], /nope\.csv: no such file/],
+    [1, ['compute', join(FIX, 'prices.csv'), '-c', 'price'], /column 'price' not found; available columns: ts, open, high, low, close, volume/],
+    [1, ['compute', bad], /line 3, column close: 'abc' is not a number/],
+    [1, ['compute', short, '-p', '5'], /period 5 needs at least 6 valid prices, input has 3/],
+    [1, ['compute', truncated], /truncated\.parquet: not a readable Parquet file/],
+    [1, ['compute', fake], /fake\.parquet: not a readable Parquet file/],
+    [1, ['compute', join(FIX, 'prices.csv'), '-o', join(tmp, 'no-such-dir', 'x.csv')], /directory .* does not exist/],
+    [2, ['compute', join(FIX, 'prices.csv'), '-p', '1'], /greater than or equal to 2/],
+    [2, ['compute', join(FIX, 'prices.csv'), '-p', 'x'], /integer/],
+    [2, ['compute', join(FIX, 'prices.csv'), '-k', 'sse9'], /--kernel=sse9 to be one of: auto, scalar, avx2, avx512/],
+    [2, ['compute', join(FIX, 'prices.csv'), '--gaps', 'skip'], /--gaps=skip to be one of/],
+    [2, ['compute', join(FIX, 'prices.csv'), '-o', join(tmp, 'x.txt')], /cannot tell the output format/],
+    [2, ['batch', join(FIX, 'prices.csv')], /Missing required flag periods/],
+    ...['5:3', '0:10', '5:10:0', 'a:b', '1:10', '1,5', '5:'].map((spec) => [2, ['batch', join(FIX, 'prices.csv'), '--periods', spec], /--periods/]),
+    ...kernels().unavailable.map((u) => [2, ['compute', join(FIX, 'prices.csv'), '-k', u.name], new RegExp(`kernel ${u.name} needs the CPU feature ${u.missing}`)]),
+  ]
+  for (const [code, args, message] of cases) {
+    it(`exit ${code}: ${args.slice(1).join(' ').replaceAll(tmp, '$TMP').replaceAll(ROOT, '.')}`, () => {
+      const r = run(args)
+      assert.equal(r.status, code, r.stderr)
+      assert.match(r.stderr, message)
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`)
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+    })
+  }
+
+  it('TRENDFLEX_KERNEL selects the kernel, and bad values are usage errors', () => {
+    for (const k of kernels().available) {
+      assert.match(ok(['kernels'], { env: { TRENDFLEX_KERNEL: k } }), new RegExp(`auto: +${k} \\(TRENDFLEX_KERNEL=${k}\\)`))
+    }
+    assert.equal(run(['compute', join(FIX, 'prices.csv')], { env: { TRENDFLEX_KERNEL: 'bogus' } }).status, 2)
+  })
+})
+
+describe('files and pipes', () => {
+  it('a failing run leaves an existing output untouched and no temporary file', () => {
+    const dir = mkdtempSync(join(tmp, 'atomic-'))
+    const target = join(dir, 'out.parquet')
+    writeFileSync(target, 'precious')
+    const r = run(['compute', join(FIX, 'interior-gap.csv'), '-o', target])
+    assert.equal(r.status, 1)
+    assert.equal(readFileSync(target, 'utf8'), 'precious')
+    assert.deepEqual(readdirSync(dir), ['out.parquet'])
+  })
+
+  it('Ctrl-C exits 130, removes the temporary file and keeps the old output', async () => {
+    const dir = mkdtempSync(join(tmp, 'sigint-'))
+    const big = join(dir, 'big.csv')
+    const lines = ['close']
+    for (let i = 0; i < 400_000; i++) lines.push(String(100 + Math.sin(i / 50) * 5 + (i % 7) / 10))
+    writeFileSync(big, lines.join('\n'))
+    const target = join(dir, 'grid.parquet')
+    writeFileSync(target, 'old')
+    const child = spawn(process.execPath, [BIN, 'batch', big, '--periods', '5:231', '--compression', 'zstd', '-o', target], { stdio: ['ignore', 'ignore', 'pipe'] })
+    // Interrupt once the temporary file exists, i.e. mid-write.
+    for (let waited = 0; !readdirSync(dir).some((f) => f.endsWith('.tmp')) && waited < 20_000; waited += 25) await new Promise((r) => setTimeout(r, 25))
+    child.kill('SIGINT')
+    const status = await new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)))
+    assert.equal(status, 130)
+    assert.equal(readFileSync(target, 'utf8'), 'old')
+    assert.deepEqual(readdirSync(dir).sort(), ['big.csv', 'grid.parquet'])
+  })
+
+  it('| head ends quietly with 0', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" batch "${join(FIX, 'prices.csv')}" --periods 5:231 | head -n 2`], { encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stderr, '')
+    assert.equal(r.stdout.split('\n').length, 3)
+  })
+
+  it('kernels says what runs here and why', () => {
+    const info = kernels()
+    const text = ok(['kernels'], { env: { TRENDFLEX_KERNEL: '' } })
+    assert.match(text, new RegExp(`available: ${info.available.join(', ')}`))
+    assert.match(text, new RegExp(`auto: +${info.best} \\(the fastest this CPU runs\\)`))
+    assert.deepEqual(JSON.parse(ok(['kernels', '--json'], { env: { TRENDFLEX_KERNEL: '' } })).available, info.available)
+  })
+})
