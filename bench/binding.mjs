@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Binding overhead: the same kernel on the same 1M-point random walk, called from Rust (the
-// core's `timing` example) and from Node into a reused buffer, single (period 20) and batch
-// (5..=231), alternated in one run. Prints a JSON summary (medians, ratio Node / Rust).
+// Binding overhead: the same kernel on the same 1M-point random walk, called from Rust and from
+// Node into a reused buffer, single (period 20) and batch (5..=231). Two Rust sides:
+//  - in process: the addon's `__benchCore` loop times the core call in Rust on the very same
+//    buffers, alternated rep by rep with the JS calls (same memory, same moment: the fair one,
+//    because this VM's speed drifts by up to 40% between seconds and processes);
+//  - a separate process: the core's `timing` example, alternated round by round.
+// Prints a JSON summary: medians and Node / Rust ratios.
 //
 //   node bench/binding.mjs [--kernel avx2] [--threads 2] [--reps 9] [--rounds 3]
 import { execFileSync } from 'node:child_process'
@@ -10,6 +14,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 import { kernels, trendflex, trendflexBatch } from 'trendflex'
+
+import { native } from '../dist/native.js'
 
 import { ROOT, median, splitmixWalk } from './lib.mjs'
 
@@ -47,13 +53,16 @@ function node(mode, out) {
   for (let i = 0; i < out.length; i++) {
     if (a[i] !== b[i] && !(Number.isNaN(out[i]) && Number.isNaN(check[i]))) throw new Error(`${mode} ${opt.kernel}: differs from scalar at ${i}`)
   }
-  const times = []
+  const periods = mode === 'single' ? [20] : Array.from({ length: rows }, (_, i) => i + 5)
+  const js = []
+  const core = []
   for (let r = 0; r < reps; r++) {
     const t = process.hrtime.bigint()
     run()
-    times.push(Number(process.hrtime.bigint() - t) / 1e6)
+    js.push(Number(process.hrtime.bigint() - t) / 1e6)
+    core.push(...native().__benchCore(x, periods, opt.kernel, mode === 'single' ? 1 : threads, out, 1))
   }
-  return times
+  return { js, core }
 }
 
 const result = { command: `node bench/binding.mjs --kernel ${opt.kernel} --threads ${threads} --reps ${reps} --rounds ${opt.rounds}`, n, kernel: opt.kernel, threads }
@@ -61,10 +70,20 @@ for (const mode of ['single', 'batch']) {
   const out = new Float64Array(mode === 'single' ? n : rows * n).fill(1) // reused, touched before timing
   const r = []
   const j = []
+  const c = []
   for (let round = 0; round < Number(opt.rounds); round++) {
     r.push(...rust(mode))
-    j.push(...node(mode, out))
+    const n = node(mode, out)
+    j.push(...n.js)
+    c.push(...n.core)
   }
-  result[mode] = { rust_ms: median(r), node_ms: median(j), ratio: median(j) / median(r), runs: r.length }
+  result[mode] = {
+    node_ms: median(j),
+    rust_in_process_ms: median(c),
+    overhead_vs_in_process: median(j) / median(c) - 1,
+    rust_binary_ms: median(r),
+    overhead_vs_binary: median(j) / median(r) - 1,
+    runs: j.length,
+  }
 }
 console.log(JSON.stringify(result, null, 2))

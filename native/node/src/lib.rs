@@ -455,3 +455,35 @@ impl NativeStream {
         result.map_err(|e| core_error(&env, &e))
     }
 }
+
+/// Benchmarking hook, not part of the API: runs the core call `reps` times in a Rust loop on
+/// these very buffers and returns each run's milliseconds, so the binding's overhead can be
+/// measured against Rust in one process, same input, same memory. `periods` of length 1 runs
+/// the single-series path.
+#[napi(js_name = "__benchCore")]
+pub fn bench_core(
+    env: Env,
+    prices: Float64ArraySlice,
+    periods: Vec<u32>,
+    kernel: String,
+    threads: u32,
+    mut out: Float64ArraySlice,
+    reps: u32,
+) -> Result<Vec<f64>> {
+    check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
+    let kernel = parse_kernel(&env, &kernel)?;
+    let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
+    // SAFETY: live for this synchronous call and disjoint from `prices` (checked above).
+    let out = unsafe { out.as_mut() };
+    (0..reps)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            match periods.as_slice() {
+                [p] => core::trendflex_into(&prices, *p, kernel, out),
+                _ => core::trendflex_batch_into(&prices, &periods, kernel, threads as usize, out),
+            }
+            .map_err(|e| core_error(&env, &e))?;
+            Ok(t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect()
+}
