@@ -1,16 +1,17 @@
 // Opening the input: a .csv / .csv.gz / .parquet path, or stdin ('-'); when the name does not
 // tell, the format is sniffed (Parquet starts with PAR1, gzip with 1f 8b). CSV is streamed
-// through the addon's parser (Rust csv-core); Parquet is read row group by row group (from
-// stdin it must be buffered first: its footer is at the end).
+// through the addon's parser (Rust csv-core), which also types the `--keep` columns and hands
+// them over as Arrow buffers; Parquet is read row group by row group (from stdin it must be
+// buffered first: its footer is at the end).
 import { createReadStream, openAsBlob, promises as fs } from 'node:fs'
 import { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 
 import * as arrow from 'apache-arrow'
 
+import type { KeepColumnData } from '../../native/node/binding.cjs'
 import { dataError } from '../core/errors.js'
 import { native } from '../native.js'
-import { TextKeepColumn } from './columns.js'
 import { openParquet } from './parquet.js'
 
 export interface InputChunk {
@@ -128,28 +129,36 @@ async function openCsv(bytes: Readable, name: string, options: InputOptions): Pr
       return fail(error)
     }
   }
+  /** Moves parsed rows out; throws the reader's error once every row before it is out. */
+  const take = (buffer: Float64Array) => {
+    try {
+      return reader.take(buffer)
+    } catch (error) {
+      return fail(error)
+    }
+  }
   while (reader.column == null && (await pump()));
   if (reader.column == null) throw dataError(`${name}: empty input (no header line)`)
-  const keepColumns = (reader.keepColumns ?? []).map((k) => new TextKeepColumn(k))
   return {
     format: 'csv',
     name,
     column: reader.column,
-    keep: keepColumns.map((k) => k.name),
+    keep: reader.keepColumns ?? [],
     async *chunks(rows: number): AsyncGenerator<InputChunk> {
       const buffer = new Float64Array(rows)
       let firstRow = 0
       for (;;) {
         while (pending < rows && (await pump()));
-        const taken = reader.take(buffer)
-        pending -= taken.rows
+        const taken = take(buffer)
+        // The reader may have dropped rows it found bad while typing the keep columns.
+        pending = Math.max(0, pending - taken.rows)
         if (taken.rows === 0) return
         const start = firstRow
         const firstLine = taken.firstLine
         const where = (i: number) => `line ${firstLine + i}`
         yield {
           prices: buffer.subarray(0, taken.rows),
-          keep: keepColumns.map((k, c) => arrow.makeVector(k.toData(taken.keep[c]!, where))),
+          keep: taken.keep.map((column) => keepVector(column, taken.rows)),
           firstRow: start,
           where,
         }
@@ -157,4 +166,24 @@ async function openCsv(bytes: Readable, name: string, options: InputOptions): Pr
       }
     },
   }
+}
+
+/**
+ * A `--keep` column of one take as an Arrow vector over the buffers the reader built (no copy,
+ * no JS value per row). Its type was decided by the reader from the first rows.
+ */
+function keepVector(column: KeepColumnData, length: number): arrow.Vector {
+  const { validity: nullBitmap, nullCount } = column
+  if (column.kind === 'int64' && column.int64) {
+    return arrow.makeVector(arrow.makeData({ type: new arrow.Int64(), length, data: column.int64, nullBitmap, nullCount }))
+  }
+  if (column.kind === 'float64' && column.float64) {
+    return arrow.makeVector(arrow.makeData({ type: new arrow.Float64(), length, data: column.float64, nullBitmap, nullCount }))
+  }
+  if (column.kind === 'utf8' && column.offsets && column.bytes) {
+    return arrow.makeVector(
+      arrow.makeData({ type: new arrow.Utf8(), length, valueOffsets: column.offsets, data: column.bytes, nullBitmap, nullCount }),
+    )
+  }
+  throw new Error(`internal: a '${column.kind}' keep column without its buffers`)
 }
