@@ -12,6 +12,7 @@ import { AtomicFile, writeAll } from '../io/output.js'
 import { type Compression, verifyParquet, writeParquet } from '../io/parquet.js'
 import { Progress } from '../io/progress.js'
 import { dataError, toCliError, usageError } from './errors.js'
+import { reportTimings, stopwatch } from './timings.js'
 
 export type Gaps = 'error' | 'propagate' | 'ffill'
 export type Format = 'csv' | 'parquet'
@@ -38,9 +39,10 @@ export interface JobResult {
   format: Format
 }
 
-/** Output rows per chunk (and per Parquet row group): about 48 MiB of results per chunk. */
+/** Output rows per chunk (and per Parquet row group): about 24 MiB of results per chunk, the
+ * fastest and leanest size measured for 227 periods x 1M rows (bench/RESULTS.md). */
 export function chunkRows(periods: number): number {
-  const rows = Math.floor((48 << 20) / (8 * periods))
+  const rows = Math.floor((24 << 20) / (8 * periods))
   return Math.max(4096, Math.min(1 << 18, rows - (rows % 64)))
 }
 
@@ -89,6 +91,7 @@ class GapPolicy {
 }
 
 export async function runJob(o: JobOptions): Promise<JobResult> {
+  const started = performance.now()
   const format = outputFormat(o.output, o.format)
   if (format === 'parquet' && o.output === '-' && process.stdout.isTTY) {
     throw usageError('refusing to write binary Parquet to a terminal: redirect stdout, or give --output FILE.parquet (or --format csv)')
@@ -116,14 +119,20 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
 
     /** The next chunk, computed into `out`; at the end, the whole-series checks. */
     const next = async (): Promise<{ chunk: InputChunk; values: Float64Array } | undefined> => {
+      const reading = stopwatch('read')
       const r = await chunks.next()
+      reading()
       if (r.done) {
         stream.finish()
         return undefined
       }
+      const checking = stopwatch('gaps')
       gaps.apply(r.value)
+      checking()
       progress.read(r.value.firstRow + r.value.prices.length)
+      const computing = stopwatch('compute_wait')
       const values = await stream.pushAsync(r.value.prices, out)
+      computing()
       total = r.value.firstRow + r.value.prices.length
       progress.computed(total)
       return { chunk: r.value, values }
@@ -149,6 +158,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       const nextBatch = async () => {
         const c = await next()
         if (!c) return undefined
+        const building = stopwatch('arrow')
         const n = c.chunk.prices.length
         const first = c.chunk.firstRow
         const validFrom = gaps.firstValid < 0 ? Infinity : gaps.firstValid
@@ -161,16 +171,20 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
           ...names.map((name) => new arrow.Field(name, new arrow.Float64(), true)),
         ])
         const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: columns })
+        building()
         return new arrow.RecordBatch(schema, struct)
       }
       const options = { compression: o.compression, floatColumns: names, metadata, rowGroupRows: rows }
       const written = await writeParquet(file ? { path: file.temp } : { stdout: process.stdout }, nextBatch, options, established, (n) => progress.written(n))
+      const verifying = stopwatch('verify')
       if (file) await verifyParquet(file.temp, written.rows)
+      verifying()
     } else {
       await writeCsv(file?.temp, next, source.keep, names, gaps, o.periods, established, (n) => progress.written(n))
     }
     await file?.commit()
     progress.stop()
+    reportTimings({ startup: started, job: performance.now() - started })
     return { rows: total, kernel: stream.kernel, format }
   } catch (error) {
     progress.stop()

@@ -8,6 +8,7 @@ import * as arrow from 'apache-arrow'
 import * as pw from 'parquet-wasm'
 
 import { dataError } from '../core/errors.js'
+import { stopwatch } from '../core/timings.js'
 import type { InputChunk, InputSource } from './input.js'
 import { matchColumn } from './match.js'
 import { writeAll } from './output.js'
@@ -116,7 +117,9 @@ export async function writeParquet(
               held.forEach((b) => controller.enqueue(b))
               return controller.close()
             }
+            const copying = stopwatch('ipc_copy_to_wasm')
             held.push(toWasm(batch, sink))
+            copying()
             rows += batch.numRows
             prefetch = next()
             prefetch.catch(() => {}) // reported when awaited
@@ -142,7 +145,9 @@ export async function writeParquet(
     const fh = await fs.open(target.path, 'w')
     try {
       for await (const chunk of encoded as unknown as AsyncIterable<Uint8Array>) {
+        const writing = stopwatch('file_write')
         await writeAll(fh, chunk)
+        writing()
         bytes += chunk.byteLength
       }
     } catch (error) {
