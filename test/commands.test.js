@@ -134,6 +134,24 @@ describe('batch', () => {
       assertSameBits(Float64Array.from(col, (v) => v ?? NaN), trendflex(close, p), `period ${p}`)
     }
     assert.deepEqual(t.meta.periods, Array.from({ length: 20 }, (_, i) => 10 * (i + 1)))
+    assert.equal(t.meta.rows, 2000, 'CSV files are counted before writing')
+  })
+
+  it('types --keep columns from CSV: integers, numbers, text with nulls', () => {
+    const input = join(tmp, 'keep.csv')
+    const rows = ['sym,n,x,close']
+    for (let i = 0; i < 50; i++) rows.push(`${i % 3 ? 'BTC' : '"ETH, spot"'},${i === 7 ? '' : i * 10},${i / 4},${close[i]}`)
+    writeFileSync(input, rows.join('\n') + '\n')
+    const out = join(tmp, 'keep.parquet')
+    ok(['compute', input, '-p', '5', '--keep', 'sym,n,x', '-o', out])
+    const t = pyarrowRead(out)
+    assert.deepEqual(t.schema, [['sym', 'string'], ['n', 'int64'], ['x', 'double'], ['trendflex_5', 'double']])
+    assert.deepEqual(t.columns.sym.slice(0, 3), ['ETH, spot', 'BTC', 'BTC'])
+    assert.equal(t.columns.n[7], null)
+    assert.equal(t.columns.n[49], 490)
+    assert.equal(t.columns.x[3], 0.75)
+    const back = csvColumns(ok(['compute', input, '-p', '5', '--keep', 'sym']))
+    assert.equal(back.rows[0][0], 'ETH, spot', 'text fields are quoted back in CSV')
   })
 })
 

@@ -79,7 +79,11 @@ export async function openInput(path: string, options: InputOptions): Promise<In
   }
   let bytes: Readable = createReadStream(path, { highWaterMark: 1 << 20 })
   if (kind === 'csv.gz') bytes = bytes.pipe(createGunzip())
-  return openCsv(bytes, path, options)
+  // The record count, for the Parquet metadata and progress totals, is taken off the main
+  // thread while the header is read (plain files only: gzip would be decompressed twice).
+  const counting = kind === 'csv' ? native().countCsvFile(path, undefined) : undefined
+  counting?.catch(() => {}) // a read error is reported by the stream itself
+  return openCsv(bytes, path, options, counting)
 }
 
 async function openStdin(options: InputOptions): Promise<InputSource> {
@@ -102,7 +106,7 @@ async function openStdin(options: InputOptions): Promise<InputSource> {
 }
 
 /** A CSV source: reads until the header is known, then yields chunks of parsed rows. */
-async function openCsv(bytes: Readable, name: string, options: InputOptions): Promise<InputSource> {
+async function openCsv(bytes: Readable, name: string, options: InputOptions, counting?: Promise<number>): Promise<InputSource> {
   const reader = new (native().CsvReader)(options.column, options.keep, undefined)
   const it = bytes[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   let ended = false
@@ -139,9 +143,11 @@ async function openCsv(bytes: Readable, name: string, options: InputOptions): Pr
   }
   while (reader.column == null && (await pump()));
   if (reader.column == null) throw dataError(`${name}: empty input (no header line)`)
+  const totalRows = await counting?.catch(() => undefined)
   return {
     format: 'csv',
     name,
+    totalRows,
     column: reader.column,
     keep: reader.keepColumns ?? [],
     async *chunks(rows: number): AsyncGenerator<InputChunk> {

@@ -2,7 +2,7 @@
 //! span any number of chunks), the header picks the columns, and parsed rows wait in a queue until
 //! `take()` moves them into the caller's buffer. Keep columns are typed once, from the rows of the
 //! first `take()`, and handed out in Arrow's memory layout. The parsing core (`Splitter`, `Parser`)
-//! is plain Rust and tests without Node; `CsvReader` and `count_csv_records` are thin napi wrappers.
+//! is plain Rust and tests without Node; `CsvReader` and `count_csv_file` are thin napi wrappers.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -317,6 +317,7 @@ fn parse_delimiter(delimiter: Option<&str>) -> std::result::Result<u8, CsvError>
 }
 
 /// Data records in a whole CSV buffer (the header excluded), split exactly as `Parser` splits.
+#[cfg(test)]
 fn count_records(bytes: &[u8], delimiter: u8) -> u64 {
     let mut splitter = Splitter::new(delimiter);
     let mut records = 0u64;
@@ -327,6 +328,28 @@ fn count_records(bytes: &[u8], delimiter: u8) -> u64 {
     let _ = splitter.feed(bytes, &mut count);
     let _ = splitter.end(&mut count);
     records.saturating_sub(1)
+}
+
+/// Data records of a whole CSV file, read in 1 MiB pieces through the same splitter.
+fn count_file_records(path: &str, delimiter: u8) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut splitter = Splitter::new(delimiter);
+    let mut records = 0u64;
+    let mut count = |_: Record<'_>| -> std::result::Result<(), std::convert::Infallible> {
+        records += 1;
+        Ok(())
+    };
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let _ = splitter.feed(&buf[..n], &mut count);
+    }
+    let _ = splitter.end(&mut count);
+    Ok(records.saturating_sub(1))
 }
 
 /// Header text: lossy UTF-8, as the rest of the pipeline wants strings.
@@ -1194,12 +1217,6 @@ impl CsvReader {
 #[napi]
 // Only the Node registration calls it, and that is compiled out of unit tests.
 #[cfg_attr(test, allow(dead_code))]
-pub fn count_csv_records(env: Env, bytes: &[u8], delimiter: Option<String>) -> Result<f64> {
-    let delimiter =
-        parse_delimiter(delimiter.as_deref()).map_err(|e| csv_error(&env, e.to_string()))?;
-    Ok(count_records(bytes, delimiter) as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2351,6 +2368,18 @@ x
     }
 
     #[test]
+    fn count_file_records_matches_the_buffer_count() {
+        let text = "ts,close\n1,\"2\n\"\n\n3,4\r\n5,6";
+        let path = std::env::temp_dir().join(format!("trendflex-count-{}.csv", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let got = count_file_records(path.to_str().unwrap(), b',').unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(got, count_records(text.as_bytes(), b','));
+        assert_eq!(got, 3);
+        assert!(count_file_records("/nonexistent/file.csv", b',').is_err());
+    }
+
+    #[test]
     fn count_matches_rows_parsed() {
         let mut rng = Lcg(42);
         let pieces: [&[u8]; 8] = [b"1", b",", b"\n", b"\r\n", b"\"", b"\"\"", b"2.5", b"\r"];
@@ -2447,4 +2476,39 @@ x
             start.elapsed().as_secs_f64() * 1e3
         );
     }
+}
+
+/// Counts the data records of a CSV file on the libuv thread pool (for the Parquet metadata and
+/// progress totals, known before the file is streamed).
+pub struct CountFileTask {
+    path: String,
+    delimiter: u8,
+}
+
+#[napi]
+impl Task for CountFileTask {
+    type Output = u64;
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<u64> {
+        count_file_records(&self.path, self.delimiter)
+            .map_err(|e| Error::from_reason(format!("{}: {e}", self.path)))
+    }
+
+    fn resolve(&mut self, _env: Env, records: u64) -> Result<f64> {
+        Ok(records as f64)
+    }
+}
+
+/// Data records (header excluded) of the CSV file at `path`, counted off the main thread with
+/// the reader's own parser, so quoted newlines are counted right.
+#[napi]
+pub fn count_csv_file(
+    env: Env,
+    path: String,
+    delimiter: Option<String>,
+) -> Result<AsyncTask<CountFileTask>> {
+    let delimiter =
+        parse_delimiter(delimiter.as_deref()).map_err(|e| csv_error(&env, e.to_string()))?;
+    Ok(AsyncTask::new(CountFileTask { path, delimiter }))
 }
