@@ -145,6 +145,7 @@ export async function writeParquet(
     const fh = await fs.open(target.path, 'w')
     try {
       for await (const chunk of encoded as unknown as AsyncIterable<Uint8Array>) {
+        checkSize(bytes + chunk.byteLength)
         const writing = stopwatch('file_write')
         await writeAll(fh, chunk)
         writing()
@@ -157,12 +158,26 @@ export async function writeParquet(
     }
   } else {
     for await (const chunk of encoded as unknown as AsyncIterable<Uint8Array>) {
+      checkSize(bytes + chunk.byteLength)
       if (!target.stdout.write(chunk)) await new Promise((resolve) => target.stdout.once('drain', resolve))
       bytes += chunk.byteLength
     }
   }
   if (failure) throw failure.error
   return { rows, bytes }
+}
+
+/** parquet-wasm is 32-bit: past 4 GiB its file offsets wrap and the footer it writes is corrupt
+ * (measured: a 5.07 GB file whose last row group is recorded at its offset minus 2^32). */
+export const PARQUET_WASM_MAX_BYTES = 2 ** 32
+
+function checkSize(bytes: number): void {
+  if (bytes >= PARQUET_WASM_MAX_BYTES) {
+    throw dataError(
+      'the Parquet output reached 4 GiB, beyond what parquet-wasm (32-bit) can address: the file would be corrupt. ' +
+        'Split the period grid over several runs, or write --format csv; nothing was saved',
+    )
+  }
 }
 
 /** Reads the footer of a written file and checks its row count (the streaming writer does not

@@ -1211,12 +1211,44 @@ impl CsvReader {
     }
 }
 
-/// Counts the data records (header excluded) of a whole CSV buffer, split exactly as `CsvReader`
-/// splits them (blank lines skipped, quoted newlines inside one record), without converting any
-/// field. `delimiter`: one ASCII character, default `","`.
-#[napi]
-// Only the Node registration calls it, and that is compiled out of unit tests.
+/// Counts the data records of a CSV file on the libuv thread pool (for the Parquet metadata and
+/// progress totals, known before the file is streamed).
+// Only the Node registration uses it, and that is compiled out of unit tests.
 #[cfg_attr(test, allow(dead_code))]
+pub struct CountFileTask {
+    path: String,
+    delimiter: u8,
+}
+
+#[napi]
+impl Task for CountFileTask {
+    type Output = u64;
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<u64> {
+        count_file_records(&self.path, self.delimiter)
+            .map_err(|e| Error::from_reason(format!("{}: {e}", self.path)))
+    }
+
+    fn resolve(&mut self, _env: Env, records: u64) -> Result<f64> {
+        Ok(records as f64)
+    }
+}
+
+/// Data records (header excluded) of the CSV file at `path`, counted off the main thread with
+/// the reader's own parser, so quoted newlines are counted right.
+#[napi]
+#[cfg_attr(test, allow(dead_code))]
+pub fn count_csv_file(
+    env: Env,
+    path: String,
+    delimiter: Option<String>,
+) -> Result<AsyncTask<CountFileTask>> {
+    let delimiter =
+        parse_delimiter(delimiter.as_deref()).map_err(|e| csv_error(&env, e.to_string()))?;
+    Ok(AsyncTask::new(CountFileTask { path, delimiter }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2476,39 +2508,4 @@ x
             start.elapsed().as_secs_f64() * 1e3
         );
     }
-}
-
-/// Counts the data records of a CSV file on the libuv thread pool (for the Parquet metadata and
-/// progress totals, known before the file is streamed).
-pub struct CountFileTask {
-    path: String,
-    delimiter: u8,
-}
-
-#[napi]
-impl Task for CountFileTask {
-    type Output = u64;
-    type JsValue = f64;
-
-    fn compute(&mut self) -> Result<u64> {
-        count_file_records(&self.path, self.delimiter)
-            .map_err(|e| Error::from_reason(format!("{}: {e}", self.path)))
-    }
-
-    fn resolve(&mut self, _env: Env, records: u64) -> Result<f64> {
-        Ok(records as f64)
-    }
-}
-
-/// Data records (header excluded) of the CSV file at `path`, counted off the main thread with
-/// the reader's own parser, so quoted newlines are counted right.
-#[napi]
-pub fn count_csv_file(
-    env: Env,
-    path: String,
-    delimiter: Option<String>,
-) -> Result<AsyncTask<CountFileTask>> {
-    let delimiter =
-        parse_delimiter(delimiter.as_deref()).map_err(|e| csv_error(&env, e.to_string()))?;
-    Ok(AsyncTask::new(CountFileTask { path, delimiter }))
 }
