@@ -56,11 +56,21 @@ function node(mode, out) {
   const periods = mode === 'single' ? [20] : Array.from({ length: rows }, (_, i) => i + 5)
   const js = []
   const core = []
-  for (let r = 0; r < reps; r++) {
+  const timeJs = () => {
     const t = process.hrtime.bigint()
     run()
     js.push(Number(process.hrtime.bigint() - t) / 1e6)
-    core.push(...native().__benchCore(x, periods, opt.kernel, mode === 'single' ? 1 : threads, out, 1))
+  }
+  const timeCore = () => core.push(...native().__benchCore(x, periods, opt.kernel, mode === 'single' ? 1 : threads, out, 1))
+  // Back to back, alternating which goes first, so drift and order effects cancel in the pairs.
+  for (let r = 0; r < reps; r++) {
+    if (r % 2) {
+      timeJs()
+      timeCore()
+    } else {
+      timeCore()
+      timeJs()
+    }
   }
   return { js, core }
 }
@@ -80,7 +90,7 @@ for (const mode of ['single', 'batch']) {
   result[mode] = {
     node_ms: median(j),
     rust_in_process_ms: median(c),
-    overhead_vs_in_process: median(j) / median(c) - 1,
+    overhead_vs_in_process: median(j.map((v, i) => v / c[i])) - 1,
     rust_binary_ms: median(r),
     overhead_vs_binary: median(j) / median(r) - 1,
     runs: j.length,

@@ -99,6 +99,26 @@ pub fn trendflex_batch_into(
         .map_err(|e| core_error(&env, &e))
 }
 
+/// A core error raised on a worker thread, kept until the task settles on the JS thread, where
+/// it can become a `RangeError` with its code (no `Env` exists on the worker).
+#[derive(Default)]
+struct Failure(Option<core::Error>);
+
+impl Failure {
+    fn capture(&mut self, e: core::Error) -> Error {
+        let reason = e.to_string();
+        self.0 = Some(e);
+        Error::from_reason(reason)
+    }
+
+    fn reject(&mut self, env: &Env, err: Error) -> Error {
+        match self.0.take() {
+            Some(e) => core_error(env, &e),
+            None => err,
+        }
+    }
+}
+
 enum Job {
     Single(usize),
     Batch { periods: Vec<usize>, threads: usize },
@@ -111,7 +131,7 @@ pub struct ComputeTask {
     kernel: Kernel,
     job: Job,
     progress: Option<Progress>,
-    failure: Option<core::Error>,
+    failure: Failure,
 }
 
 #[napi]
@@ -150,11 +170,7 @@ impl Task for ComputeTask {
                 },
             ),
         };
-        result.map_err(|e| {
-            let reason = e.to_string();
-            *failure = Some(e);
-            Error::from_reason(reason)
-        })
+        result.map_err(|e| failure.capture(e))
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -162,10 +178,7 @@ impl Task for ComputeTask {
     }
 
     fn reject(&mut self, env: Env, err: Error) -> Result<()> {
-        Err(match self.failure.take() {
-            Some(e) => core_error(&env, &e),
-            None => err,
-        })
+        Err(self.failure.reject(&env, err))
     }
 }
 
@@ -185,7 +198,7 @@ fn compute_task(
         kernel,
         job,
         progress,
-        failure: None,
+        failure: Failure::default(),
     }))
 }
 
@@ -300,7 +313,7 @@ pub struct PushTask {
     state: Option<StreamState>,
     prices: Float64Array,
     out: Float64Array,
-    failure: Option<core::Error>,
+    failure: Failure,
 }
 
 #[napi]
@@ -316,11 +329,9 @@ impl Task for PushTask {
             .state
             .as_mut()
             .expect("a push task always carries the state");
-        state.push(&self.prices, out).map_err(|e| {
-            let reason = e.to_string();
-            self.failure = Some(e);
-            Error::from_reason(reason)
-        })
+        state
+            .push(&self.prices, out)
+            .map_err(|e| self.failure.capture(e))
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -328,10 +339,7 @@ impl Task for PushTask {
     }
 
     fn reject(&mut self, env: Env, err: Error) -> Result<()> {
-        Err(match self.failure.take() {
-            Some(e) => core_error(&env, &e),
-            None => err,
-        })
+        Err(self.failure.reject(&env, err))
     }
 }
 
@@ -433,7 +441,7 @@ impl NativeStream {
             state: Some(state),
             prices,
             out,
-            failure: None,
+            failure: Failure::default(),
         }))
     }
 
