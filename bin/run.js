@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Entry point. A closed pipe (`| head`) ends quietly; Ctrl-C exits 130 (temporary output files
-// are removed by the exit hook in src/io/output.ts).
+// Entry point. A closed pipe (`| head`) ends quietly; Ctrl-C exits 130, SIGTERM 143, SIGHUP 129
+// (temporary output files are removed by the exit hook in src/io/output.ts, which a death by
+// signal would skip).
 import { execute } from '@oclif/core'
 
 process.stdout.on('error', (error) => {
   if (error.code === 'EPIPE') process.exit(0)
   throw error
 })
-process.on('SIGINT', () => process.exit(130))
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(signal, () => process.exit(code))
 
 await execute({ dir: import.meta.url })

@@ -163,6 +163,14 @@ describe('gaps', () => {
     assert.match(r.stderr, /^trendflex: line 1002: missing price after the first valid one \(--gaps error\)/)
     assert.equal(r.stdout, '')
   })
+  it('names the true line past blank lines and quoted newlines', () => {
+    const input = join(tmp, 'lines.csv')
+    writeFileSync(input, 'note,close\n"two\nlines",1\n\nx,2\n\n\nx,\nx,4\n')
+    const r = run(['compute', input, '-p', '2'])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /^trendflex: line 8: missing price/)
+  })
+
   it('propagate is VectorTA: missing from the gap on', () => {
     const got = csvColumns(ok(['compute', gap, '--gaps', 'propagate'])).cols.trendflex_20
     assertSameBits(got.subarray(0, 1000), trendflex(close, 20).subarray(0, 1000), 'before the gap')
@@ -206,6 +214,10 @@ describe('exit codes and messages', () => {
     [2, ['compute', join(FIX, 'prices.csv'), '-o', join(tmp, 'x.txt')], /cannot tell the output format/],
     [2, ['batch', join(FIX, 'prices.csv')], /Missing required flag periods/],
     ...['5:3', '0:10', '5:10:0', 'a:b', '1:10', '1,5', '5:'].map((spec) => [2, ['batch', join(FIX, 'prices.csv'), '--periods', spec], /--periods/]),
+    [2, ['compute', join(FIX, 'prices.csv'), '-p', '5000000000'], /period must be an integer of at least 2/],
+    [1, ['batch', join(FIX, 'prices.csv'), '--periods', '2,3000000000'], /period 3000000000 needs at least 3000000001 valid prices, input has 2000/],
+    [2, ['batch', join(FIX, 'prices.csv'), '--periods', '10,20,10'], /--periods lists 10 twice/],
+    [2, ['compute', join(FIX, 'prices.csv'), '--keep', 'ts,TS'], /output column 'ts' would appear twice/],
     ...kernels().unavailable.map((u) => [2, ['compute', join(FIX, 'prices.csv'), '-k', u.name], new RegExp(`kernel ${u.name} needs the CPU feature ${u.missing}`)]),
   ]
   for (const [code, args, message] of cases) {
@@ -237,7 +249,7 @@ describe('files and pipes', () => {
     assert.deepEqual(readdirSync(dir), ['out.parquet'])
   })
 
-  it('Ctrl-C exits 130, removes the temporary file and keeps the old output', async () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) it(`${signal} exits ${code}, removes the temporary file and keeps the old output`, async () => {
     const dir = mkdtempSync(join(tmp, 'sigint-'))
     const big = join(dir, 'big.csv')
     const lines = ['close']
@@ -248,9 +260,9 @@ describe('files and pipes', () => {
     const child = spawn(process.execPath, [BIN, 'batch', big, '--periods', '5:231', '--compression', 'zstd', '-o', target], { stdio: ['ignore', 'ignore', 'pipe'] })
     // Interrupt once the temporary file exists, i.e. mid-write.
     for (let waited = 0; !readdirSync(dir).some((f) => f.endsWith('.tmp')) && waited < 20_000; waited += 25) await new Promise((r) => setTimeout(r, 25))
-    child.kill('SIGINT')
-    const status = await new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)))
-    assert.equal(status, 130)
+    child.kill(signal)
+    const status = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? s)))
+    assert.equal(status, code)
     assert.equal(readFileSync(target, 'utf8'), 'old')
     assert.deepEqual(readdirSync(dir).sort(), ['big.csv', 'grid.parquet'])
   })

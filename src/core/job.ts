@@ -65,10 +65,10 @@ class GapPolicy {
 
   constructor(readonly mode: Gaps) {}
 
-  /** True once `rows` rows hold more than `period` valid prices from the first one: from then
-   * on no period can fail for lack of data, so output may start (before, it is held back). */
+  /** True once `rows` rows run more than `period` past the first valid price: from then on no
+   * period can fail for lack of data (the core counts the same way), so output may start. */
   enough(rows: number, period: number): boolean {
-    return this.firstValid >= 0 && Math.min(rows, this.firstGap) - this.firstValid > period
+    return this.firstValid >= 0 && rows - this.firstValid > period
   }
 
   apply(chunk: InputChunk): void {
@@ -98,10 +98,12 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   }
   let stream: TrendflexStream
   try {
-    stream = new TrendflexStream(o.periods, { kernel: o.kernel, threads: o.threads })
+    stream = new TrendflexStream(o.periods.length === 1 ? o.periods[0]! : o.periods, { kernel: o.kernel, threads: o.threads })
   } catch (error) {
     throw toCliError(error)
   }
+  const twice = o.periods.find((p, i) => o.periods.indexOf(p) !== i)
+  if (twice !== undefined) throw usageError(`--periods lists ${twice} twice: every output column must have its own name`)
   const file = o.output === '-' ? undefined : new AtomicFile(o.output)
   await file?.check()
   const progress = new Progress(o.progress)
@@ -139,6 +141,8 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     }
 
     const names = o.periods.map((p) => `trendflex_${p}`)
+    const clash = source.keep.find((k) => names.includes(k) || source.keep.indexOf(k) !== source.keep.lastIndexOf(k))
+    if (clash) throw usageError(`output column '${clash}' would appear twice: --keep it under another name, or drop it`)
     const metadata = {
       trendflex: JSON.stringify({
         tool: 'trendflex',
@@ -230,7 +234,7 @@ async function writeCsv(
         for (let r = 0; r < periods.length; r++) {
           const v = c.values[r * n + i]!
           const missing = gaps.firstValid < 0 || row < gaps.firstValid + periods[r]! || row >= gaps.firstGap || Number.isNaN(v)
-          fields.push(missing ? '' : String(v))
+          fields.push(missing ? '' : Object.is(v, -0) ? '-0' : String(v)) // String(-0) is "0"
         }
         lines[i] = fields.join(',')
       }

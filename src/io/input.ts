@@ -160,8 +160,8 @@ async function openCsv(bytes: Readable, name: string, options: InputOptions, cou
         pending = Math.max(0, pending - taken.rows)
         if (taken.rows === 0) return
         const start = firstRow
-        const firstLine = taken.firstLine
-        const where = (i: number) => `line ${firstLine + i}`
+        const lines = taken.lines
+        const where = (i: number) => `line ${lines[i]}`
         yield {
           prices: buffer.subarray(0, taken.rows),
           keep: taken.keep.map((column) => keepVector(column, taken.rows)),

@@ -33,7 +33,8 @@ pub(crate) struct LaneGroup {
     s2: [f64; MAX_LANES],
     w: [f64; MAX_LANES],
     ms: [f64; MAX_LANES],
-    /// `(max_period + BLOCK)` rows of `lanes` smoothed values; `row` is the next one written.
+    /// Up to `max_period + BLOCK` rows of `lanes` smoothed values (grown as prices arrive, so a
+    /// huge period costs memory only with data); `row` is the next one written.
     hist: Vec<f64>,
     row: usize,
 }
@@ -63,7 +64,7 @@ impl LaneGroup {
             s2: [0.0; MAX_LANES],
             w: [-0.0; MAX_LANES],
             ms: [0.0; MAX_LANES],
-            hist: vec![0.0; (max_period + BLOCK) * lanes],
+            hist: Vec::new(),
             row: 0,
         }
     }
@@ -81,7 +82,7 @@ impl LaneGroup {
         }
         assert!(stride >= prices.len() && out.len() >= (self.rows - 1) * stride + prices.len());
         let n = self.lanes;
-        let cap = self.hist.len() / n;
+        let cap = self.max_period + BLOCK;
         let mut col = 0;
         while col < prices.len() {
             if self.row == cap {
@@ -91,6 +92,9 @@ impl LaneGroup {
                 self.row = self.max_period;
             }
             let len = (prices.len() - col).min(cap - self.row);
+            if self.hist.len() < (self.row + len) * n {
+                self.hist.resize((self.row + len) * n, 0.0);
+            }
             let block = &prices[col..col + len];
             let mut k = 0;
             while k < len && self.seen < self.max_period {

@@ -71,8 +71,9 @@ pub fn trendflex_batch_into_with_progress(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(), Error> {
     params::check_data(prices.len(), 1, &[])?;
-    let mut stream = TrendflexBatchStream::new(periods, kernel, threads)?;
+    params::check_periods(periods)?;
     params::check_data(prices.len(), params::valid_len(prices), periods)?;
+    let mut stream = TrendflexBatchStream::new(periods, kernel, threads)?;
     let n = prices.len();
     let expected = periods.len() * n;
     if out.len() != expected {

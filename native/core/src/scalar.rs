@@ -43,7 +43,8 @@ pub(crate) struct ScalarState {
     /// The window sum `W` and the mean square `MS`.
     pub w: f64,
     pub ms: f64,
-    /// The last `L` smoothed values; `ring[pos]` is `s[i - L]` once the window is full.
+    /// The last `L` smoothed values; `ring[pos]` is `s[i - L]` once the window is full. It grows
+    /// with the data during warm-up, so a huge period costs memory only as prices arrive.
     pub ring: Vec<f64>,
     pub pos: usize,
 }
@@ -60,7 +61,7 @@ impl ScalarState {
             // sign of zero included.
             w: -0.0,
             ms: 0.0,
-            ring: vec![0.0; p.period],
+            ring: Vec::new(),
             pos: 0,
         }
     }
@@ -91,7 +92,7 @@ impl ScalarState {
         let l = self.p.period;
         if i < l {
             self.w += s;
-            self.ring[i] = s;
+            self.ring.push(s); // i == ring.len() during warm-up
             return f64::NAN;
         }
         let mysum = deviation(&self.p, s, self.w);

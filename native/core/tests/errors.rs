@@ -171,3 +171,46 @@ fn explicit_kernels_the_cpu_lacks_are_refused_with_the_feature() {
         }
     }
 }
+
+#[test]
+fn huge_periods_are_refused_without_allocating_for_them() {
+    // A ring or history sized by the period up front would try to allocate tens of gigabytes.
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+    let mut out = [0.0; 5];
+    let huge = 4_000_000_000;
+    assert_eq!(
+        trendflex_into(&x, huge, Kernel::Auto, &mut out),
+        Err(Error::NotEnoughData {
+            period: huge,
+            valid: 5
+        })
+    );
+    let mut big = vec![0.0; 10];
+    assert_eq!(
+        trendflex_batch_into(&x, &[2, huge], Kernel::Auto, 0, &mut big),
+        Err(Error::NotEnoughData {
+            period: huge,
+            valid: 5
+        })
+    );
+    for kernel in common::kernels() {
+        let mut s = TrendflexStream::new(huge, kernel).unwrap();
+        s.push(&x, &mut out).unwrap();
+        assert_eq!(
+            s.finish(),
+            Err(Error::NotEnoughData {
+                period: huge,
+                valid: 5
+            })
+        );
+        let mut b = TrendflexBatchStream::new(&[3, huge], kernel, 1).unwrap();
+        b.push(&x, &mut big).unwrap();
+        assert_eq!(
+            b.finish(),
+            Err(Error::NotEnoughData {
+                period: huge,
+                valid: 5
+            })
+        );
+    }
+}

@@ -880,6 +880,9 @@ struct Taken {
     keep: Vec<KeepData>,
     /// Line of the first row taken; 0 when none was.
     first_line: u64,
+    /// Line of every row taken (blank lines and quoted newlines make them differ from
+    /// `first_line + i`).
+    lines: Vec<u64>,
 }
 
 /// The whole reader without Node: split, resolve the header, parse, queue.
@@ -994,7 +997,7 @@ impl Parser {
         for (out, price) in prices.iter_mut().zip(self.pending.prices.drain(..rows)) {
             *out = price;
         }
-        self.pending.lines.drain(..rows);
+        let lines: Vec<u64> = self.pending.lines.drain(..rows).collect();
         let keep = match &mut self.pending.keep {
             KeepQueues::Typed(queues) if rows > 0 => {
                 queues.iter_mut().map(|q| q.take(rows)).collect()
@@ -1006,6 +1009,7 @@ impl Parser {
             rows,
             keep,
             first_line: first_line.unwrap_or(0),
+            lines,
         })
     }
 
@@ -1108,6 +1112,8 @@ pub struct TakeResult {
     pub keep: Vec<KeepColumnData>,
     /// Input line number (1-based) of the first row taken; 0 when no row was taken.
     pub first_line: f64,
+    /// Input line number (1-based) of every row taken.
+    pub lines: Float64Array,
 }
 
 /// Reads a CSV price column from bytes that arrive in chunks of any size. The first record is the
@@ -1207,6 +1213,7 @@ impl CsvReader {
             rows: js_count(taken.rows),
             keep: taken.keep.into_iter().map(KeepColumnData::from).collect(),
             first_line: taken.first_line as f64,
+            lines: Float64Array::new(taken.lines.iter().map(|&l| l as f64).collect()),
         })
     }
 }
