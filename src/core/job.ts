@@ -71,6 +71,12 @@ class GapPolicy {
     return this.firstValid >= 0 && rows - this.firstValid > period
   }
 
+  /** Rows `[from, to)` (whole-input indices) where `period` has a value: after the warm-up and
+   * before a propagated gap. The rest is null in Parquet and empty in CSV. */
+  validRows(period: number): [number, number] {
+    return [this.firstValid < 0 ? Infinity : this.firstValid + period, this.firstGap]
+  }
+
   apply(chunk: InputChunk): void {
     const p = chunk.prices
     for (let i = 0; i < p.length; i++) {
@@ -165,10 +171,12 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         const building = stopwatch('arrow')
         const n = c.chunk.prices.length
         const first = c.chunk.firstRow
-        const validFrom = gaps.firstValid < 0 ? Infinity : gaps.firstValid
         const columns: arrow.Data[] = [
           ...c.chunk.keep.map((v) => v.data[0]!),
-          ...o.periods.map((p, r) => float64Data(c.values.subarray(r * n, (r + 1) * n), validFrom + p - first, gaps.firstGap - first)),
+          ...o.periods.map((p, r) => {
+            const [from, to] = gaps.validRows(p)
+            return float64Data(c.values.subarray(r * n, (r + 1) * n), from - first, to - first)
+          }),
         ]
         schema ??= new arrow.Schema([
           ...source.keep.map((k, i) => new arrow.Field(k, columns[i]!.type, true)),
@@ -228,12 +236,14 @@ async function writeCsv(
     for (let c = await next(); c; c = await next()) {
       const n = c.chunk.prices.length
       const lines: string[] = new Array(n)
+      const valid = periods.map((p) => gaps.validRows(p))
       for (let i = 0; i < n; i++) {
         const row = c.chunk.firstRow + i
         const fields = c.chunk.keep.map((v) => cellText(v, i))
         for (let r = 0; r < periods.length; r++) {
           const v = c.values[r * n + i]!
-          const missing = gaps.firstValid < 0 || row < gaps.firstValid + periods[r]! || row >= gaps.firstGap || Number.isNaN(v)
+          const [from, to] = valid[r]!
+          const missing = row < from || row >= to || Number.isNaN(v)
           fields.push(missing ? '' : Object.is(v, -0) ? '-0' : String(v)) // String(-0) is "0"
         }
         lines[i] = fields.join(',')

@@ -43,12 +43,16 @@ pub(crate) struct PeriodParams {
 
 impl PeriodParams {
     pub fn new(period: usize) -> Self {
+        Self::with_smoother(period, Smoother::new(smoother_length(period)))
+    }
+
+    fn with_smoother(period: usize, smoother: Smoother) -> Self {
         let lf = period as f64;
         PeriodParams {
             period,
             lf,
             inv_l: 1.0 / lf,
-            smoother: Smoother::new(smoother_length(period)),
+            smoother,
         }
     }
 
@@ -67,13 +71,7 @@ impl PeriodParams {
                         sm
                     }
                 };
-                let lf = period as f64;
-                PeriodParams {
-                    period,
-                    lf,
-                    inv_l: 1.0 / lf,
-                    smoother,
-                }
+                Self::with_smoother(period, smoother)
             })
             .collect()
     }

@@ -55,7 +55,11 @@ fn first_output_is_plus_or_minus_five_or_zero() {
     for seed in 1..50 {
         let x = random_walk(100, seed);
         let got = single(&x, 10, Kernel::Scalar);
-        assert!((got[10].abs() - 5.0).abs() <= 4.0 * f64::EPSILON * 5.0, "seed {seed}: {}", got[10]);
+        assert!(
+            (got[10].abs() - 5.0).abs() <= 4.0 * f64::EPSILON * 5.0,
+            "seed {seed}: {}",
+            got[10]
+        );
     }
     // Constant prices: the smoother settles, mysum = 0, MS = 0, output exactly 0 (not NaN).
     let flat = vec![42.0; 60];
