@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 
 import { parse } from 'csv-parse/sync'
-import { kernels, trendflex } from 'trendflex'
+import { kernels, trendflex, trendflexBatch } from 'trendflex'
 
 import { PARITY_CSV, PARITY_LAST_FIVE, ROOT, firstDifference, oracle } from './helpers.js'
 
@@ -56,6 +56,34 @@ t = pq.read_table(sys.argv[1]); md = pq.read_metadata(sys.argv[1])
 print(json.dumps({"schema": [[f.name, str(f.type)] for f in t.schema], "rows": t.num_rows, "row_groups": md.num_row_groups,
   "columns": {n: t.column(n).to_pylist() for n in t.column_names}, "meta": json.loads(md.metadata[b"trendflex"])}))`
   return JSON.parse(execFileSync(PYTHON, ['-c', script, path], { encoding: 'utf8', maxBuffer: 1 << 28 }))
+}
+
+/**
+ * A wide Parquet grid read with pyarrow into Float64Arrays (null -> NaN, through a raw f64 file),
+ * with its row-group sizes and every row group's min/max statistics checked against its data.
+ */
+function pyarrowGrid(path) {
+  const raw = `${path}.f64`
+  const script = `
+import json, sys, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
+f = pq.ParquetFile(sys.argv[1]); t = f.read(); names = [n for n in t.column_names if n.startswith('trendflex_')]
+with open(sys.argv[2], 'wb') as out:
+    for n in names:
+        a = pc.fill_null(t.column(n), float('nan')).combine_chunks()
+        out.write(a.buffers()[1].to_pybytes()[8 * a.offset : 8 * (a.offset + len(a))])
+stale = []
+for g in range(f.num_row_groups):
+    rg = f.read_row_group(g)
+    for j, n in enumerate(f.schema_arrow.names):
+        st = f.metadata.row_group(g).column(j).statistics
+        if st is None or not st.has_min_max or n not in names: continue
+        mm = pc.min_max(rg.column(n))
+        if (mm['min'].as_py(), mm['max'].as_py()) != (st.min, st.max): stale.append([g, n])
+print(json.dumps({"names": names, "rows": t.num_rows, "row_groups": [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)], "stale_stats": stale}))`
+  const info = JSON.parse(execFileSync(PYTHON, ['-c', script, path, raw], { encoding: 'utf8' }))
+  const all = new Float64Array(readFileSync(raw).buffer.slice(0))
+  info.columns = Object.fromEntries(info.names.map((n, j) => [n, all.subarray(j * info.rows, (j + 1) * info.rows)]))
+  return info
 }
 
 const close = fixtureColumn('prices.csv', 'close')
@@ -136,6 +164,22 @@ describe('batch', () => {
     assert.deepEqual(t.meta.periods, Array.from({ length: 20 }, (_, i) => 10 * (i + 1)))
     assert.equal(t.meta.rows, 2000, 'CSV files are counted before writing')
   })
+
+  // Many chunks: the first holds the warm-up nulls, the rest are plain and go through the reused
+  // wasm batch; Parquet input brings chunks cut short at its row groups (512 rows each here).
+  for (const [input, keep] of [['prices.csv', 'ts'], ['prices.parquet', 'ts'], ['prices.csv', 'volume,ts']]) {
+    it(`${input} --keep ${keep} in 300-row chunks: every row group is its own data, stats included`, () => {
+      const out = join(tmp, 'chunks.parquet')
+      ok(['batch', join(FIX, input), '--periods', '5:231', '--keep', keep, '--chunk-rows', '300', '-o', out])
+      const t = pyarrowGrid(out)
+      assert.equal(t.rows, 2000)
+      assert.ok(t.row_groups.length >= 7, `row groups: ${t.row_groups}`)
+      assert.deepEqual(t.stale_stats, [], 'row-group statistics match their data')
+      const periods = Array.from({ length: 227 }, (_, i) => i + 5)
+      const want = trendflexBatch(close, periods).values
+      periods.forEach((p, r) => assertSameBits(t.columns[`trendflex_${p}`], want.subarray(r * 2000, (r + 1) * 2000), `period ${p}`))
+    })
+  }
 
   it('types --keep columns from CSV: integers, numbers, text with nulls', () => {
     const input = join(tmp, 'keep.csv')

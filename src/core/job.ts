@@ -29,6 +29,8 @@ export interface JobOptions {
   threads: number
   gaps: Gaps
   compression: Compression
+  /** Rows per chunk and Parquet row group; default `chunkRows(periods)`. */
+  chunkRows?: number
   progress: boolean
   version: string
 }
@@ -114,9 +116,11 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   await file?.check()
   const progress = new Progress(o.progress)
   try {
+    const opening = stopwatch('open_input')
     const source = await openInput(o.input, { column: o.column, keep: o.keep })
+    opening()
     progress.start(source.totalRows)
-    const rows = chunkRows(o.periods.length)
+    const rows = o.chunkRows ?? chunkRows(o.periods.length)
     const out = new Float64Array(rows * o.periods.length)
     const gaps = new GapPolicy(o.gaps)
     const chunks = source.chunks(rows)

@@ -5,6 +5,7 @@ import { promises as fs, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
 import { dataError } from '../core/errors.js'
+import { stopwatch } from '../core/timings.js'
 
 /** Temporary files still to be removed if the process dies (exit, SIGINT). */
 const pending = new Set<string>()
@@ -61,5 +62,43 @@ export async function writeAll(fh: fs.FileHandle, data: Uint8Array): Promise<voi
   while (off < data.byteLength) {
     const { bytesWritten } = await fh.write(data, off, data.byteLength - off)
     off += bytesWritten
+  }
+}
+
+/**
+ * Writes chunks to a file in order, in the background, so that the producer (the Parquet
+ * encoder) goes on while earlier chunks are written; at most `limit` bytes wait at a time.
+ * A failed write fails every later call.
+ */
+export class WriteBehind {
+  #tail: Promise<void> = Promise.resolve()
+  readonly #queue: { done: Promise<void>; bytes: number }[] = []
+  #queued = 0
+
+  constructor(
+    readonly fh: fs.FileHandle,
+    readonly limit = 64 << 20,
+  ) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    const done = this.#tail.then(() => writeAll(this.fh, chunk))
+    done.catch(() => {}) // reported when awaited, in order
+    this.#tail = done
+    this.#queue.push({ done, bytes: chunk.byteLength })
+    this.#queued += chunk.byteLength
+    while (this.#queued > this.limit) await this.#settleOldest()
+  }
+
+  /** Waits for every queued write. */
+  async flush(): Promise<void> {
+    while (this.#queue.length) await this.#settleOldest()
+  }
+
+  async #settleOldest(): Promise<void> {
+    const first = this.#queue.shift()!
+    this.#queued -= first.bytes
+    const waiting = stopwatch('write_behind_wait')
+    await first.done
+    waiting()
   }
 }
