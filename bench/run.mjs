@@ -62,19 +62,22 @@ function writeInputs(n, name) {
 }
 
 // ---------------------------------------------------------------- helpers
-/** Runs the CLI under GNU time: wall seconds and peak RSS (MB); throws on failure unless told. */
-function timeCli(args, { env = {}, allowFailure = false } = {}) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26 })
+/** Runs the CLI under GNU time: wall seconds, CPU seconds (user, system) and peak RSS (MB);
+ * throws on failure unless told. `devNull`: stdout goes to /dev/null (no page cache). */
+function timeCli(args, { env = {}, allowFailure = false, devNull = false } = {}) {
+  const stdio = ['ignore', devNull ? 'ignore' : 'pipe', 'pipe']
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26, stdio })
   if (r.status !== 0 && !allowFailure) throw new Error(`trendflex ${args.join(' ')} failed: ${r.stderr}`)
   const lines = r.stderr.trim().split('\n')
-  const [wall, kb] = lines.at(-1).split(' ').map(Number)
+  const [wall, user, sys, kb] = lines.at(-1).split(' ').map(Number)
   const error = r.status === 0 ? undefined : lines.find((l) => l.startsWith('trendflex:'))
-  return { wall, rssMB: kb / 1024, status: r.status, error }
+  return { wall, user, sys, rssMB: kb / 1024, status: r.status, error }
 }
 
 function repeat(n, f) {
   const runs = Array.from({ length: n }, f)
-  return { median_s: median(runs.map((r) => r.wall)), peak_rss_mb: Math.max(...runs.map((r) => r.rssMB)), runs_s: runs.map((r) => r.wall) }
+  const med = (k) => median(runs.map((r) => r[k]))
+  return { median_s: med('wall'), user_s: med('user'), sys_s: med('sys'), peak_rss_mb: Math.max(...runs.map((r) => r.rssMB)), runs_s: runs.map((r) => r.wall) }
 }
 
 /** Checks a Parquet output: row count, and one result column against the API, bit for bit. */
@@ -129,12 +132,17 @@ async function endToEnd() {
       res[`${job} (${label})`] = { command: `trendflex ${args.join(' ').replaceAll(dir + '/', '')}`, ...repeat(RUNS, () => timeCli(args)) }
     }
   }
+  // The same batch with its Parquet sent to /dev/null: the difference is the cost of putting
+  // 1.5 GB into the page cache (kernel time, on this VM far slower than a memcpy).
+  log(`end to end: batch --periods 5:231 on ${ROWS} rows of csv, Parquet to /dev/null`)
+  const toNull = ['batch', small.csv, '--periods', '5:231', '-o', '-', '--format', 'parquet']
+  res['batch --periods 5:231 (csv, output to /dev/null)'] = { command: `trendflex ${toNull.join(' ').replaceAll(dir + '/', '')} > /dev/null`, ...repeat(RUNS, () => timeCli(toNull, { devNull: true })) }
   for (const rows of BIGS) {
     const big = writeInputs(rows, `walk-${rows}`)
     log(`end to end: batch --periods 5:231 on ${rows} rows of csv (peak RSS, flat in rows?)`)
     const args = ['batch', big.csv, '--periods', '5:231', '-o', out]
     const r = timeCli(args, { allowFailure: true })
-    res[`batch --periods 5:231 (csv, ${rows} rows)`] = { command: `trendflex ${args.join(' ').replaceAll(dir + '/', '')}`, median_s: r.wall, peak_rss_mb: r.rssMB, runs_s: [r.wall], exit: r.status, error: r.error }
+    res[`batch --periods 5:231 (csv, ${rows} rows)`] = { command: `trendflex ${args.join(' ').replaceAll(dir + '/', '')}`, median_s: r.wall, user_s: r.user, sys_s: r.sys, peak_rss_mb: r.rssMB, runs_s: [r.wall], exit: r.status, error: r.error }
   }
   return res
 }
@@ -151,10 +159,26 @@ function breakdown(input) {
   const file = join(profDir, execFileSync('ls', [profDir], { encoding: 'utf8' }).trim().split('\n')[0])
   const p = JSON.parse(readFileSync(file, 'utf8'))
   const byId = new Map(p.nodes.map((n) => [n.id, n]))
+  const parent = new Map()
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  // Moving batches into wasm memory (WasmBatches.take: the memcpy into the reused batch, or the
+  // IPC round trip) is not encoding, though part of it runs in wasm: classified by call stack.
+  const copying = new Set(['take', '#viaIpc', 'fromIPCStream', 'serialize'])
+  const underCopy = (id) => {
+    for (let x = id; x !== undefined; x = parent.get(x)) if (copying.has(byId.get(x).callFrame.functionName)) return true
+    return false
+  }
   const cat = {}
   p.samples.forEach((id, i) => {
     const { url, functionName } = byId.get(id).callFrame
-    const c = url.startsWith('wasm://') || url.includes('parquet-wasm') ? 'parquet_wasm_encode' : functionName === '(idle)' ? 'idle_waiting_for_workers_and_io' : functionName === '(garbage collector)' ? 'gc' : url.includes('apache-arrow') ? 'arrow_ipc_js' : url.includes('/dist/') ? 'trendflex_js' : 'node_runtime'
+    const c =
+      functionName === '(idle)' ? 'idle_waiting_for_workers_and_io'
+      : functionName === '(garbage collector)' ? 'gc'
+      : underCopy(id) ? 'copy_into_wasm'
+      : url.startsWith('wasm://') || url.includes('parquet-wasm') ? 'parquet_wasm_encode'
+      : url.includes('apache-arrow') || url.includes('arrow-js-ffi') ? 'arrow_js'
+      : url.includes('/dist/') ? 'trendflex_js'
+      : 'node_runtime'
     cat[c] = (cat[c] ?? 0) + (p.timeDeltas[i] ?? 0) / 1e6
   })
   const total = Object.values(cat).reduce((a, b) => a + b, 0)
@@ -269,9 +293,9 @@ const md = [
   '',
   '## End to end (to Parquet, lz4)',
   '',
-  '| job | command | wall s (median) | peak RSS MB |',
-  '|---|---|---|---|',
-  ...Object.entries(results.end_to_end).map(([k, v]) => `| ${k} | \`${v.command}\` | ${f(v.median_s)}${v.runs_s.length === 1 ? ' (1 run)' : ''}${v.exit ? ` exit ${v.exit}: ${v.error}` : ''} | ${f(v.peak_rss_mb, 0)} |`),
+  '| job | command | wall s (median) | CPU user s | CPU system s | peak RSS MB |',
+  '|---|---|---|---|---|---|',
+  ...Object.entries(results.end_to_end).map(([k, v]) => `| ${k} | \`${v.command}\` | ${f(v.median_s)}${v.runs_s.length === 1 ? ' (1 run)' : ''}${v.exit ? ` exit ${v.exit}: ${v.error}` : ''} | ${f(v.user_s)} | ${f(v.sys_s)} | ${f(v.peak_rss_mb, 0)} |`),
   '',
   '## Where the time of `batch --periods 5:231` goes (main thread, CPU profile)',
   '',
