@@ -251,7 +251,7 @@ describe('exit codes and messages', () => {
     [1, ['compute', truncated], /truncated\.parquet: not a readable Parquet file/],
     [1, ['compute', fake], /fake\.parquet: not a readable Parquet file/],
     [1, ['compute', join(FIX, 'prices.csv'), '-o', join(tmp, 'no-such-dir', 'x.csv')], /directory .* does not exist/],
-    [2, ['compute', join(FIX, 'prices.csv'), '-p', '1'], /greater than or equal to 2/],
+    [2, ['compute', join(FIX, 'prices.csv'), '-p', '1'], /--period: Expected an integer greater than or equal to 2/],
     [2, ['compute', join(FIX, 'prices.csv'), '-p', 'x'], /integer/],
     [2, ['compute', join(FIX, 'prices.csv'), '-k', 'sse9'], /--kernel=sse9 to be one of: auto, scalar, avx2, avx512/],
     [2, ['compute', join(FIX, 'prices.csv'), '--gaps', 'skip'], /--gaps=skip to be one of/],
@@ -261,6 +261,8 @@ describe('exit codes and messages', () => {
     [2, ['compute', join(FIX, 'prices.csv'), '-p', '5000000000'], /period must be an integer of at least 2/],
     [1, ['batch', join(FIX, 'prices.csv'), '--periods', '2,3000000000'], /period 3000000000 needs at least 3000000001 valid prices, input has 2000/],
     [2, ['batch', join(FIX, 'prices.csv'), '--periods', '10,20,10'], /--periods lists 10 twice/],
+    [2, ['batch', join(FIX, 'prices.csv'), '--periods', '5:231', '--chunk-rows', '1000000'], /--chunk-rows 1000000 with 227 periods needs 1\.7 GiB per chunk; keep it under 1 GiB \(591267 rows here\)/],
+    [2, ['compute', join(FIX, 'prices.csv'), '--chunk-rows', '0'], /--chunk-rows: Expected an integer greater than or equal to 1/],
     [2, ['compute', join(FIX, 'prices.csv'), '--keep', 'ts,TS'], /output column 'ts' would appear twice/],
     ...kernels().unavailable.map((u) => [2, ['compute', join(FIX, 'prices.csv'), '-k', u.name], new RegExp(`kernel ${u.name} needs the CPU feature ${u.missing}`)]),
   ]

@@ -30,11 +30,13 @@ type CommonFlags = {
   progress?: boolean
 }
 
-/** oclif wraps flag errors as "Parsing --flag\n\t<message>\nSee more help with --help": keep the message. */
+/** oclif wraps flag errors as "Parsing --flag\n\t<message>\nSee more help with --help": one line,
+ * "--flag: <message>". */
 function oneLine(message: string): string {
   const lines = message.split('\n').map((l) => l.trim())
-  const kept = lines.filter((l) => l && !l.startsWith('See more help') && !/^Parsing --\S+$/.test(l))
-  return kept.join(' ') || message.trim()
+  const flag = lines.map((l) => /^Parsing (--\S+)$/.exec(l)?.[1]).find(Boolean)
+  const kept = lines.filter((l) => l && !l.startsWith('See more help') && !/^Parsing --\S+$/.test(l)).join(' ') || message.trim()
+  return flag && !kept.includes(flag) ? `${flag}: ${kept}` : kept
 }
 
 export abstract class JobCommand extends Command {
