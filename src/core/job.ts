@@ -48,7 +48,7 @@ export function chunkRows(periods: number): number {
   return Math.max(4096, Math.min(1 << 18, rows - (rows % 64)))
 }
 
-/** Values in one chunk's result buffer at most (1 GiB of f64). */
+/** Values in one chunk's result buffer at most (1 GiB of f64) when `--chunk-rows` sets it. */
 const MAX_CHUNK_VALUES = 2 ** 27
 
 export function outputFormat(output: string, format: Format | undefined): Format {
@@ -124,7 +124,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     opening()
     progress.start(source.totalRows)
     const rows = o.chunkRows ?? chunkRows(o.periods.length)
-    if (rows * o.periods.length > MAX_CHUNK_VALUES) {
+    if (o.chunkRows !== undefined && rows * o.periods.length > MAX_CHUNK_VALUES) {
       throw usageError(`--chunk-rows ${rows} with ${o.periods.length} periods needs ${((rows * o.periods.length * 8) / 2 ** 30).toFixed(1)} GiB per chunk; keep it under 1 GiB (${Math.floor(MAX_CHUNK_VALUES / o.periods.length)} rows here)`)
     }
     const out = new Float64Array(rows * o.periods.length)
