@@ -33,9 +33,10 @@ type CommonFlags = {
 /** oclif wraps flag errors as "Parsing --flag\n\t<message>\nSee more help with --help": one line,
  * "--flag: <message>". */
 function oneLine(message: string): string {
+  const parsing = /^Parsing (--\S+)$/
   const lines = message.split('\n').map((l) => l.trim())
-  const flag = lines.map((l) => /^Parsing (--\S+)$/.exec(l)?.[1]).find(Boolean)
-  const kept = lines.filter((l) => l && !l.startsWith('See more help') && !/^Parsing --\S+$/.test(l)).join(' ') || message.trim()
+  const flag = lines.map((l) => parsing.exec(l)?.[1]).find(Boolean)
+  const kept = lines.filter((l) => l && !l.startsWith('See more help') && !parsing.test(l)).join(' ') || message.trim()
   return flag && !kept.includes(flag) ? `${flag}: ${kept}` : kept
 }
 

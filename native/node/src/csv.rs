@@ -2193,22 +2193,34 @@ mod tests {
             whole("Ä,CLOSE\nx,3\n", "close", &["ä"]).keep,
             vec![texts(&["x"])]
         );
-        assert_eq!(
-            error("a,Close,CLOSE\n1,2,3\n", "close", &[]),
-            "column 'close' is ambiguous: it matches 'Close' (column 2), 'CLOSE' (column 3)"
-        );
-        assert_eq!(
-            error("p,p\n1,2\n", "p", &[]),
-            "column 'p' is ambiguous: it matches 'p' (column 1), 'p' (column 2)"
-        );
-        assert_eq!(
-            error("0,1,2,3,4,5\n", "close", &[]),
-            "column 'close' not found; available columns: 0, 1, 2, 3, 4, 5"
-        );
-        assert_eq!(
-            error("p,a\n1,2\n", "p", &["a", "b"]),
-            "column 'b' not found; available columns: p, a"
-        );
+        for (data, column, keep, message) in [
+            (
+                "a,Close,CLOSE\n1,2,3\n",
+                "close",
+                &[][..],
+                "column 'close' is ambiguous: it matches 'Close' (column 2), 'CLOSE' (column 3)",
+            ),
+            (
+                "p,p\n1,2\n",
+                "p",
+                &[],
+                "column 'p' is ambiguous: it matches 'p' (column 1), 'p' (column 2)",
+            ),
+            (
+                "0,1,2,3,4,5\n",
+                "close",
+                &[],
+                "column 'close' not found; available columns: 0, 1, 2, 3, 4, 5",
+            ),
+            (
+                "p,a\n1,2\n",
+                "p",
+                &["a", "b"],
+                "column 'b' not found; available columns: p, a",
+            ),
+        ] {
+            assert_eq!(error(data, column, keep), message, "input {data:?}");
+        }
         let wide: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();
         let listed: Vec<&str> = wide[..50].iter().map(String::as_str).collect();
         assert_eq!(
@@ -2232,30 +2244,34 @@ mod tests {
 
     #[test]
     fn value_errors() {
-        assert_eq!(
-            error("d,close\n1,2\n2,abc\n", "close", &[]),
-            "line 3, column close: 'abc' is not a number"
-        );
-        assert_eq!(
-            error("close\ninf\n", "close", &[]),
-            "line 2, column close: 'inf' is not a finite number"
-        );
-        assert_eq!(
-            error("close\n-Infinity\n", "close", &[]),
-            "line 2, column close: '-Infinity' is not a finite number"
-        );
-        assert_eq!(
-            error("close\n1e999\n", "close", &[]),
-            "line 2, column close: '1e999' is not a finite number"
-        );
-        assert_eq!(
-            error("close\n\"1,5\"\n", "close", &[]),
-            "line 2, column close: '1,5' is not a number"
-        );
-        assert_eq!(
-            error("close\n\"1 2\"\n", "close", &[]),
-            "line 2, column close: '1 2' is not a number"
-        );
+        for (data, message) in [
+            (
+                "d,close\n1,2\n2,abc\n",
+                "line 3, column close: 'abc' is not a number",
+            ),
+            (
+                "close\ninf\n",
+                "line 2, column close: 'inf' is not a finite number",
+            ),
+            (
+                "close\n-Infinity\n",
+                "line 2, column close: '-Infinity' is not a finite number",
+            ),
+            (
+                "close\n1e999\n",
+                "line 2, column close: '1e999' is not a finite number",
+            ),
+            (
+                "close\n\"1,5\"\n",
+                "line 2, column close: '1,5' is not a number",
+            ),
+            (
+                "close\n\"1 2\"\n",
+                "line 2, column close: '1 2' is not a number",
+            ),
+        ] {
+            assert_eq!(error(data, "close", &[]), message, "input {data:?}");
+        }
         assert_eq!(
             run(b"close\n\xFF\n", "close", &[], None, &[])
                 .error
