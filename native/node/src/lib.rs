@@ -3,8 +3,12 @@
 //! function. The math lives in `trendflex-core`; the friendly JS API is `src/index.ts`.
 
 mod csv;
+mod errors;
+mod writer;
 
 use std::sync::{Arc, Mutex};
+
+use errors::{Failure, core_error, range_error};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -13,32 +17,6 @@ use trendflex_core::{self as core, Kernel};
 
 /// `(fraction) => void`, called on the JS thread; weak, so it never keeps the process alive.
 type Progress = ThreadsafeFunction<f64, (), f64, Status, false, true>;
-
-/// The `code` a core error carries to JavaScript.
-fn error_code(e: &core::Error) -> &'static str {
-    match e {
-        core::Error::EmptyInput => "ERR_EMPTY_INPUT",
-        core::Error::EmptyPeriods => "ERR_EMPTY_PERIODS",
-        core::Error::PeriodTooSmall { .. } => "ERR_PERIOD",
-        core::Error::NoValidPrices => "ERR_NO_VALID_PRICES",
-        core::Error::NotEnoughData { .. } => "ERR_NOT_ENOUGH_DATA",
-        core::Error::OutputLength { .. } => "ERR_OUTPUT_LENGTH",
-        core::Error::UnknownKernel { .. } => "ERR_UNKNOWN_KERNEL",
-        core::Error::KernelUnavailable { .. } => "ERR_KERNEL_UNAVAILABLE",
-        core::Error::ThreadPool { .. } => "ERR_THREADS",
-        _ => "ERR_TRENDFLEX",
-    }
-}
-
-/// A JS `RangeError` with `code`: every refusal here is a value out of what is accepted.
-fn range_error(env: &Env, code: &str, message: String) -> Error {
-    let js = JsRangeError::from(Error::new(code, message)).into_unknown(*env);
-    Error::from_unknown_without_coercion(js)
-}
-
-fn core_error(env: &Env, e: &core::Error) -> Error {
-    range_error(env, error_code(e), e.to_string())
-}
 
 fn parse_kernel(env: &Env, name: &str) -> Result<Kernel> {
     name.parse::<Kernel>().map_err(|e| core_error(env, &e))
@@ -99,26 +77,6 @@ pub fn trendflex_batch_into(
         .map_err(|e| core_error(&env, &e))
 }
 
-/// A core error raised on a worker thread, kept until the task settles on the JS thread, where
-/// it can become a `RangeError` with its code (no `Env` exists on the worker).
-#[derive(Default)]
-struct Failure(Option<core::Error>);
-
-impl Failure {
-    fn capture(&mut self, e: core::Error) -> Error {
-        let reason = e.to_string();
-        self.0 = Some(e);
-        Error::from_reason(reason)
-    }
-
-    fn reject(&mut self, env: &Env, err: Error) -> Error {
-        match self.0.take() {
-            Some(e) => core_error(env, &e),
-            None => err,
-        }
-    }
-}
-
 enum Job {
     Single(usize),
     Batch { periods: Vec<usize>, threads: usize },
@@ -170,7 +128,7 @@ impl Task for ComputeTask {
                 },
             ),
         };
-        result.map_err(|e| failure.capture(e))
+        result.map_err(|e| failure.core(e))
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -331,7 +289,7 @@ impl Task for PushTask {
             .expect("a push task always carries the state");
         state
             .push(&self.prices, out)
-            .map_err(|e| self.failure.capture(e))
+            .map_err(|e| self.failure.core(e))
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -494,4 +452,17 @@ pub fn bench_core(
             Ok(t.elapsed().as_secs_f64() * 1e3)
         })
         .collect()
+}
+
+/// `[first, end]`: the index of the first valid (not NaN) price, and of the first missing price
+/// after it (`prices.length` when there is none); `first` is `prices.length` when every price is
+/// missing. Outputs can have values only inside `[first + period, end)`.
+#[napi]
+pub fn price_span(prices: Float64ArraySlice) -> Vec<f64> {
+    let first = prices.iter().position(|x| !x.is_nan()).unwrap_or(prices.len());
+    let end = prices[first..]
+        .iter()
+        .position(|x| x.is_nan())
+        .map_or(prices.len(), |i| first + i);
+    vec![first as f64, end as f64]
 }

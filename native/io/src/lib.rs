@@ -1,0 +1,16 @@
+//! Native writers for trendflex results: Parquet (the arrow-rs `parquet` crate, columns encoded
+//! in parallel), CSV (shortest round-trip floats, formatted in parallel) and Arrow IPC streams.
+//! They take Arrow record batches that may borrow the caller's memory ([`Loan`]) and write to a
+//! file descriptor the caller opened. No Node dependency: the napi binding is in `native/node`.
+
+mod borrow;
+mod error;
+mod replace;
+mod sink;
+mod spool;
+mod writers;
+
+pub use borrow::{ColumnBytes, Loan, borrowed_batch};
+pub use error::Error;
+pub use replace::replace;
+pub use writers::{Compression, Format, Options, Summary, Writer, verify};

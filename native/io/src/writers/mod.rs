@@ -1,0 +1,159 @@
+//! The three output formats behind one writer: made with a schema and a descriptor, fed one
+//! record batch per chunk, finished once. Each batch may borrow the caller's memory: no writer
+//! keeps a reference to it once `write` has returned.
+
+mod arrow;
+mod csv;
+mod footer;
+mod parquet;
+
+use std::fs::File;
+use std::os::fd::RawFd;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::{Error, sink};
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+    Csv,
+    Arrow,
+}
+
+/// Parquet compression codecs offered (`lz4` is LZ4_RAW).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    #[default]
+    Lz4,
+    Zstd,
+    Snappy,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub format: Format,
+    /// Parquet only.
+    pub compression: Compression,
+    /// CSV only.
+    pub delimiter: u8,
+    /// Hold all output back until a `write(.., release = true)` or `finish`.
+    pub hold: bool,
+    /// The descriptor is a regular file: write it with `O_DIRECT` where the filesystem allows.
+    pub direct: bool,
+    /// Parquet's `created_by`.
+    pub created_by: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            format: Format::Parquet,
+            compression: Compression::Lz4,
+            delimiter: b',',
+            hold: false,
+            direct: false,
+            created_by: "trendflex".into(),
+        }
+    }
+}
+
+/// What a finished writer wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub format: Format,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+enum Inner {
+    Parquet(parquet::ParquetWriter),
+    Csv(csv::CsvWriter),
+    Arrow(arrow::ArrowWriter),
+}
+
+/// Writes record batches of `schema` to the descriptor `fd` in one format.
+pub struct Writer {
+    inner: Inner,
+}
+
+impl Writer {
+    /// `fd` must stay open until the writer is finished or dropped; it is never closed here.
+    /// The schema's metadata goes into Arrow output at once (Parquet takes its metadata at
+    /// `finish`, when the row count is known).
+    pub fn new(schema: SchemaRef, fd: RawFd, options: &Options) -> Result<Self, Error> {
+        let out = sink::sink(fd, options.hold, options.direct);
+        let inner = match options.format {
+            Format::Parquet => Inner::Parquet(parquet::ParquetWriter::new(
+                schema,
+                options.compression,
+                &options.created_by,
+                out,
+            )?),
+            Format::Csv => Inner::Csv(csv::CsvWriter::new(schema, options.delimiter, out)?),
+            Format::Arrow => Inner::Arrow(arrow::ArrowWriter::new(schema, out)?),
+        };
+        Ok(Writer { inner })
+    }
+
+    /// Writes `batch`; `release`: what was held back (and everything after) may go out now.
+    pub fn write(&mut self, batch: &RecordBatch, release: bool) -> Result<(), Error> {
+        match &mut self.inner {
+            Inner::Parquet(w) => w.write(batch, release),
+            Inner::Csv(w) => w.write(batch, release),
+            Inner::Arrow(w) => w.write(batch, release),
+        }
+    }
+
+    /// Ends the output (Parquet: the footer, with `metadata`) and lets everything out.
+    pub fn finish(self, metadata: Vec<(String, String)>) -> Result<Summary, Error> {
+        Ok(match self.inner {
+            Inner::Parquet(w) => {
+                let (rows, bytes) = w.finish(metadata)?;
+                Summary { format: Format::Parquet, rows, bytes }
+            }
+            Inner::Csv(w) => {
+                let (rows, bytes) = w.finish()?;
+                Summary { format: Format::Csv, rows, bytes }
+            }
+            Inner::Arrow(w) => {
+                let (rows, bytes) = w.finish()?;
+                Summary { format: Format::Arrow, rows, bytes }
+            }
+        })
+    }
+}
+
+/// Checks a finished regular file against what its writer reported: its size, and for the
+/// binary formats the row count a reader finds (Parquet: the footer; Arrow: the message
+/// headers). A CSV is not read back: counting its records would mean reading gigabytes again
+/// (and through the page cache it was written past); its size and the rows its writer counted
+/// must do.
+pub fn verify(file: &mut File, summary: &Summary) -> Result<(), Error> {
+    let size = file.metadata()?.len();
+    if size != summary.bytes {
+        return Err(Error::Verify(format!(
+            "it holds {size} bytes, {} were written",
+            summary.bytes
+        )));
+    }
+    let found = match summary.format {
+        Format::Parquet => parquet::footer_rows(file)?,
+        Format::Arrow => {
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::Start(0))?;
+            arrow::stream_rows(std::io::BufReader::new(&*file))?
+        }
+        Format::Csv => return Ok(()),
+    };
+    if found != summary.rows {
+        return Err(Error::Verify(format!(
+            "it holds {found} rows, expected {}",
+            summary.rows
+        )));
+    }
+    Ok(())
+}

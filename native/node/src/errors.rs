@@ -1,0 +1,98 @@
+//! The one error mapping of the binding: core errors become `RangeError`s with a stable `code`,
+//! output errors become `Error`s with the OS code (`ENOSPC`, `EPIPE`, ...) and the user's name
+//! for the output in the message.
+
+use napi::bindgen_prelude::*;
+use trendflex_core as core;
+
+/// The `code` a core error carries to JavaScript.
+fn core_code(e: &core::Error) -> &'static str {
+    match e {
+        core::Error::EmptyInput => "ERR_EMPTY_INPUT",
+        core::Error::EmptyPeriods => "ERR_EMPTY_PERIODS",
+        core::Error::PeriodTooSmall { .. } => "ERR_PERIOD",
+        core::Error::NoValidPrices => "ERR_NO_VALID_PRICES",
+        core::Error::NotEnoughData { .. } => "ERR_NOT_ENOUGH_DATA",
+        core::Error::OutputLength { .. } => "ERR_OUTPUT_LENGTH",
+        core::Error::UnknownKernel { .. } => "ERR_UNKNOWN_KERNEL",
+        core::Error::KernelUnavailable { .. } => "ERR_KERNEL_UNAVAILABLE",
+        core::Error::ThreadPool { .. } => "ERR_THREADS",
+        _ => "ERR_TRENDFLEX",
+    }
+}
+
+/// A JS `RangeError` with `code`: every refusal of an argument is a value out of what is accepted.
+pub fn range_error(env: &Env, code: &str, message: String) -> Error {
+    let js = JsRangeError::from(Error::new(code, message)).into_unknown(*env);
+    Error::from_unknown_without_coercion(js)
+}
+
+/// A JS `Error` with `code`.
+pub fn coded_error(env: &Env, code: &str, message: String) -> Error {
+    let js = JsError::from(Error::new(code, message)).into_unknown(*env);
+    Error::from_unknown_without_coercion(js)
+}
+
+pub fn core_error(env: &Env, e: &core::Error) -> Error {
+    range_error(env, core_code(e), e.to_string())
+}
+
+/// The code of an output error: the OS name where there is one, so that the CLI can tell a
+/// closed pipe (`EPIPE`: the reader is done, not a failure) from a full disk.
+fn output_code(e: &trendflex_io::Error) -> &'static str {
+    if e.is_broken_pipe() {
+        return "EPIPE";
+    }
+    match e.os_error() {
+        Some(libc::ENOSPC) => "ENOSPC",
+        Some(libc::EDQUOT) => "EDQUOT",
+        Some(libc::EFBIG) => "EFBIG",
+        Some(libc::EIO) => "EIO",
+        Some(libc::EACCES) => "EACCES",
+        Some(libc::EPERM) => "EPERM",
+        Some(libc::EROFS) => "EROFS",
+        Some(libc::EBADF) => "EBADF",
+        Some(_) => "ERR_OUTPUT_IO",
+        None => match e {
+            trendflex_io::Error::Verify(_) => "ERR_OUTPUT_VERIFY",
+            trendflex_io::Error::Schema(_) => "ERR_OUTPUT_SCHEMA",
+            _ => "ERR_OUTPUT",
+        },
+    }
+}
+
+/// An error raised on a worker thread, kept until the task settles on the JS thread, where it
+/// becomes a JS error with its code (no `Env` exists on a worker).
+#[derive(Default)]
+pub struct Failure(Option<Pending>);
+
+enum Pending {
+    Core(core::Error),
+    Output { code: &'static str, message: String },
+}
+
+impl Failure {
+    pub fn core(&mut self, e: core::Error) -> Error {
+        let reason = e.to_string();
+        self.0 = Some(Pending::Core(e));
+        Error::from_reason(reason)
+    }
+
+    /// `name`: the output as the user named it (a path, or "stdout").
+    pub fn output(&mut self, name: &str, e: trendflex_io::Error) -> Error {
+        let message = format!("{name}: {e}");
+        self.0 = Some(Pending::Output {
+            code: output_code(&e),
+            message: message.clone(),
+        });
+        Error::from_reason(message)
+    }
+
+    pub fn reject(&mut self, env: &Env, err: Error) -> Error {
+        match self.0.take() {
+            Some(Pending::Core(e)) => core_error(env, &e),
+            Some(Pending::Output { code, message }) => coded_error(env, code, message),
+            None => err,
+        }
+    }
+}
