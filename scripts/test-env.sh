@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Sets up what the tests need beyond npm: a Python venv with pyarrow, the independent Parquet
-# reader the CLI tests check our files with. Idempotent; quick when already done.
+# Sets up what the tests need beyond npm: a Python venv with the independent readers and peers
+# the tests check against (pyarrow for Parquet and Arrow IPC, polars and pandas for how CSV is
+# read, vector-ta for the reference numbers). Idempotent; quick when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYARROW_VERSION=26.0.1
-if ! .venv/bin/python -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION')" 2>/dev/null; then
+PACKAGES=(pyarrow==26.0.1 polars==2.1.0 pandas==3.1.1 vector-ta==0.2.8)
+STAMP=.venv/trendflex-test-env
+if [ "$(cat "$STAMP" 2>/dev/null)" != "${PACKAGES[*]}" ]; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "pyarrow==$PYARROW_VERSION"
+  .venv/bin/pip install --quiet --disable-pip-version-check "${PACKAGES[@]}"
+  echo "${PACKAGES[*]}" > "$STAMP"
 fi

@@ -1,90 +1,18 @@
 // The commands as a user meets them: bin/run.js spawned with real stdin, stdout, exit codes and
 // files. Results are checked against the naive oracle, the parity vectors and the API; our
-// Parquet is read back with pyarrow (set up by scripts/test-env.sh), not with parquet-wasm.
+// Parquet is read back with pyarrow (set up by scripts/test-env.sh). Output formats and where
+// output goes have test files of their own (outputs, sink).
 import assert from 'node:assert/strict'
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 
-import { parse } from 'csv-parse/sync'
 import { kernels, trendflex, trendflexBatch } from 'trendflex'
 
-import { PARITY_CSV, PARITY_LAST_FIVE, ROOT, firstDifference, oracle } from './helpers.js'
+import { FIX, assertSameBits, csvColumns, fixtureColumn, ok, pyarrowGrid, pyarrowRead, run, tempDir } from './cli.js'
+import { PARITY_CSV, PARITY_LAST_FIVE, ROOT, oracle } from './helpers.js'
 
-const BIN = join(ROOT, 'bin', 'run.js')
-const FIX = join(ROOT, 'fixtures')
-const PYTHON = join(ROOT, '.venv', 'bin', 'python')
-const tmp = mkdtempSync(join(tmpdir(), 'trendflex-cli-'))
-after(() => rmSync(tmp, { recursive: true, force: true }))
-
-function run(args, { input, env } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 28 })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
-
-function ok(args, options) {
-  const r = run(args, options)
-  assert.equal(r.status, 0, `trendflex ${args.join(' ')}: ${r.stderr}`)
-  assert.equal(r.stderr, '', 'nothing on stderr on success')
-  return r.stdout
-}
-
-/** CSV text -> {header, cols: column name -> Float64Array (empty field = NaN)}. */
-function csvColumns(text) {
-  const rows = parse(text, { relax_column_count: false })
-  const header = rows[0]
-  const cols = Object.fromEntries(header.map((h, j) => [h, Float64Array.from(rows.slice(1), (r) => (r[j] === '' ? NaN : Number(r[j])))]))
-  return { header, cols, rows: rows.slice(1) }
-}
-
-function fixtureColumn(file, name) {
-  return csvColumns(readFileSync(join(FIX, file), 'utf8')).cols[name]
-}
-
-function assertSameBits(got, want, what) {
-  const i = firstDifference(got, want)
-  assert.equal(i, -1, `${what}: index ${i}: got ${got[i]}, want ${want[i]}`)
-}
-
-/** Our Parquet read with pyarrow: schema, columns (null -> null), footer metadata. */
-function pyarrowRead(path) {
-  const script = `
-import json, sys, pyarrow.parquet as pq
-t = pq.read_table(sys.argv[1]); md = pq.read_metadata(sys.argv[1])
-print(json.dumps({"schema": [[f.name, str(f.type)] for f in t.schema], "rows": t.num_rows, "row_groups": md.num_row_groups,
-  "columns": {n: t.column(n).to_pylist() for n in t.column_names}, "meta": json.loads(md.metadata[b"trendflex"])}))`
-  return JSON.parse(execFileSync(PYTHON, ['-c', script, path], { encoding: 'utf8', maxBuffer: 1 << 28 }))
-}
-
-/**
- * A wide Parquet grid read with pyarrow into Float64Arrays (null -> NaN, through a raw f64 file),
- * with its row-group sizes and every row group's min/max statistics checked against its data.
- */
-function pyarrowGrid(path) {
-  const raw = `${path}.f64`
-  const script = `
-import json, sys, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
-f = pq.ParquetFile(sys.argv[1]); t = f.read(); names = [n for n in t.column_names if n.startswith('trendflex_')]
-with open(sys.argv[2], 'wb') as out:
-    for n in names:
-        a = pc.fill_null(t.column(n), float('nan')).combine_chunks()
-        out.write(a.buffers()[1].to_pybytes()[8 * a.offset : 8 * (a.offset + len(a))])
-stale = []
-for g in range(f.num_row_groups):
-    rg = f.read_row_group(g)
-    for j, n in enumerate(f.schema_arrow.names):
-        st = f.metadata.row_group(g).column(j).statistics
-        if st is None or not st.has_min_max or n not in names: continue
-        mm = pc.min_max(rg.column(n))
-        if (mm['min'].as_py(), mm['max'].as_py()) != (st.min, st.max): stale.append([g, n])
-print(json.dumps({"names": names, "rows": t.num_rows, "row_groups": [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)], "stale_stats": stale}))`
-  const info = JSON.parse(execFileSync(PYTHON, ['-c', script, path, raw], { encoding: 'utf8' }))
-  const all = new Float64Array(readFileSync(raw).buffer.slice(0))
-  info.columns = Object.fromEntries(info.names.map((n, j) => [n, all.subarray(j * info.rows, (j + 1) * info.rows)]))
-  return info
-}
+const tmp = tempDir('cli')
 
 const close = fixtureColumn('prices.csv', 'close')
 
@@ -165,8 +93,8 @@ describe('batch', () => {
     assert.equal(t.meta.rows, 2000, 'CSV files are counted before writing')
   })
 
-  // Many chunks: the first holds the warm-up nulls, the rest are plain and go through the reused
-  // wasm batch; Parquet input brings chunks cut short at its row groups (512 rows each here).
+  // Many chunks: the first holds the warm-up nulls, the rest none; Parquet input brings chunks
+  // cut short at its row groups (512 rows each here).
   for (const [input, keep] of [['prices.csv', 'ts'], ['prices.parquet', 'ts'], ['prices.csv', 'volume,ts']]) {
     it(`${input} --keep ${keep} in 300-row chunks: every row group is its own data, stats included`, () => {
       const out = join(tmp, 'chunks.parquet')
@@ -174,7 +102,8 @@ describe('batch', () => {
       const t = pyarrowGrid(out)
       assert.equal(t.rows, 2000)
       assert.ok(t.row_groups.length >= 7, `row groups: ${t.row_groups}`)
-      assert.deepEqual(t.stale_stats, [], 'row-group statistics match their data')
+      assert.deepEqual(t.stale_stats, [], 'row-group statistics are there and match their data')
+      assert.ok(t.stats_checked > 200 * 6, `statistics checked: ${t.stats_checked}`)
       const periods = Array.from({ length: 227 }, (_, i) => i + 5)
       const want = trendflexBatch(close, periods).values
       periods.forEach((p, r) => assertSameBits(t.columns[`trendflex_${p}`], want.subarray(r * 2000, (r + 1) * 2000), `period ${p}`))
@@ -255,7 +184,6 @@ describe('exit codes and messages', () => {
     [2, ['compute', join(FIX, 'prices.csv'), '-p', 'x'], /integer/],
     [2, ['compute', join(FIX, 'prices.csv'), '-k', 'sse9'], /--kernel=sse9 to be one of: auto, scalar, avx2, avx512/],
     [2, ['compute', join(FIX, 'prices.csv'), '--gaps', 'skip'], /--gaps=skip to be one of/],
-    [2, ['compute', join(FIX, 'prices.csv'), '-o', join(tmp, 'x.txt')], /cannot tell the output format/],
     [2, ['batch', join(FIX, 'prices.csv')], /Missing required flag periods/],
     ...['5:3', '0:10', '5:10:0', 'a:b', '1:10', '1,5', '5:'].map((spec) => [2, ['batch', join(FIX, 'prices.csv'), '--periods', spec], /--periods/]),
     [2, ['compute', join(FIX, 'prices.csv'), '-p', '5000000000'], /period must be an integer of at least 2/],
@@ -284,42 +212,7 @@ describe('exit codes and messages', () => {
   })
 })
 
-describe('files and pipes', () => {
-  it('a failing run leaves an existing output untouched and no temporary file', () => {
-    const dir = mkdtempSync(join(tmp, 'atomic-'))
-    const target = join(dir, 'out.parquet')
-    writeFileSync(target, 'precious')
-    const r = run(['compute', join(FIX, 'interior-gap.csv'), '-o', target])
-    assert.equal(r.status, 1)
-    assert.equal(readFileSync(target, 'utf8'), 'precious')
-    assert.deepEqual(readdirSync(dir), ['out.parquet'])
-  })
-
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) it(`${signal} exits ${code}, removes the temporary file and keeps the old output`, async () => {
-    const dir = mkdtempSync(join(tmp, 'sigint-'))
-    const big = join(dir, 'big.csv')
-    const lines = ['close']
-    for (let i = 0; i < 400_000; i++) lines.push(String(100 + Math.sin(i / 50) * 5 + (i % 7) / 10))
-    writeFileSync(big, lines.join('\n'))
-    const target = join(dir, 'grid.parquet')
-    writeFileSync(target, 'old')
-    const child = spawn(process.execPath, [BIN, 'batch', big, '--periods', '5:231', '--compression', 'zstd', '-o', target], { stdio: ['ignore', 'ignore', 'pipe'] })
-    // Interrupt once the temporary file exists, i.e. mid-write.
-    for (let waited = 0; !readdirSync(dir).some((f) => f.endsWith('.tmp')) && waited < 20_000; waited += 25) await new Promise((r) => setTimeout(r, 25))
-    child.kill(signal)
-    const status = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? s)))
-    assert.equal(status, code)
-    assert.equal(readFileSync(target, 'utf8'), 'old')
-    assert.deepEqual(readdirSync(dir).sort(), ['big.csv', 'grid.parquet'])
-  })
-
-  it('| head ends quietly with 0', () => {
-    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" batch "${join(FIX, 'prices.csv')}" --periods 5:231 | head -n 2`], { encoding: 'utf8' })
-    assert.equal(r.status, 0, r.stderr)
-    assert.equal(r.stderr, '')
-    assert.equal(r.stdout.split('\n').length, 3)
-  })
-
+describe('kernels', () => {
   it('kernels says what runs here and why', () => {
     const info = kernels()
     const text = ok(['kernels'], { env: { TRENDFLEX_KERNEL: '' } })

@@ -13,6 +13,7 @@ import {
   trendflexAsync,
   trendflexBatch,
   trendflexBatchAsync,
+  trendflexBatchTable,
 } from 'trendflex'
 
 import { PARITY_LAST_FIVE, ROOT, firstDifference, oracle, parityCloses, randomWalk } from './helpers.js'
@@ -122,6 +123,33 @@ describe('outputs', () => {
     trendflex(x, 20, { out: view })
     assertSameBits(shared.subarray(2000, 3000), trendflex(x, 20), 'written through the view')
     assert.ok(shared.subarray(0, 2000).every((v) => v === 0))
+  })
+})
+
+describe('Arrow table', () => {
+  it('views the batch result, one nullable column per period, nulls where there is no value', () => {
+    const x = randomWalk(600, 3)
+    x.fill(NaN, 0, 7) // leading missing prices
+    x[400] = NaN // an interior one: VectorTA is missing from there on
+    const periods = [5, 20, 77]
+    const out = new Float64Array(periods.length * x.length)
+    const t = trendflexBatchTable(x, periods, { out })
+    assert.deepEqual(t.schema.fields.map((f) => [f.name, String(f.type), f.nullable]), periods.map((p) => [`trendflex_${p}`, 'Float64', true]))
+    assert.equal(t.numRows, 600)
+    periods.forEach((p, r) => {
+      const col = t.getChild(`trendflex_${p}`)
+      const data = col.data[0]
+      assert.equal(data.values.buffer, out.buffer, 'no copy: the column is the result memory')
+      const want = trendflex(x, p)
+      for (let i = 0; i < 600; i++) {
+        const v = col.get(i)
+        if (Number.isNaN(want[i])) assert.equal(v, null, `period ${p} row ${i} is null`)
+        else assert.ok(Object.is(v, want[i]), `period ${p} row ${i}: ${v} vs ${want[i]}`)
+      }
+      assert.equal(col.nullCount, 7 + p + (600 - 400), `period ${p}`)
+      assertSameBits(out.subarray(r * 600, (r + 1) * 600), want, `row ${r} of out`)
+    })
+    assert.throws(() => trendflexBatchTable(x, [5, 5]), (e) => e instanceof RangeError && e.code === 'ERR_DUPLICATE_PERIOD')
   })
 })
 

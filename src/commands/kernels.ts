@@ -1,6 +1,6 @@
 import { Command, Flags } from '@oclif/core'
 
-import { kernels } from '../index.js'
+import { kernels } from '../compute.js'
 
 export default class Kernels extends Command {
   static override summary = 'Kernels this CPU runs, which one auto picks, and why.'

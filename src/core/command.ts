@@ -1,15 +1,15 @@
 // The base of `compute` and `batch`: shared flags, and the one place errors become exit codes.
 import { Command, Flags } from '@oclif/core'
 
-import { KERNEL_NAMES, type KernelName } from '../index.js'
-import { COMPRESSIONS, type Compression } from '../io/parquet-options.js'
-import { CliError, EXIT } from './errors.js'
+import { KERNEL_NAMES, type KernelName } from '../compute.js'
+import { BrokenPipe, CliError, EXIT } from '../errors.js'
+import { COMPRESSIONS, type Compression } from '../io/writers/parquet.js'
 import type { Format, Gaps, JobOptions } from './job.js'
 
 export const commonFlags = {
   column: Flags.string({ char: 'c', default: 'close', helpValue: 'NAME', description: 'Price column: an exact header match first, then a case-insensitive one.' }),
-  output: Flags.string({ char: 'o', default: '-', helpValue: 'PATH|-', description: 'Where to write: a .parquet or .csv path (written atomically), or - for stdout.' }),
-  format: Flags.string({ char: 'f', options: ['parquet', 'csv'], description: 'Output format. Default: from the output extension; stdout gets csv.' }),
+  output: Flags.string({ char: 'o', default: '-', helpValue: 'PATH|-', description: 'Where to write: a .parquet, .csv or .arrow file (replaced only once complete and checked), a FIFO or device (written as a stream), or - for stdout.' }),
+  format: Flags.string({ char: 'f', options: ['parquet', 'csv', 'arrow'], description: 'Output format (arrow = an Arrow IPC stream). Default: from the output name (.parquet, .csv, .arrow); otherwise csv.' }),
   kernel: Flags.string({ char: 'k', options: [...KERNEL_NAMES], default: 'auto', env: 'TRENDFLEX_KERNEL', description: 'Kernel: auto picks the fastest this CPU runs (see `trendflex kernels`). All give identical results.' }),
   keep: Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[,COL...]', description: 'Input columns to copy through to the output, in front (e.g. a timestamp).' }),
   gaps: Flags.string({ options: ['error', 'propagate', 'ffill'], default: 'error', description: 'A missing price after the first valid one: error names its row; propagate gives NaN from there on (VectorTA); ffill carries the last price forward. Leading missing prices are always allowed.' }),
@@ -67,6 +67,7 @@ export abstract class JobCommand extends Command {
   }
 
   override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+    if (error instanceof BrokenPipe) return this.exit(EXIT.ok) // `| head`: the reader is done
     if (error instanceof CliError) {
       process.stderr.write(`trendflex: ${oneLine(error.message)}\n`)
       if (process.env.DEBUG) process.stderr.write(`${(error.cause as Error | undefined)?.stack ?? error.stack}\n`)

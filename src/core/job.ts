@@ -1,21 +1,20 @@
-// One run of `compute` or `batch`: read -> check gaps -> compute (off the main thread, into one
-// reused buffer) -> write (atomically). Memory is bounded by one chunk whatever the input length.
-import { promises as fs } from 'node:fs'
-import { extname } from 'node:path'
+// One run of `compute` or `batch`: read -> gaps -> compute -> write, chunk by chunk. Two result
+// slots are allocated once: the kernel computes chunk k+1 into one while the writer encodes chunk
+// k from the other, so memory is bounded by two chunks whatever the input length.
+import type * as arrow from 'apache-arrow'
 
-import * as arrow from 'apache-arrow'
-
-import { type KernelName, TrendflexStream } from '../index.js'
-import { csvQuote, cellText, float64Data } from '../io/columns.js'
-import { type InputChunk, openInput } from '../io/input.js'
-import { AtomicFile, writeAll } from '../io/output.js'
-import { type Compression, verifyParquet, writeParquet } from '../io/parquet.js'
+import { dataError, toCliError, usageError } from '../errors.js'
+import { type KernelName, TrendflexStream } from '../compute.js'
+import { type InputChunk, inputIdentity, openInput } from '../io/readers/index.js'
+import { openSink } from '../io/sink.js'
+import { type Compression, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
 import { Progress } from '../io/progress.js'
-import { dataError, toCliError, usageError } from './errors.js'
-import { reportTimings, stopwatch } from './timings.js'
+import { reportTimings, stopwatch } from '../timings.js'
+import { ResultSlot, outputSchema } from './chunks.js'
+import { GapPolicy, type Gaps } from './gaps.js'
 
-export type Gaps = 'error' | 'propagate' | 'ffill'
-export type Format = 'csv' | 'parquet'
+export type { Gaps } from './gaps.js'
+export type { Format } from '../io/writers/index.js'
 
 export interface JobOptions {
   command: 'compute' | 'batch'
@@ -29,7 +28,7 @@ export interface JobOptions {
   threads: number
   gaps: Gaps
   compression: Compression
-  /** Rows per chunk and Parquet row group; default `chunkRows(periods)`. */
+  /** Rows per chunk (and Parquet row group); default `chunkRows(periods)`. */
   chunkRows?: number
   progress: boolean
   version: string
@@ -51,115 +50,55 @@ export function chunkRows(periods: number): number {
 /** Values in one chunk's result buffer at most (1 GiB of f64) when `--chunk-rows` sets it. */
 const MAX_CHUNK_VALUES = 2 ** 27
 
+/** The output format: `--format`, else the output's extension, else CSV (also for stdout). */
 export function outputFormat(output: string, format: Format | undefined): Format {
-  if (format) return format
-  if (output === '-') return 'csv'
-  const ext = extname(output).toLowerCase()
-  if (ext === '.parquet' || ext === '.pq') return 'parquet'
-  if (ext === '.csv') return 'csv'
-  throw usageError(`cannot tell the output format from '${output}': name it .parquet or .csv, or give --format`)
+  if (output !== '-' && /\.(gz|zst|zstd|bz2|xz|lz4|zip)$/i.test(output)) {
+    throw usageError(`cannot write ${output}: trendflex does not compress text output; write .parquet (compressed), or pipe CSV through gzip`)
+  }
+  const named = output === '-' ? undefined : formatFromName(output)
+  if (format && named && format !== named) {
+    throw usageError(`--format ${format} contradicts the output name ${output} (${named}): rename the output or drop --format`)
+  }
+  return format ?? named ?? 'csv'
 }
 
-/** Tracks what `--gaps` needs across chunks and applies it to each chunk's prices in place. */
-class GapPolicy {
-  /** Row of the first valid price (-1 until seen). */
-  firstValid = -1
-  /** Row of the first missing price after it (propagate mode), or Infinity. */
-  firstGap = Infinity
-  #last = NaN
-
-  constructor(readonly mode: Gaps) {}
-
-  /** True once `rows` rows run more than `period` past the first valid price: from then on no
-   * period can fail for lack of data (the core counts the same way), so output may start. */
-  enough(rows: number, period: number): boolean {
-    return this.firstValid >= 0 && rows - this.firstValid > period
+function checkOptions(o: JobOptions): number {
+  const twice = o.periods.find((p, i) => o.periods.indexOf(p) !== i)
+  if (twice !== undefined) throw usageError(`--periods lists ${twice} twice: every output column must have its own name`)
+  const rows = o.chunkRows ?? chunkRows(o.periods.length)
+  if (o.chunkRows !== undefined && rows * o.periods.length > MAX_CHUNK_VALUES) {
+    throw usageError(`--chunk-rows ${rows} with ${o.periods.length} periods needs ${((rows * o.periods.length * 8) / 2 ** 30).toFixed(1)} GiB per chunk; keep it under 1 GiB (${Math.floor(MAX_CHUNK_VALUES / o.periods.length)} rows here)`)
   }
-
-  /** Rows `[from, to)` (whole-input indices) where `period` has a value: after the warm-up and
-   * before a propagated gap. The rest is null in Parquet and empty in CSV. */
-  validRows(period: number): [number, number] {
-    return [this.firstValid < 0 ? Infinity : this.firstValid + period, this.firstGap]
-  }
-
-  apply(chunk: InputChunk): void {
-    const p = chunk.prices
-    for (let i = 0; i < p.length; i++) {
-      const x = p[i]!
-      if (!Number.isNaN(x)) {
-        if (this.firstValid < 0) this.firstValid = chunk.firstRow + i
-        this.#last = x
-        continue
-      }
-      if (this.firstValid < 0) continue // leading missing prices are always fine
-      if (this.mode === 'error') {
-        throw dataError(`${chunk.where(i)}: missing price after the first valid one (--gaps error); use --gaps ffill to carry the last price forward, or --gaps propagate`)
-      }
-      if (this.mode === 'ffill') p[i] = this.#last
-      else if (this.firstGap === Infinity) this.firstGap = chunk.firstRow + i
-    }
-  }
+  return rows
 }
 
 export async function runJob(o: JobOptions): Promise<JobResult> {
   const started = performance.now()
   const format = outputFormat(o.output, o.format)
-  if (format === 'parquet' && o.output === '-' && process.stdout.isTTY) {
-    throw usageError('refusing to write binary Parquet to a terminal: redirect stdout, or give --output FILE.parquet (or --format csv)')
-  }
+  const rows = checkOptions(o)
   let stream: TrendflexStream
   try {
     stream = new TrendflexStream(o.periods.length === 1 ? o.periods[0]! : o.periods, { kernel: o.kernel, threads: o.threads })
   } catch (error) {
     throw toCliError(error)
   }
-  const twice = o.periods.find((p, i) => o.periods.indexOf(p) !== i)
-  if (twice !== undefined) throw usageError(`--periods lists ${twice} twice: every output column must have its own name`)
-  const file = o.output === '-' ? undefined : new AtomicFile(o.output)
-  await file?.check()
+  const sink = await openSink(o.output, await inputIdentity(o.input))
+  if (FORMATS[format].binary && sink.tty) {
+    sink.discard()
+    throw usageError(`refusing to write binary ${format === 'arrow' ? 'Arrow' : 'Parquet'} to a terminal: redirect stdout, or give --output FILE (or --format csv)`)
+  }
   const progress = new Progress(o.progress)
+  let writer: Writer | undefined
+  let writing: Promise<void> | undefined
   try {
     const opening = stopwatch('open_input')
     const source = await openInput(o.input, { column: o.column, keep: o.keep })
     opening()
     progress.start(source.totalRows)
-    const rows = o.chunkRows ?? chunkRows(o.periods.length)
-    if (o.chunkRows !== undefined && rows * o.periods.length > MAX_CHUNK_VALUES) {
-      throw usageError(`--chunk-rows ${rows} with ${o.periods.length} periods needs ${((rows * o.periods.length * 8) / 2 ** 30).toFixed(1)} GiB per chunk; keep it under 1 GiB (${Math.floor(MAX_CHUNK_VALUES / o.periods.length)} rows here)`)
-    }
-    const out = new Float64Array(rows * o.periods.length)
-    const gaps = new GapPolicy(o.gaps)
-    const chunks = source.chunks(rows)
-    const maxPeriod = Math.max(...o.periods)
-    let total = 0
-    /** Output is held back until no period can still fail for lack of data (see `enough`). */
-    const established = () => gaps.enough(total, maxPeriod)
-
-    /** The next chunk, computed into `out`; at the end, the whole-series checks. */
-    const next = async (): Promise<{ chunk: InputChunk; values: Float64Array } | undefined> => {
-      const reading = stopwatch('read')
-      const r = await chunks.next()
-      reading()
-      if (r.done) {
-        stream.finish()
-        return undefined
-      }
-      const checking = stopwatch('gaps')
-      gaps.apply(r.value)
-      checking()
-      progress.read(r.value.firstRow + r.value.prices.length)
-      const computing = stopwatch('compute_wait')
-      const values = await stream.pushAsync(r.value.prices, out)
-      computing()
-      total = r.value.firstRow + r.value.prices.length
-      progress.computed(total)
-      return { chunk: r.value, values }
-    }
-
     const names = o.periods.map((p) => `trendflex_${p}`)
-    const clash = source.keep.find((k) => names.includes(k) || source.keep.indexOf(k) !== source.keep.lastIndexOf(k))
+    const clash = source.keep.find((k, i) => names.includes(k) || source.keep.indexOf(k) !== i)
     if (clash) throw usageError(`output column '${clash}' would appear twice: --keep it under another name, or drop it`)
-    const metadata = {
+    const metadata = (total: number | null) => ({
       trendflex: JSON.stringify({
         tool: 'trendflex',
         version: o.version,
@@ -168,102 +107,73 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         periods: o.periods,
         column: source.column,
         kernel: stream.kernel,
-        rows: source.totalRows ?? null,
+        rows: total,
         gaps: o.gaps,
         input: source.name,
       }),
+    })
+
+    const gaps = new GapPolicy(o.gaps)
+    const maxPeriod = Math.max(...o.periods)
+    const slots = [new ResultSlot(rows, o.periods.length), new ResultSlot(rows, o.periods.length)]
+    let schema: arrow.Schema | undefined
+    let total = 0
+    let k = 0
+    const chunks = source.chunks(rows)
+    for (;;) {
+      const reading = stopwatch('read')
+      const next = await chunks.next()
+      reading()
+      if (next.done) break
+      const chunk: InputChunk = next.value
+      const n = chunk.prices.length
+      const checking = stopwatch('gaps')
+      gaps.apply(chunk)
+      checking()
+      progress.read(chunk.firstRow + n)
+      const slot = slots[k++ % 2]!
+      const computing = stopwatch('compute')
+      await stream.pushAsync(chunk.prices, slot.values.subarray(0, n * o.periods.length))
+      computing()
+      total = chunk.firstRow + n
+      progress.computed(total)
+      schema ??= outputSchema(source.keep, chunk.keep, names)
+      const batch = slot.batch(schema, chunk.keep, o.periods, n, chunk.firstRow, gaps)
+      writer ??= createWriter(format, sink, schema, {
+        compression: o.compression,
+        hold: sink.stream,
+        metadata: metadata(source.totalRows ?? null),
+        createdBy: `trendflex version ${o.version} (build parquet-rs)`,
+      })
+      const waiting = stopwatch('write_wait')
+      await writing // the writer takes one chunk at a time; the other slot is free again after
+      waiting()
+      // A stream cannot take output back: it waits until no period can fail for lack of data.
+      const release = !sink.stream || gaps.enough(total, maxPeriod)
+      const done = total
+      writing = writer.write(batch, release).then(() => progress.written(done))
+      writing.catch(() => {}) // reported when awaited
     }
-    if (format === 'parquet') {
-      let schema: arrow.Schema | undefined
-      const nextBatch = async () => {
-        const c = await next()
-        if (!c) return undefined
-        const building = stopwatch('arrow')
-        const n = c.chunk.prices.length
-        const first = c.chunk.firstRow
-        const columns: arrow.Data[] = [
-          ...c.chunk.keep.map((v) => v.data[0]!),
-          ...o.periods.map((p, r) => {
-            const [from, to] = gaps.validRows(p)
-            return float64Data(c.values.subarray(r * n, (r + 1) * n), from - first, to - first)
-          }),
-        ]
-        schema ??= new arrow.Schema([
-          ...source.keep.map((k, i) => new arrow.Field(k, columns[i]!.type, true)),
-          ...names.map((name) => new arrow.Field(name, new arrow.Float64(), true)),
-        ])
-        const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: columns })
-        building()
-        return new arrow.RecordBatch(schema, struct)
-      }
-      const options = { compression: o.compression, floatColumns: names, metadata, rowGroupRows: rows }
-      const written = await writeParquet(file ? { path: file.temp } : { stdout: process.stdout }, nextBatch, options, established, (n) => progress.written(n))
-      const verifying = stopwatch('verify')
-      if (file) await verifyParquet(file.temp, written.rows)
-      verifying()
-    } else {
-      await writeCsv(file?.temp, next, source.keep, names, gaps, o.periods, established, (n) => progress.written(n))
-    }
-    await file?.commit()
+    stream.finish() // the whole-series checks: empty input, too few prices for a period
+    const waiting = stopwatch('write_wait')
+    await writing
+    waiting()
+    if (!writer) throw dataError(`${source.name}: no rows`)
+    const finishing = stopwatch('finish')
+    const summary = await writer.finish(metadata(total))
+    finishing()
+    const verifying = stopwatch('verify')
+    await sink.commit((fd) => writer!.verify(fd, summary))
+    verifying()
     progress.stop()
     reportTimings({ startup: started, job: performance.now() - started })
     return { rows: total, kernel: stream.kernel, format }
   } catch (error) {
     progress.stop()
-    await file?.discard()
+    // The descriptor may be closed only once no encoder thread can write to it any more.
+    await writing?.catch(() => {})
+    writer?.abort()
+    sink.discard()
     throw toCliError(error)
-  }
-}
-
-/** CSV output: keep columns, then one column per period; missing values are empty fields;
- * numbers print in the shortest form that reads back to the same f64. */
-async function writeCsv(
-  path: string | undefined,
-  next: () => Promise<{ chunk: InputChunk; values: Float64Array } | undefined>,
-  keep: string[],
-  names: string[],
-  gaps: GapPolicy,
-  periods: number[],
-  established: () => boolean,
-  onWritten: (rows: number) => void,
-): Promise<void> {
-  const fh = path ? await fs.open(path, 'w') : undefined
-  const encoder = new TextEncoder()
-  const emit = async (text: string) => {
-    if (fh) await writeAll(fh, encoder.encode(text))
-    else if (!process.stdout.write(text)) await new Promise((resolve) => process.stdout.once('drain', resolve))
-  }
-  const held: string[] = []
-  const send = async (text: string) => {
-    held.push(text)
-    if (!established()) return
-    await emit(held.join(''))
-    held.length = 0
-  }
-  try {
-    await send([...keep.map(csvQuote), ...names].join(',') + '\n')
-    let rows = 0
-    for (let c = await next(); c; c = await next()) {
-      const n = c.chunk.prices.length
-      const lines: string[] = new Array(n)
-      const valid = periods.map((p) => gaps.validRows(p))
-      for (let i = 0; i < n; i++) {
-        const row = c.chunk.firstRow + i
-        const fields = c.chunk.keep.map((v) => cellText(v, i))
-        for (let r = 0; r < periods.length; r++) {
-          const v = c.values[r * n + i]!
-          const [from, to] = valid[r]!
-          const missing = row < from || row >= to || Number.isNaN(v)
-          fields.push(missing ? '' : Object.is(v, -0) ? '-0' : String(v)) // String(-0) is "0"
-        }
-        lines[i] = fields.join(',')
-      }
-      await send(lines.join('\n') + '\n')
-      rows += n
-      onWritten(rows)
-    }
-    if (held.length) await emit(held.join('')) // the end: the checks passed (next() ran them)
-  } finally {
-    await fh?.close()
   }
 }

@@ -1,6 +1,6 @@
 // The period grammar of `--periods`: START:END[:STEP] or P1,P2,... (rows in the given order).
-import { expandPeriods } from '../index.js'
-import { usageError } from './errors.js'
+import { expandPeriods } from '../compute.js'
+import { usageError } from '../errors.js'
 
 const INT = /^\d+$/
 

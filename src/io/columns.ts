@@ -1,51 +1,43 @@
-// Arrow columns for the output: result columns over the kernel's own buffers (no copy), with a
-// validity bitmap for missing rows, and the text of a cell for CSV output.
+// Arrow columns over existing memory: a Float64 column viewing a result buffer (no copy), with a
+// validity bitmap for the rows that have no value.
 import * as arrow from 'apache-arrow'
 
-/**
- * Bitmap (LSB first, 1 = valid) for `length` rows of which only `[from, to)` are valid, or
- * undefined when every row is valid.
- */
-export function validRange(length: number, from: number, to: number): Uint8Array | undefined {
-  const a = Math.max(0, Math.min(length, from))
-  const b = Math.max(a, Math.min(length, to))
-  if (a === 0 && b === length) return undefined
-  const bitmap = new Uint8Array(((length + 63) >> 6) << 3)
-  for (let i = a; i < b; ) {
-    if ((i & 7) === 0 && i + 8 <= b) {
-      bitmap[i >> 3] = 0xff
-      i += 8
-    } else {
-      bitmap[i >> 3]! |= 1 << (i & 7)
-      i++
-    }
-  }
-  return bitmap
+/** Bytes of a validity bitmap for `rows` rows: whole 64-bit words, as Arrow pads them. */
+export function bitmapBytes(rows: number): number {
+  return ((rows + 63) >> 6) << 3
 }
 
-/** A Float64 column viewing `values` (no copy); rows outside `[from, to)` are null. */
-export function float64Data(values: Float64Array, from: number, to: number): arrow.Data<arrow.Float64> {
-  const nullBitmap = validRange(values.length, from, to)
-  const valid = Math.max(0, Math.min(values.length, to) - Math.max(0, from))
+/**
+ * Writes into `bitmap` (LSB first, 1 = valid) the validity of `length` rows of which only
+ * `[from, to)` hold values, and returns the null count; returns 0 and leaves `bitmap` alone
+ * when every row is valid. Whole bytes are filled natively, never bit by bit.
+ */
+export function fillValidity(bitmap: Uint8Array, length: number, from: number, to: number): number {
+  const a = Math.max(0, Math.min(length, from))
+  const b = Math.max(a, Math.min(length, to))
+  if (a === 0 && b === length) return 0
+  bitmap.fill(0, 0, bitmapBytes(length))
+  const firstFull = (a + 7) >> 3
+  const lastFull = b >> 3
+  if (firstFull < lastFull) {
+    bitmap.fill(0xff, firstFull, lastFull)
+    for (let i = a; i < firstFull << 3; i++) bitmap[i >> 3]! |= 1 << (i & 7)
+    for (let i = lastFull << 3; i < b; i++) bitmap[i >> 3]! |= 1 << (i & 7)
+  } else {
+    for (let i = a; i < b; i++) bitmap[i >> 3]! |= 1 << (i & 7)
+  }
+  return length - (b - a)
+}
+
+/** A nullable Float64 column viewing `values` (no copy); only rows `[from, to)` are valid, the
+ * validity going into `bitmap` when some row is not. */
+export function float64Data(values: Float64Array, from: number, to: number, bitmap: Uint8Array): arrow.Data<arrow.Float64> {
+  const nullCount = fillValidity(bitmap, values.length, from, to)
   return arrow.makeData({
     type: new arrow.Float64(),
     length: values.length,
     data: values,
-    nullBitmap,
-    nullCount: nullBitmap ? values.length - valid : 0,
+    nullBitmap: nullCount ? bitmap.subarray(0, bitmapBytes(values.length)) : undefined,
+    nullCount,
   })
-}
-
-/** Text of row `i` of an Arrow column, for CSV output (empty for null). */
-export function cellText(vector: arrow.Vector, i: number): string {
-  const v = vector.get(i)
-  if (v === null || v === undefined) return ''
-  if (typeof v === 'string') return csvQuote(v)
-  if (v instanceof Date) return v.toISOString()
-  return String(v)
-}
-
-/** Quotes a CSV field when it needs it (RFC 4180). */
-export function csvQuote(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
 }

@@ -1,5 +1,5 @@
 // Column lookup by name: an exact match first, then a unique case-insensitive one.
-import { dataError } from '../core/errors.js'
+import { dataError } from '../errors.js'
 
 export function matchColumn(names: string[], wanted: string, source: string): string {
   if (names.includes(wanted)) return wanted

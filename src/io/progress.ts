@@ -1,6 +1,8 @@
 // Progress bars on stderr (cli-progress): reading, computing, writing. Drawn only when enabled
 // (by default when stderr is a terminal) and only once a run has lasted a moment.
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
+
+import type cliProgress from 'cli-progress'
 
 const DELAY_MS = 400
 
@@ -24,7 +26,9 @@ export class Progress {
   }
 
   #draw(): void {
-    this.#bars = new cliProgress.MultiBar(
+    // Loaded only when bars are drawn: most runs are too short or not on a terminal.
+    const bars = createRequire(import.meta.url)('cli-progress') as typeof cliProgress
+    this.#bars = new bars.MultiBar(
       {
         stream: process.stderr,
         hideCursor: true,
@@ -32,7 +36,7 @@ export class Progress {
         format: ' {label} |{bar}| {value} rows{of}',
         barsize: 30,
       },
-      cliProgress.Presets.shades_classic,
+      bars.Presets.shades_classic,
     )
     const of = this.#total ? ` of ${this.#total}` : ''
     const total = this.#total || 1

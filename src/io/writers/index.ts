@@ -1,0 +1,119 @@
+// One Writer for every output format: fed one Arrow record batch per chunk, it encodes in the
+// addon straight from the batch's buffers (no copy, no JS per value) and writes to a Sink's
+// descriptor. `write` resolves when the batch's buffers may be reused.
+import { extname } from 'node:path'
+
+import type * as arrow from 'apache-arrow'
+
+import type { ColumnBuffers, WriteSummary } from '../../../native/node/binding.cjs'
+import { native } from '../../native.js'
+import type { Sink } from '../sink.js'
+import { arrowStream } from './arrow.js'
+import { csv } from './csv.js'
+import type { Format, FormatSpec } from './format.js'
+import { type Compression, parquet } from './parquet.js'
+
+export type { Format, FormatSpec } from './format.js'
+export { COMPRESSIONS, type Compression } from './parquet.js'
+export type { WriteSummary } from '../../../native/node/binding.cjs'
+
+export const FORMATS: Record<Format, FormatSpec> = { parquet, csv, arrow: arrowStream }
+
+/** The format an output name means, from its extension; undefined when it says none. */
+export function formatFromName(path: string): Format | undefined {
+  const ext = extname(path).toLowerCase()
+  return Object.values(FORMATS).find((f) => f.extensions.includes(ext))?.name
+}
+
+export interface WriterOptions {
+  compression: Compression
+  /** Hold everything back until a write with `release` (streams: see Sink). */
+  hold: boolean
+  /** Key-value metadata: Parquet's footer, Arrow's schema. */
+  metadata: Record<string, string>
+  /** Parquet's `created_by`. */
+  createdBy: string
+}
+
+export interface Writer {
+  readonly format: FormatSpec
+  /** Encodes one chunk; `release`: output held back so far may go out. */
+  write(batch: arrow.RecordBatch, release: boolean): Promise<void>
+  /** Ends the output; `metadata` replaces the footer metadata (Parquet). */
+  finish(metadata: Record<string, string>): Promise<WriteSummary>
+  /** Checks the finished file open at `fd` against what was written (size, rows as read back). */
+  verify(fd: number, summary: WriteSummary): Promise<void>
+  /** Stops without finishing; the sink discards what was written. */
+  abort(): void
+}
+
+export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o: WriterOptions): Writer {
+  const spec = FORMATS[format]
+  const fields = schema.fields.map((f) => ({ name: f.name, type: nativeType(f) }))
+  const w = new (native().NativeWriter)(sink.fd, fields, {
+    format,
+    compression: o.compression,
+    hold: o.hold,
+    // Past the page cache, whose copying costs the encoders CPU (see the addon's sink).
+    direct: !sink.stream,
+    createdBy: o.createdBy,
+    metadata: spec.metadataAtFinish ? undefined : o.metadata,
+    name: sink.name,
+  })
+  return {
+    format: spec,
+    write: (batch, release) => w.writeAsync(batch.data.children.map(columnBuffers), batch.numRows, release),
+    finish: (metadata) => w.finishAsync(spec.metadataAtFinish ? metadata : {}),
+    verify: (fd, summary) => native().verifyOutput(fd, summary, sink.name),
+    abort: () => w.abort(),
+  }
+}
+
+// Arrow JS type ids and units (apache-arrow's enums, as numbers so that this module loads none
+// of its code).
+const TYPE = { Int: 2, Float: 3, Binary: 4, Utf8: 5, Bool: 6, Decimal: 7, Date: 8, Time: 9, Timestamp: 10, Duration: 18 }
+const UNITS = ['s', 'ms', 'us', 'ns']
+
+/** The addon's name for a field's type; throws for types the writers do not take. */
+function nativeType(field: arrow.Field): string {
+  const t = field.type as arrow.DataType & Record<string, number | string | boolean | null>
+  switch (t.typeId as number) {
+    case TYPE.Int:
+      return `${t.isSigned ? 'int' : 'uint'}${t.bitWidth}`
+    case TYPE.Float:
+      if (t.precision === 2) return 'float64'
+      if (t.precision === 1) return 'float32'
+      break
+    case TYPE.Utf8:
+      return 'utf8'
+    case TYPE.Binary:
+      return 'binary'
+    case TYPE.Bool:
+      return 'bool'
+    case TYPE.Date:
+      return t.unit === 0 ? 'date32' : 'date64'
+    case TYPE.Timestamp:
+      return `timestamp[${UNITS[t.unit as number]}${t.timezone ? `, ${t.timezone}` : ''}]`
+    case TYPE.Time:
+      return `time${t.bitWidth}[${UNITS[t.unit as number]}]`
+    case TYPE.Duration:
+      return `duration[${UNITS[t.unit as number]}]`
+    case TYPE.Decimal:
+      if (t.bitWidth === 128) return `decimal128(${t.precision}, ${t.scale})`
+      break
+  }
+  throw Object.assign(new Error(`column ${field.name} has type ${String(field.type)}, which trendflex cannot write`), { code: 'ERR_OUTPUT_SCHEMA' })
+}
+
+function bytes(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+}
+
+/** One column's Arrow buffers, as the addon takes them: views, never copies. */
+function columnBuffers(d: arrow.Data): ColumnBuffers {
+  const c: ColumnBuffers = { values: bytes(d.values), validityOffset: d.offset }
+  if (d.nullCount > 0 && d.nullBitmap && d.nullBitmap.byteLength > 0) c.validity = d.nullBitmap
+  if (d.valueOffsets) c.offsets = bytes(d.valueOffsets)
+  if ((d.typeId as number) === TYPE.Bool) c.valuesOffset = d.offset
+  return c
+}

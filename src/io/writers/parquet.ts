@@ -1,0 +1,14 @@
+// Parquet output: the arrow-rs `parquet` crate in the addon, columns encoded in parallel,
+// LZ4_RAW by default, floats BYTE_STREAM_SPLIT, statistics on, 64-bit offsets (no size limit).
+import type { FormatSpec } from './format.js'
+
+export type Compression = 'lz4' | 'zstd' | 'snappy' | 'none'
+export const COMPRESSIONS: readonly Compression[] = ['lz4', 'zstd', 'snappy', 'none']
+
+export const parquet: FormatSpec = {
+  name: 'parquet',
+  extensions: ['.parquet', '.pq'],
+  binary: true,
+  // The footer comes last: its metadata can carry the final row count.
+  metadataAtFinish: true,
+}
