@@ -370,6 +370,7 @@ fn summary_to_js(s: &Summary) -> WriteSummary {
 
 /// Checks a finished file (open at `fd`) against what its writer reported: size and row count
 /// as a reader finds them, on the thread pool.
+#[cfg_attr(test, allow(dead_code))]
 pub struct VerifyTask {
     fd: i32,
     summary: Summary,
@@ -401,6 +402,7 @@ impl Task for VerifyTask {
 
 /// Verifies the finished file open at `fd` against `summary` (see `VerifyTask`).
 #[napi(ts_return_type = "Promise<void>")]
+#[cfg_attr(test, allow(dead_code))]
 pub fn verify_output(env: Env, fd: i32, summary: WriteSummary, name: String) -> Result<AsyncTask<VerifyTask>> {
     let format = match summary.format.as_str() {
         "parquet" => Format::Parquet,
@@ -445,6 +447,7 @@ mod tests {
 /// Moves the finished temporary file `temp` over `target` atomically (see trendflex-io's
 /// `replace`). `name`: the output as the user named it, for the message.
 #[napi]
+#[cfg_attr(test, allow(dead_code))]
 pub fn replace_file(env: Env, temp: String, target: String, name: String) -> Result<()> {
     let mut failure = Failure::default();
     trendflex_io::replace(temp.as_ref(), target.as_ref())
