@@ -1,0 +1,288 @@
+//! Cutting a byte stream into records, identically however the stream is chunked: `csv_core`
+//! does the splitting and unescaping; around it, this strips a UTF-8 BOM, skips blank lines while
+//! counting them (so every record knows the line it starts on), refuses bytes that are not text,
+//! and remembers where a quoted field opened, to name that line if the input ends inside it.
+
+use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+
+use crate::CsvError;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One complete record: unescaped field bytes laid end to end, and where each field ends.
+pub struct Record<'a> {
+    /// The line the record starts on (1-based).
+    pub line: u64,
+    bytes: &'a [u8],
+    ends: &'a [usize],
+}
+
+impl Record<'_> {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+pub struct Splitter {
+    reader: Reader,
+    delimiter: u8,
+    /// The first bytes of the stream while they could still be a UTF-8 BOM; `None` once decided.
+    head: Option<Vec<u8>>,
+    /// The record being read: unescaped bytes and field ends, valid up to the `_len`s.
+    bytes: Vec<u8>,
+    bytes_len: usize,
+    ends: Vec<usize>,
+    ends_len: usize,
+    /// Whether `csv_core` is inside a record (has seen a byte that is not a line terminator).
+    in_record: bool,
+    /// The line of the next unread byte.
+    line: u64,
+    record_line: u64,
+    /// Bytes of the stream checked as text so far, and the start of a UTF-8 sequence cut by the
+    /// end of the last piece.
+    offset: u64,
+    carry: Vec<u8>,
+    /// The line where the quoted field the stream is inside opened, if it is inside one.
+    quote: Option<u64>,
+    /// The byte before the next one, to tell a quote that opens a field from one inside it.
+    previous: u8,
+}
+
+/// Callback for each record, which may refuse it (stopping the split).
+pub type OnRecord<'f> = dyn FnMut(Record<'_>) -> Result<(), CsvError> + 'f;
+
+impl Splitter {
+    pub fn new(delimiter: u8) -> Self {
+        Splitter {
+            reader: ReaderBuilder::new().delimiter(delimiter).build(),
+            delimiter,
+            head: Some(Vec::with_capacity(BOM.len())),
+            bytes: vec![0; 4096],
+            bytes_len: 0,
+            ends: vec![0; 64],
+            ends_len: 0,
+            in_record: false,
+            line: 1,
+            record_line: 1,
+            offset: 0,
+            carry: Vec::new(),
+            quote: None,
+            previous: b'\n',
+        }
+    }
+
+    /// Reads `input`, calling `on_record` for each record it completes.
+    pub fn feed(&mut self, mut input: &[u8], on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
+        self.check_text(input, false)?;
+        if let Some(head) = &mut self.head {
+            let wanted = (BOM.len() - head.len()).min(input.len());
+            head.extend_from_slice(&input[..wanted]);
+            input = &input[wanted..];
+            if head.len() < BOM.len() && BOM.starts_with(head) {
+                return Ok(());
+            }
+            let head = self.head.take().unwrap_or_default();
+            if head != BOM {
+                self.split(&head, on_record)?;
+            }
+        }
+        self.split(input, on_record)
+    }
+
+    /// Ends the input: a last record without a line terminator is completed.
+    pub fn end(&mut self, on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
+        self.check_text(&[], true)?;
+        if let Some(head) = self.head.take() {
+            self.split(&head, on_record)?;
+        }
+        if let Some(line) = self.quote {
+            return Err(CsvError::UnclosedQuote { line });
+        }
+        while self.in_record {
+            // An empty input tells csv_core the data ended; it then completes the open record.
+            match self.read(&[]).0 {
+                ReadRecordResult::Record => self.emit(on_record)?,
+                ReadRecordResult::End => self.in_record = false,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Text has no NUL and is UTF-8. A sequence cut by the end of a piece is checked with the
+    /// next one.
+    fn check_text(&mut self, input: &[u8], last: bool) -> Result<(), CsvError> {
+        let not_text = |offset: u64, what| Err(CsvError::NotText { offset, what });
+        if let Some(nul) = memchr::memchr(0, input) {
+            return not_text(self.offset + nul as u64, "a NUL byte");
+        }
+        let start = self.offset - self.carry.len() as u64;
+        let mut joined;
+        let bytes = if self.carry.is_empty() {
+            input
+        } else {
+            joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(input);
+            &joined[..]
+        };
+        if let Err(e) = std::str::from_utf8(bytes) {
+            let at = e.valid_up_to();
+            // An incomplete sequence at the very end may be completed by the next piece.
+            if e.error_len().is_some() || last || bytes.len() - at > 3 {
+                return not_text(start + at as u64, "a byte sequence that is not UTF-8");
+            }
+            self.carry = bytes[at..].to_vec();
+        }
+        self.offset += input.len() as u64;
+        Ok(())
+    }
+
+    fn split(&mut self, mut input: &[u8], on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
+        // Never pass csv_core an empty slice here: to it that means end of input.
+        while !input.is_empty() {
+            if !self.in_record {
+                // csv_core would skip these blank lines too; skipping them here tells us the line
+                // the record starts on.
+                let start = input.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(input.len());
+                self.line += count_newlines(&input[..start]);
+                input = &input[start..];
+                if input.is_empty() {
+                    break;
+                }
+                self.in_record = true;
+                self.record_line = self.line;
+                self.previous = b'\n';
+            }
+            let line = self.line;
+            let (result, read) = self.read(input);
+            self.track_quotes(&input[..read], line);
+            input = &input[read..];
+            if result == ReadRecordResult::Record {
+                self.quote = None;
+                self.emit(on_record)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows quotes in `consumed` (starting on `line`): one that opens a field (after a
+    /// delimiter or at a record's start) opens, the next one closes. Only used to name the line
+    /// of a quote still open when the input ends, so doubled quotes need no care.
+    fn track_quotes(&mut self, consumed: &[u8], mut line: u64) {
+        for at in memchr::memchr2_iter(b'"', b'\n', consumed) {
+            if consumed[at] == b'\n' {
+                line += 1;
+            } else if self.quote.is_some() {
+                self.quote = None;
+            } else {
+                let before = if at == 0 { self.previous } else { consumed[at - 1] };
+                if before == self.delimiter || before == b'\n' || before == b'\r' {
+                    self.quote = Some(line);
+                }
+            }
+        }
+        if let Some(&last) = consumed.last() {
+            self.previous = last;
+        }
+    }
+
+    /// One csv_core step; grows whichever buffer it reports full, so the caller simply retries.
+    fn read(&mut self, input: &[u8]) -> (ReadRecordResult, usize) {
+        let line_before = self.reader.line();
+        let (result, read, written, ended) =
+            self.reader.read_record(input, &mut self.bytes[self.bytes_len..], &mut self.ends[self.ends_len..]);
+        // csv_core counts every '\n' it consumes, inside quoted fields too.
+        self.line += self.reader.line() - line_before;
+        self.bytes_len += written;
+        self.ends_len += ended;
+        match result {
+            ReadRecordResult::OutputFull => self.bytes.resize(self.bytes.len() * 2, 0),
+            ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+            _ => {}
+        }
+        (result, read)
+    }
+
+    fn emit(&mut self, on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
+        let record = Record {
+            line: self.record_line,
+            bytes: &self.bytes[..self.bytes_len],
+            ends: &self.ends[..self.ends_len],
+        };
+        let result = on_record(record);
+        self.bytes_len = 0;
+        self.ends_len = 0;
+        self.in_record = false;
+        result
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every record as (line, fields), splitting `input` into pieces of `piece` bytes.
+    fn records(input: &[u8], piece: usize) -> Result<Vec<(u64, Vec<String>)>, CsvError> {
+        let mut s = Splitter::new(b',');
+        let mut out = Vec::new();
+        let mut take = |r: Record<'_>| {
+            out.push((r.line, (0..r.len()).map(|i| String::from_utf8_lossy(r.field(i)).into_owned()).collect()));
+            Ok(())
+        };
+        for chunk in input.chunks(piece.max(1)) {
+            s.feed(chunk, &mut take)?;
+        }
+        s.end(&mut take)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn records_and_lines_do_not_depend_on_how_the_input_is_cut() {
+        let input = "\u{FEFF}a,b\n\n\"two\nlines\",2\r\n\nx,\"q\"\"q\"\nlast,é".as_bytes();
+        let want = records(input, input.len()).unwrap();
+        assert_eq!(
+            want,
+            vec![
+                (1, vec!["a".into(), "b".into()]),
+                (3, vec!["two\nlines".into(), "2".into()]),
+                (6, vec!["x".into(), "q\"q".into()]),
+                (7, vec!["last".into(), "é".into()]),
+            ]
+        );
+        for piece in 1..input.len() {
+            assert_eq!(records(input, piece).unwrap(), want, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn binary_and_non_utf8_input_is_refused_with_its_offset() {
+        for piece in [1, 3, 100] {
+            let e = records(b"a,b\n1,\x002\n", piece).unwrap_err();
+            assert_eq!(e, CsvError::NotText { offset: 6, what: "a NUL byte" }, "pieces of {piece}");
+            let e = records(b"a,b\n1,caf\xe9\n", piece).unwrap_err();
+            assert_eq!(e, CsvError::NotText { offset: 9, what: "a byte sequence that is not UTF-8" });
+            let e = records(b"a,b\n1,\xc3", piece).unwrap_err();
+            assert_eq!(e, CsvError::NotText { offset: 6, what: "a byte sequence that is not UTF-8" });
+        }
+        assert!(records(b"\x1f\x8b\x08\x00\x00\x00", 4).is_err(), "gzip that was not decompressed");
+    }
+
+    #[test]
+    fn a_quote_left_open_is_named_by_the_line_it_opens_on() {
+        for piece in [1, 2, 50] {
+            let e = records(b"a,b\n1,2\n3,\"open\n4,5\n6,7\n", piece).unwrap_err();
+            assert_eq!(e, CsvError::UnclosedQuote { line: 3 }, "pieces of {piece}");
+        }
+        assert!(records(b"a,b\n1,\"x\"\"y\"\n2,\"z\"", 1).is_ok());
+        assert!(records(b"a,b\n1,5\"\n2,3\n", 1).is_ok(), "a quote inside a field is a character");
+    }
+}
