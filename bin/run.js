@@ -10,4 +10,9 @@ process.stdout.on('error', (error) => {
 })
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(signal, () => process.exit(code))
 
-await execute({ dir: import.meta.url })
+// `-h` is `--help`, which oclif answers before parsing anything (a help flag's own handler would
+// end as a flag-parsing failure, exit 2).
+const end = process.argv.indexOf('--')
+const args = process.argv.slice(2).map((a, i) => (a === '-h' && (end < 0 || i + 2 < end) ? '--help' : a))
+
+await execute({ args, dir: import.meta.url })

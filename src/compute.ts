@@ -68,7 +68,7 @@ function checkPrices(prices: unknown): asserts prices is Float64Array {
 
 function checkPeriod(period: unknown, what = 'period'): number {
   if (typeof period !== 'number' || !Number.isInteger(period) || period < 2 || period > 0xffffffff) {
-    throw rangeError('ERR_PERIOD', `${what} must be an integer of at least 2, got ${describe(period)}`)
+    throw rangeError('ERR_PERIOD', `${what} must be an integer from 2 to 4294967295, got ${describe(period)}`)
   }
   return period
 }

@@ -194,12 +194,12 @@ describe('signals', () => {
         child.kill(signal)
         const status = await exited
         assert.deepEqual(readdirSync(d), ['grid.parquet'], `${signal} after ${delay} ms: ${stderr}`)
-        if (status === 0) assert.equal(parquetRows(target), 200_000, 'finished before the signal: complete')
-        else {
-          // Before bin/run.js installs its handlers the signal's default action ends the process.
-          assert.ok(status === code || status === signal, `${signal} after ${delay} ms: ${status} ${stderr}`)
-          assert.equal(readFileSync(target, 'utf8'), 'old', `${signal} after ${delay} ms`)
-        }
+        // Before bin/run.js installs its handlers the signal's default action ends the process.
+        if (status !== 0) assert.ok(status === code || status === signal, `${signal} after ${delay} ms: ${status} ${stderr}`)
+        // The target is the old file, or, when the signal came after the replacement (maybe while
+        // the process was exiting), the complete new one: never anything in between.
+        const old = readFileSync(target).subarray(0, 3).toString() === 'old'
+        if (status === 0 || !old) assert.equal(parquetRows(target), 200_000, `${signal} after ${delay} ms: complete`)
         outcomes.push(status)
       }
       assert.ok(outcomes.includes(code), `interrupted at least once: ${outcomes}`)

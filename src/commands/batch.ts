@@ -13,7 +13,7 @@ export default class Batch extends JobCommand {
     { description: 'An Arrow IPC stream into polars, through a pipe', command: '<%= config.bin %> <%= command.id %> prices.csv --periods 5:231 --keep ts -f arrow | python -c "import sys, polars as pl; print(pl.read_ipc_stream(sys.stdin.buffer))"' },
   ]
   static override args = {
-    input: Args.string({ description: 'Price file (.csv, .csv.gz, .parquet); - or omitted reads stdin.', required: false, ignoreStdin: true }),
+    input: Args.string({ description: 'Price file: CSV or TSV (also .gz, .zst), or Parquet; - or omitted reads stdin. The contents, not the name, tell which.', required: false, ignoreStdin: true }),
   }
   static override flags = {
     periods: Flags.custom<number[]>({ required: true, helpValue: 'START:END[:STEP]|P1,P2,...', description: 'Period grid: a range (5:231, 10:200:10) or a list (10,20,50).', parse: async (input) => parsePeriods(input) })(),

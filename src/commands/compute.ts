@@ -11,10 +11,10 @@ export default class Compute extends JobCommand {
     { description: 'In a pipeline, column "2" of a headered CSV', command: 'cat prices.csv | <%= config.bin %> <%= command.id %> -c 2 -p 20 | head' },
   ]
   static override args = {
-    input: Args.string({ description: 'Price file (.csv, .csv.gz, .parquet); - or omitted reads stdin.', required: false, ignoreStdin: true }),
+    input: Args.string({ description: 'Price file: CSV or TSV (also .gz, .zst), or Parquet; - or omitted reads stdin. The contents, not the name, tell which.', required: false, ignoreStdin: true }),
   }
   static override flags = {
-    period: Flags.integer({ char: 'p', default: 20, min: 2, helpValue: 'N', description: 'TrendFlex period (at least 2).' }),
+    period: Flags.integer({ char: 'p', default: 20, min: 2, max: 4294967295, helpValue: 'N', description: 'TrendFlex period, from 2 to 4294967295 (and less than the number of valid prices).' }),
     ...commonFlags,
   }
 

@@ -4,7 +4,7 @@
 import * as arrow from 'apache-arrow'
 
 import { bitmapBytes, float64Data } from '../io/columns.js'
-import type { GapPolicy } from './gaps.js'
+import type { ValidRows } from './gaps.js'
 
 export class ResultSlot {
   /** Kernel output, row-major: period r's values of an n-row chunk at `[r * n, (r + 1) * n)`. */
@@ -20,7 +20,7 @@ export class ResultSlot {
 
   /** The output of one chunk as a record batch: `keep` columns, then the results of `n` rows
    * starting at input row `firstRow`. */
-  batch(schema: arrow.Schema, keep: arrow.Data[], periods: number[], n: number, firstRow: number, gaps: GapPolicy): arrow.RecordBatch {
+  batch(schema: arrow.Schema, keep: arrow.Data[], periods: number[], n: number, firstRow: number, gaps: ValidRows): arrow.RecordBatch {
     const results = periods.map((p, r) => {
       const [from, to] = gaps.validRows(p)
       const bitmap = this.#validity.subarray(r * this.#stride, (r + 1) * this.#stride)

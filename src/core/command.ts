@@ -2,16 +2,48 @@
 import { Command, Flags } from '@oclif/core'
 
 import { KERNEL_NAMES, type KernelName } from '../compute.js'
-import { BrokenPipe, CliError, EXIT } from '../errors.js'
+import { BrokenPipe, CliError, EXIT, usageError } from '../errors.js'
+import type { KeepRequest } from '../io/readers/source.js'
 import { COMPRESSIONS, type Compression } from '../io/writers/parquet.js'
 import type { Format, Gaps, JobOptions } from './job.js'
 
+/** `--delimiter`: one byte; `\t` and `tab` spell a tab. */
+function delimiter(text: string): string {
+  const d = { '\\t': '\t', tab: '\t', TAB: '\t' }[text] ?? text
+  if (Buffer.byteLength(d) !== 1 || d === '"' || d === '\n' || d === '\r') {
+    throw usageError(`--delimiter: '${text}' is not one character (use ',', ';', '|', or \\t for a tab)`)
+  }
+  return d
+}
+
+/** `--keep COL[:TYPE]`: a column, and its type when the sample should not decide it. */
+function keepRequest(text: string): KeepRequest {
+  const at = text.lastIndexOf(':')
+  const type = at > 0 ? text.slice(at + 1).trim().toLowerCase() : ''
+  const types: Record<string, KeepRequest['type']> = { int64: 'int64', int: 'int64', integer: 'int64', float64: 'float64', float: 'float64', number: 'float64', text: 'text', string: 'text' }
+  if (at > 0 && types[type]) return { name: text.slice(0, at), type: types[type] }
+  return { name: text }
+}
+
+/** `TRENDFLEX_KERNEL`, checked here so that a bad value names the variable, not a flag. */
+function envKernel(): KernelName | undefined {
+  const value = process.env.TRENDFLEX_KERNEL?.trim()
+  if (!value) return undefined
+  if (!(KERNEL_NAMES as readonly string[]).includes(value.toLowerCase())) {
+    throw usageError(`TRENDFLEX_KERNEL=${value}: not a kernel; set it to one of ${KERNEL_NAMES.join(', ')}, or unset it`)
+  }
+  return value.toLowerCase() as KernelName
+}
+
 export const commonFlags = {
-  column: Flags.string({ char: 'c', default: 'close', helpValue: 'NAME', description: 'Price column: an exact header match first, then a case-insensitive one.' }),
+  help: Flags.help({ char: 'h', description: 'Show this help.' }),
+  column: Flags.string({ char: 'c', default: 'close', helpValue: 'NAME|N', description: 'Price column: an exact header match first, then a case-insensitive one; with --no-header, its position (1 = first).' }),
+  delimiter: Flags.string({ char: 'd', helpValue: 'CHAR', description: 'Field delimiter of CSV input: one character, or \\t for a tab. Default: tab for .tsv/.tab names, else a comma.' }),
+  header: Flags.boolean({ default: true, allowNo: true, description: 'The CSV input starts with a header line. --no-header: it does not; name columns by position (-c 2 --keep 1).' }),
   output: Flags.string({ char: 'o', default: '-', helpValue: 'PATH|-', description: 'Where to write: a .parquet, .csv or .arrow file (replaced only once complete and checked), a FIFO or device (written as a stream), or - for stdout.' }),
   format: Flags.string({ char: 'f', options: ['parquet', 'csv', 'arrow'], description: 'Output format (arrow = an Arrow IPC stream). Default: from the output name (.parquet, .csv, .arrow); otherwise csv.' }),
-  kernel: Flags.string({ char: 'k', options: [...KERNEL_NAMES], default: 'auto', env: 'TRENDFLEX_KERNEL', description: 'Kernel: auto picks the fastest this CPU runs (see `trendflex kernels`). All give identical results.' }),
-  keep: Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[,COL...]', description: 'Input columns to copy through to the output, in front (e.g. a timestamp).' }),
+  kernel: Flags.string({ char: 'k', options: [...KERNEL_NAMES], helpValue: 'auto|scalar|avx2|avx512', description: 'Kernel. Default: TRENDFLEX_KERNEL, else auto, the fastest this CPU runs (see `trendflex kernels`). All give identical results.' }),
+  keep: Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[:TYPE][,...]', description: 'Input columns to copy through to the output, in front (e.g. a timestamp). CSV columns are typed int64, float64 or text from their first 100,000 rows, or as declared (ts:int64, volume:float64, id:text); into CSV output they go as written.' }),
   gaps: Flags.string({ options: ['error', 'propagate', 'ffill'], default: 'error', description: 'A missing price after the first valid one: error names its row; propagate gives NaN from there on (VectorTA); ffill carries the last price forward. Leading missing prices are always allowed.' }),
   compression: Flags.string({ options: [...COMPRESSIONS], default: 'lz4', description: 'Parquet compression (lz4 = LZ4_RAW). See the README for the measured trade-off.' }),
   'chunk-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows per chunk, which is also rows per Parquet row group. Default: about 24 MiB of results per chunk (13,824 rows for 227 periods), the fastest measured; memory grows with it.' }),
@@ -20,9 +52,11 @@ export const commonFlags = {
 
 type CommonFlags = {
   column: string
+  delimiter?: string
+  header: boolean
   output: string
   format?: string
-  kernel: string
+  kernel?: string
   keep?: string[]
   gaps: string
   compression: string
@@ -48,10 +82,12 @@ export abstract class JobCommand extends Command {
       input: input ?? '-',
       periods,
       column: flags.column,
-      keep: flags.keep ?? [],
+      keep: (flags.keep ?? []).map(keepRequest),
+      delimiter: flags.delimiter === undefined ? undefined : delimiter(flags.delimiter),
+      header: flags.header,
       output: flags.output,
       format: flags.format as Format | undefined,
-      kernel: flags.kernel as KernelName,
+      kernel: (flags.kernel as KernelName | undefined) ?? envKernel() ?? 'auto',
       threads,
       gaps: flags.gaps as Gaps,
       compression: flags.compression as Compression,
@@ -62,7 +98,7 @@ export abstract class JobCommand extends Command {
   }
 
   protected async runJob(options: JobOptions): Promise<void> {
-    const { runJob } = await import('./job.js') // arrow and parquet-wasm load only here
+    const { runJob } = await import('./job.js') // apache-arrow and the addon load only here
     await runJob(options)
   }
 

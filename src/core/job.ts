@@ -5,13 +5,13 @@ import type * as arrow from 'apache-arrow'
 
 import { dataError, toCliError, usageError } from '../errors.js'
 import { type KernelName, TrendflexStream } from '../compute.js'
-import { type InputChunk, inputIdentity, openInput } from '../io/readers/index.js'
+import { type KeepRequest, inputIdentity, openInput } from '../io/readers/index.js'
 import { openSink } from '../io/sink.js'
 import { type Compression, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
 import { Progress } from '../io/progress.js'
 import { reportTimings, stopwatch } from '../timings.js'
 import { ResultSlot, outputSchema } from './chunks.js'
-import { GapPolicy, type Gaps } from './gaps.js'
+import { type Gaps, ValidRows } from './gaps.js'
 
 export type { Gaps } from './gaps.js'
 export type { Format } from '../io/writers/index.js'
@@ -21,7 +21,11 @@ export interface JobOptions {
   input: string
   periods: number[]
   column: string
-  keep: string[]
+  keep: KeepRequest[]
+  /** One byte; default from the input's name (tab for .tsv/.tab), else a comma. */
+  delimiter?: string
+  /** False: the input has no header line; columns are 1-based positions. */
+  header: boolean
   output: string
   format?: Format
   kernel: KernelName
@@ -90,11 +94,20 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   const progress = new Progress(o.progress)
   let writer: Writer | undefined
   let writing: Promise<void> | undefined
+  let reading: Promise<unknown> | undefined
   try {
     const opening = stopwatch('open_input')
-    const source = await openInput(o.input, { column: o.column, keep: o.keep })
+    const source = await openInput(o.input, {
+      column: o.column,
+      keep: o.keep,
+      delimiter: o.delimiter,
+      header: o.header,
+      keepAsText: format === 'csv',
+      gaps: o.gaps,
+      chunkRows: rows,
+    })
     opening()
-    progress.start(source.totalRows)
+    progress.start(source.totalRows, source.inputBytes)
     const names = o.periods.map((p) => `trendflex_${p}`)
     const clash = source.keep.find((k, i) => names.includes(k) || source.keep.indexOf(k) !== i)
     if (clash) throw usageError(`output column '${clash}' would appear twice: --keep it under another name, or drop it`)
@@ -113,32 +126,34 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       }),
     })
 
-    const gaps = new GapPolicy(o.gaps)
+    const valid = new ValidRows()
     const maxPeriod = Math.max(...o.periods)
     const slots = [new ResultSlot(rows, o.periods.length), new ResultSlot(rows, o.periods.length)]
+    // Two price buffers: the reader fills one (on a worker thread) while the kernel reads the other.
+    const prices = [new Float64Array(rows), new Float64Array(rows)]
     let schema: arrow.Schema | undefined
     let total = 0
-    let k = 0
-    const chunks = source.chunks(rows)
-    for (;;) {
-      const reading = stopwatch('read')
-      const next = await chunks.next()
-      reading()
-      if (next.done) break
-      const chunk: InputChunk = next.value
-      const n = chunk.prices.length
-      const checking = stopwatch('gaps')
-      gaps.apply(chunk)
-      checking()
-      progress.read(chunk.firstRow + n)
-      const slot = slots[k++ % 2]!
+    let next = source.read(prices[0]!)
+    reading = next
+    for (let k = 0; ; k++) {
+      const waitingRead = stopwatch('read_wait')
+      const chunk = await next
+      waitingRead()
+      if (chunk.rows === 0) break
+      next = source.read(prices[(k + 1) % 2]!)
+      reading = next
+      next.catch(() => {}) // reported when awaited
+      valid.update(chunk)
+      const n = chunk.rows
+      progress.read(chunk.firstRow + n, chunk.bytesRead)
+      const slot = slots[k % 2]!
       const computing = stopwatch('compute')
       await stream.pushAsync(chunk.prices, slot.values.subarray(0, n * o.periods.length))
       computing()
       total = chunk.firstRow + n
       progress.computed(total)
       schema ??= outputSchema(source.keep, chunk.keep, names)
-      const batch = slot.batch(schema, chunk.keep, o.periods, n, chunk.firstRow, gaps)
+      const batch = slot.batch(schema, chunk.keep, o.periods, n, chunk.firstRow, valid)
       writer ??= createWriter(format, sink, schema, {
         compression: o.compression,
         hold: sink.stream,
@@ -149,7 +164,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       await writing // the writer takes one chunk at a time; the other slot is free again after
       waiting()
       // A stream cannot take output back: it waits until no period can fail for lack of data.
-      const release = !sink.stream || gaps.enough(total, maxPeriod)
+      const release = !sink.stream || valid.enough(total, maxPeriod)
       const done = total
       writing = writer.write(batch, release).then(() => progress.written(done))
       writing.catch(() => {}) // reported when awaited
@@ -170,8 +185,10 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     return { rows: total, kernel: stream.kernel, format }
   } catch (error) {
     progress.stop()
-    // The descriptor may be closed only once no encoder thread can write to it any more.
+    // The descriptor may be closed only once no encoder thread can write to it any more, and
+    // no read may still be running when the process moves on.
     await writing?.catch(() => {})
+    await reading?.catch(() => {})
     writer?.abort()
     sink.discard()
     throw toCliError(error)

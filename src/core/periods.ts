@@ -4,9 +4,13 @@ import { usageError } from '../errors.js'
 
 const INT = /^\d+$/
 
+/** The largest period the kernels take (a 32-bit count). */
+const MAX_PERIOD = 4294967295
+
 function int(text: string, what: string, spec: string): number {
   const t = text.trim()
   if (!INT.test(t)) throw usageError(`--periods ${spec}: ${what} '${text}' is not a whole number`)
+  if (Number(t) > MAX_PERIOD) throw usageError(`--periods ${spec}: ${what} ${t} is too large: periods go up to ${MAX_PERIOD}`)
   return Number(t)
 }
 

@@ -18,6 +18,8 @@ pub enum Error {
     Schema(String),
     /// The finished file does not hold what was written.
     Verify(String),
+    /// The input is not what it should be; the message says what and where.
+    Input(String),
 }
 
 impl Error {
@@ -43,6 +45,7 @@ impl fmt::Display for Error {
             Error::Arrow(m) => write!(f, "Arrow: {m}"),
             Error::Schema(m) => write!(f, "{m}"),
             Error::Verify(m) => write!(f, "the file written does not check out: {m}"),
+            Error::Input(m) => write!(f, "{m}"),
         }
     }
 }

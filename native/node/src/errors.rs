@@ -88,6 +88,18 @@ impl Failure {
         Error::from_reason(message)
     }
 
+    /// `name`: the input as the user named it (a path, or "stdin").
+    pub fn input(&mut self, name: &str, e: trendflex_io::Error) -> Error {
+        let code = match &e {
+            trendflex_io::Error::Input(_) => "ERR_INPUT",
+            trendflex_io::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => "ENOENT",
+            _ => output_code(&e),
+        };
+        let message = format!("{name}: {e}");
+        self.0 = Some(Pending::Output { code, message: message.clone() });
+        Error::from_reason(message)
+    }
+
     pub fn reject(&mut self, env: &Env, err: Error) -> Error {
         match self.0.take() {
             Some(Pending::Core(e)) => core_error(env, &e),

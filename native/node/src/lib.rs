@@ -2,8 +2,9 @@
 //! arrays (inputs read in place, outputs written in place), call the core, map its errors in one
 //! function. The math lives in `trendflex-core`; the friendly JS API is `src/index.ts`.
 
-mod csv;
 mod errors;
+mod source;
+mod types;
 mod writer;
 
 use std::sync::{Arc, Mutex};

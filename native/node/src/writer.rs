@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{Field, Schema, SchemaRef};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use trendflex_io::{ColumnBytes, Compression, Format, Loan, Options, Summary, Writer};
 
 use crate::errors::{Failure, range_error};
+use crate::types::data_type;
 
 /// One output column: its name and type (`float64`, `int64`, `utf8`, `bool`, `date32`,
 /// `timestamp[ms]`, `timestamp[us, UTC]`, `time64[ns]`, `duration[s]`, `decimal128(10, 2)`, ...).
@@ -60,64 +61,6 @@ pub struct WriteSummary {
     pub rows: f64,
     pub bytes: f64,
     pub format: String,
-}
-
-fn unit(text: &str) -> Option<TimeUnit> {
-    Some(match text.trim() {
-        "s" => TimeUnit::Second,
-        "ms" => TimeUnit::Millisecond,
-        "us" => TimeUnit::Microsecond,
-        "ns" => TimeUnit::Nanosecond,
-        _ => return None,
-    })
-}
-
-/// Parses the type names of `WriterField`.
-fn data_type(text: &str) -> Option<DataType> {
-    let inner = |prefix: &str| {
-        text.strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('['))
-            .and_then(|rest| rest.strip_suffix(']'))
-    };
-    Some(match text {
-        "float64" => DataType::Float64,
-        "float32" => DataType::Float32,
-        "int8" => DataType::Int8,
-        "int16" => DataType::Int16,
-        "int32" => DataType::Int32,
-        "int64" => DataType::Int64,
-        "uint8" => DataType::UInt8,
-        "uint16" => DataType::UInt16,
-        "uint32" => DataType::UInt32,
-        "uint64" => DataType::UInt64,
-        "utf8" => DataType::Utf8,
-        "binary" => DataType::Binary,
-        "bool" => DataType::Boolean,
-        "date32" => DataType::Date32,
-        "date64" => DataType::Date64,
-        _ => {
-            if let Some(args) = inner("timestamp") {
-                let mut parts = args.splitn(2, ',');
-                let unit = unit(parts.next()?)?;
-                let tz = parts.next().map(|tz| Arc::from(tz.trim()));
-                DataType::Timestamp(unit, tz)
-            } else if let Some(u) = inner("time32") {
-                DataType::Time32(unit(u)?)
-            } else if let Some(u) = inner("time64") {
-                DataType::Time64(unit(u)?)
-            } else if let Some(u) = inner("duration") {
-                DataType::Duration(unit(u)?)
-            } else if let Some(args) = text
-                .strip_prefix("decimal128(")
-                .and_then(|r| r.strip_suffix(')'))
-            {
-                let (p, s) = args.split_once(',')?;
-                DataType::Decimal128(p.trim().parse().ok()?, s.trim().parse().ok()?)
-            } else {
-                return None;
-            }
-        }
-    })
 }
 
 fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
@@ -420,28 +363,6 @@ pub fn verify_output(env: Env, fd: i32, summary: WriteSummary, name: String) -> 
         name,
         failure: Failure::default(),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn type_names_parse() {
-        assert_eq!(data_type("float64"), Some(DataType::Float64));
-        assert_eq!(
-            data_type("timestamp[ms]"),
-            Some(DataType::Timestamp(TimeUnit::Millisecond, None))
-        );
-        assert_eq!(
-            data_type("timestamp[us, America/New_York]"),
-            Some(DataType::Timestamp(TimeUnit::Microsecond, Some("America/New_York".into())))
-        );
-        assert_eq!(data_type("decimal128(10, 2)"), Some(DataType::Decimal128(10, 2)));
-        assert_eq!(data_type("time64[ns]"), Some(DataType::Time64(TimeUnit::Nanosecond)));
-        assert_eq!(data_type("float16"), None);
-        assert_eq!(data_type("timestamp[fortnight]"), None);
-    }
 }
 
 /// Moves the finished temporary file `temp` over `target` atomically (see trendflex-io's

@@ -1,32 +1,18 @@
-// Opening the input: a .csv / .csv.gz / .parquet path, or stdin ('-'); when the name does not
-// tell, the format is sniffed (Parquet starts with PAR1, gzip with 1f 8b). Parquet from stdin
-// is buffered first: its footer is at the end.
-import { createReadStream, fstatSync, openAsBlob, promises as fs } from 'node:fs'
-import { Readable } from 'node:stream'
-import { createGunzip } from 'node:zlib'
+// Opening the input: CSV/TSV (plain, .gz or .zst) or Parquet, from a file or stdin ('-'), all
+// read natively in the addon (told apart by their first bytes). Each chunk's prices go straight
+// into the caller's buffer; keep columns come back as Arrow buffers, made Arrow data here
+// without a copy.
+import { fstatSync, promises as fs } from 'node:fs'
 
+import * as arrow from 'apache-arrow'
+
+import type { KeepBuffers, NativeSource } from '../../../native/node/binding.cjs'
 import { dataError } from '../../errors.js'
 import { native } from '../../native.js'
-import { openCsv } from './csv.js'
-import type { InputOptions, InputSource } from './source.js'
+import { typeFromName } from '../arrow-types.js'
+import type { InputChunk, InputOptions, InputSource } from './source.js'
 
-export type { InputChunk, InputOptions, InputSource } from './source.js'
-
-type Kind = 'csv' | 'csv.gz' | 'parquet'
-
-function kindFromName(path: string): Kind | undefined {
-  const p = path.toLowerCase()
-  if (p.endsWith('.parquet') || p.endsWith('.pq')) return 'parquet'
-  if (p.endsWith('.csv.gz') || p.endsWith('.tsv.gz')) return 'csv.gz'
-  if (p.endsWith('.csv') || p.endsWith('.tsv') || p.endsWith('.txt')) return 'csv'
-  return undefined
-}
-
-function kindFromBytes(head: Uint8Array): Kind {
-  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 && head[3] === 0x31) return 'parquet'
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'csv.gz'
-  return 'csv'
-}
+export type { InputChunk, InputOptions, InputSource, KeepRequest } from './source.js'
 
 /** Device and inode of the input: a regular file's, stdin's when it is one. */
 export async function inputIdentity(path: string): Promise<{ dev: number; ino: number } | undefined> {
@@ -35,49 +21,66 @@ export async function inputIdentity(path: string): Promise<{ dev: number; ino: n
 }
 
 /** Opens `path` ('-' = stdin) as a price source. */
-export async function openInput(path: string, options: InputOptions): Promise<InputSource> {
-  if (path === '-') return openStdin(options)
-  const st = await fs.stat(path).catch((error: NodeJS.ErrnoException) => {
-    throw error.code === 'ENOENT' ? dataError(`${path}: no such file`) : error
-  })
-  if (st.isDirectory()) throw dataError(`${path}: is a directory, not a price file`)
-  let kind = kindFromName(path)
-  if (!kind) {
-    const fh = await fs.open(path, 'r')
-    const head = new Uint8Array(4)
-    await fh.read(head, 0, 4, 0).finally(() => fh.close())
-    kind = kindFromBytes(head)
+export async function openInput(path: string, o: InputOptions): Promise<InputSource> {
+  const name = path === '-' ? 'stdin' : path
+  let source: NativeSource
+  try {
+    source = await native().openSource(path === '-' ? null : path, {
+      column: o.column,
+      keep: o.keep,
+      delimiter: o.delimiter,
+      header: o.header,
+      keepAsText: o.keepAsText,
+      gaps: o.gaps,
+      chunkRows: o.chunkRows,
+      name,
+    })
+  } catch (error) {
+    throw inputError(error)
   }
-  if (kind === 'parquet') {
-    if (st.size < 12) throw dataError(`${path}: too short to be a Parquet file (${st.size} bytes)`)
-    const { openParquet } = await import('./parquet.js') // parquet-wasm loads only for Parquet
-    return openParquet(await openAsBlob(path), path, options.column, options.keep)
+  let firstRow = 0
+  return {
+    format: source.format as 'csv' | 'parquet',
+    name,
+    column: source.column,
+    keep: source.keep,
+    totalRows: source.totalRows ?? undefined,
+    inputBytes: source.inputBytes ?? undefined,
+    async read(prices: Float64Array): Promise<InputChunk> {
+      let r
+      try {
+        r = await source.readAsync(prices)
+      } catch (error) {
+        throw inputError(error)
+      }
+      const chunk = {
+        rows: r.rows,
+        prices: prices.subarray(0, r.rows),
+        keep: r.keep.map(keepData),
+        firstRow,
+        firstValid: r.firstValid ?? undefined,
+        firstGap: r.firstGap ?? undefined,
+        bytesRead: r.bytesRead,
+      }
+      firstRow += r.rows
+      return chunk
+    },
   }
-  let bytes: Readable = createReadStream(path, { highWaterMark: 1 << 20 })
-  if (kind === 'csv.gz') bytes = bytes.pipe(createGunzip())
-  // The record count, for the metadata and progress totals, is taken off the main thread while
-  // the header is read (plain files only: gzip would be decompressed twice).
-  const counting = kind === 'csv' ? native().countCsvFile(path, undefined) : undefined
-  counting?.catch(() => {}) // a read error is reported by the stream itself
-  return openCsv(bytes, path, options, counting)
 }
 
-async function openStdin(options: InputOptions): Promise<InputSource> {
-  const it = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-  const first = await it.next()
-  const head: Buffer = first.done ? Buffer.alloc(0) : first.value
-  const kind = kindFromBytes(head)
-  async function* rest(): AsyncGenerator<Buffer> {
-    if (head.length) yield head
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value
-  }
-  if (kind === 'parquet') {
-    const parts: Buffer[] = []
-    for await (const b of rest()) parts.push(b)
-    const { openParquet } = await import('./parquet.js')
-    return openParquet(new Blob(parts as unknown as BlobPart[]), 'stdin', options.column, options.keep)
-  }
-  let bytes: Readable = Readable.from(rest(), { objectMode: false })
-  if (kind === 'csv.gz') bytes = bytes.pipe(createGunzip())
-  return openCsv(bytes, 'stdin', options)
+function inputError(error: unknown): Error {
+  const e = error as { code?: string; message?: string }
+  return e?.code === 'ERR_INPUT' || e?.code?.startsWith('E') ? dataError(e.message ?? String(error)) : (error as Error)
+}
+
+/** A keep column of one chunk as Arrow data over the buffers the addon made (no copy). */
+function keepData(k: KeepBuffers): arrow.Data {
+  type Typed = { new (buffer: ArrayBufferLike, offset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT: number }
+  const type = typeFromName(k.type)
+  const v = k.values
+  // Arrow JS wants fixed-width values in its type's own typed array (BigInt64Array for int64,
+  // ...); text, binary and booleans are bytes.
+  const Values = (type as unknown as { ArrayType?: Typed }).ArrayType
+  const data = k.offsets || arrow.DataType.isBool(type) || !Values ? v : new Values(v.buffer, v.byteOffset, v.byteLength / Values.BYTES_PER_ELEMENT)
+  return arrow.makeData({ type, length: k.length, nullCount: k.nullCount, nullBitmap: k.validity ?? undefined, data, valueOffsets: k.offsets ?? undefined } as never)
 }

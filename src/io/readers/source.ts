@@ -1,16 +1,24 @@
-// What every input reader gives the job: the matched columns, then the prices in chunks with
-// their `--keep` columns as Arrow vectors.
+// What the input reader gives the job: the matched columns, then the prices in chunks with their
+// `--keep` columns as Arrow data.
 import type * as arrow from 'apache-arrow'
 
+import type { Gaps } from '../../core/gaps.js'
+
 export interface InputChunk {
-  /** This chunk's prices, NaN where missing (valid until the next chunk is requested). */
+  /** Rows read; 0 at the end of the input. */
+  rows: number
+  /** The chunk's prices (a view of the buffer given to `read`), NaN where missing. */
   prices: Float64Array
   /** The `--keep` columns for these rows (fresh per chunk: a writer may still hold the last). */
   keep: arrow.Data[]
   /** Index of the chunk's first row in the whole input. */
   firstRow: number
-  /** Where row `i` of the chunk came from, for messages ("line 1234", "row 1234"). */
-  where(i: number): string
+  /** Row of the first valid price, once there has been one. */
+  firstValid?: number
+  /** Row of the first missing price after it, under `--gaps propagate`. */
+  firstGap?: number
+  /** Bytes of the input read so far (compressed bytes for .gz and .zst). */
+  bytesRead: number
 }
 
 export interface InputSource {
@@ -19,16 +27,31 @@ export interface InputSource {
   readonly name: string
   /** The matched price column. */
   readonly column: string
-  /** The matched keep columns (their types come with the chunks). */
+  /** The matched keep columns. */
   readonly keep: string[]
-  /** Rows in the input, when known before reading it all. */
+  /** Rows in the input, when known before reading it all (Parquet). */
   readonly totalRows?: number
-  /** Identity of the input file (device and inode), to refuse writing over it. */
-  readonly identity?: { dev: number; ino: number }
-  chunks(rows: number): AsyncGenerator<InputChunk>
+  /** The input file's size, when it is one. */
+  readonly inputBytes?: number
+  /** Reads the next chunk into `prices` (up to its length). One call at a time. */
+  read(prices: Float64Array): Promise<InputChunk>
+}
+
+export interface KeepRequest {
+  /** A header name (or, with `header: false`, a 1-based position). */
+  name: string
+  /** Declared with `--keep NAME:TYPE`. */
+  type?: 'int64' | 'float64' | 'text'
 }
 
 export interface InputOptions {
   column: string
-  keep: string[]
+  keep: KeepRequest[]
+  /** One byte; default tab for .tsv/.tab names, else a comma. */
+  delimiter?: string
+  header: boolean
+  /** CSV keep columns stay text exactly as written (the output is CSV). */
+  keepAsText: boolean
+  gaps: Gaps
+  chunkRows: number
 }

@@ -1,0 +1,117 @@
+"""The routes a quant would take instead of trendflex, and the independent checks of our outputs.
+Run by bench/run.mjs in bench/.venv (scripts/bench-env.sh): vector-ta from PyPI computes, polars or
+pyarrow read and write. Each route does the same job as the trendflex command it is timed against.
+
+  python bench/peers.py <route> IN OUT
+  python bench/peers.py check-parquet|check-arrow|check-csv OUT IN PERIOD [PERIOD ...]
+  python bench/peers.py make-input ROWS CSV [PARQUET]
+"""
+import sys
+
+import numpy as np
+
+
+def vt_batch(close):
+    import vector_ta
+    r = vector_ta.trendflex_batch(close, (5, 231, 1))
+    return r["values"], [int(p) for p in r["periods"]]
+
+
+def polars_batch_frame(src):
+    import polars as pl
+    df = pl.read_csv(src, columns=["timestamp", "close"])
+    values, periods = vt_batch(df["close"].to_numpy())
+    return pl.DataFrame({"timestamp": df["timestamp"], **{f"trendflex_{p}": values[i] for i, p in enumerate(periods)}})
+
+
+def batch_polars_parquet(src, dst):
+    polars_batch_frame(src).write_parquet(dst, compression="lz4")
+
+
+def batch_polars_csv(src, dst):
+    polars_batch_frame(src).write_csv(dst)
+
+
+def batch_pyarrow_parquet(src, dst):
+    import pyarrow as pa, pyarrow.csv as csv, pyarrow.parquet as pq
+    t = csv.read_csv(src, convert_options=csv.ConvertOptions(include_columns=["timestamp", "close"]))
+    values, periods = vt_batch(t.column("close").to_numpy())
+    cols = {"timestamp": t.column("timestamp"), **{f"trendflex_{p}": pa.array(values[i]) for i, p in enumerate(periods)}}
+    pq.write_table(pa.table(cols), dst, compression="lz4")
+
+
+def compute_pyarrow_parquet(src, dst):
+    import pyarrow as pa, pyarrow.csv as csv, pyarrow.parquet as pq, vector_ta
+    t = csv.read_csv(src, convert_options=csv.ConvertOptions(include_columns=["timestamp", "close"]))
+    tf = vector_ta.trendflex(t.column("close").to_numpy(), 20)
+    pq.write_table(pa.table({"timestamp": t.column("timestamp"), "trendflex_20": pa.array(tf, from_pandas=True)}), dst, compression="lz4")
+
+
+def closes(src):
+    import pyarrow.csv as csv
+    return csv.read_csv(src, convert_options=csv.ConvertOptions(include_columns=["close"])).column("close").to_numpy()
+
+
+def compare(name, got, close, period):
+    """`got` (nulls as NaN) against vector-ta's own trendflex, bit for bit."""
+    import vector_ta
+    want = vector_ta.trendflex(close, period)
+    same = (got.view(np.int64) == want.view(np.int64)) | (np.isnan(got) & np.isnan(want))
+    if not same.all():
+        i = int(np.argmin(same))
+        sys.exit(f"{name}: trendflex_{period}[{i}] = {got[i]!r}, vector-ta says {want[i]!r}")
+
+
+def check(kind, out, src, periods):
+    import pyarrow as pa, pyarrow.compute as pc
+    close = closes(src)
+    if kind == "check-parquet":
+        import pyarrow.parquet as pq
+        f = pq.ParquetFile(out)
+        if f.metadata.num_rows != len(close):
+            sys.exit(f"{out}: {f.metadata.num_rows} rows, the input has {len(close)}")
+        col = lambda n: f.read(columns=[n]).column(n)
+    elif kind == "check-arrow":
+        t = pa.ipc.open_stream(pa.OSFile(out)).read_all()
+        col = lambda n: t.column(n)
+    else:
+        import polars as pl
+        d = pl.read_csv(out, columns=[f"trendflex_{p}" for p in periods], schema_overrides={f"trendflex_{p}": pl.Float64 for p in periods})
+        col = lambda n: pa.chunked_array([d[n].to_arrow()])
+    for p in periods:
+        c = col(f"trendflex_{p}")
+        if len(c) != len(close):
+            sys.exit(f"{out}: {len(c)} rows, the input has {len(close)}")
+        compare(out, pc.fill_null(c, float("nan")).to_numpy(), close, p)
+    print("ok")
+
+
+def make_input(rows, csv_path, parquet_path=None):
+    """A seeded random walk at 4-decimal prices with a millisecond timestamp, as CSV (and Parquet)."""
+    import pyarrow as pa, pyarrow.csv as csv, pyarrow.parquet as pq
+    rng = np.random.default_rng(7)
+    close = np.round(100 + np.cumsum(rng.random(rows) - 0.5), 4)
+    ts = 1_700_000_000_000 + np.arange(rows, dtype=np.int64) * 60_000
+    t = pa.table({"timestamp": ts, "close": close})
+    csv.write_csv(t, csv_path, csv.WriteOptions(quoting_style="none"))
+    if parquet_path:
+        pq.write_table(t, parquet_path, row_group_size=1 << 17)
+
+
+ROUTES = {
+    "batch-polars-parquet": batch_polars_parquet,
+    "batch-pyarrow-parquet": batch_pyarrow_parquet,
+    "batch-polars-csv": batch_polars_csv,
+    "compute-pyarrow-parquet": compute_pyarrow_parquet,
+}
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd in ROUTES:
+        ROUTES[cmd](*args)
+    elif cmd.startswith("check-"):
+        check(cmd, args[0], args[1], [int(p) for p in args[2:]])
+    elif cmd == "make-input":
+        make_input(int(args[0]), *args[1:])
+    else:
+        sys.exit(f"unknown command {cmd}")

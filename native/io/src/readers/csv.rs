@@ -1,0 +1,104 @@
+//! Delimited text in, through trendflex-csv: bytes are read in large pieces (decompressed on the
+//! way) and fed to the parser until a chunk's rows are ready.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use trendflex_csv::{CsvReader, KeepColumn, KeepValues, Options, Taken};
+
+use super::{Chunk, Error, SourceOptions};
+
+/// Bytes read from the input per piece.
+const PIECE: usize = 4 << 20;
+
+pub struct CsvSource {
+    input: Box<dyn Read + Send>,
+    reader: CsvReader,
+    piece: Vec<u8>,
+    pub lines: Vec<u64>,
+}
+
+impl CsvSource {
+    /// Reads until the header is known (or the input fails or ends).
+    pub fn open(input: Box<dyn Read + Send>, delimiter: u8, o: &SourceOptions) -> Result<Self, Error> {
+        let options = Options {
+            delimiter,
+            header: o.header,
+            price: o.price.clone(),
+            keep: o.keep.clone(),
+            keep_as_text: o.keep_as_text,
+            ..Options::default()
+        };
+        let mut s = CsvSource { input, reader: CsvReader::new(options), piece: vec![0; PIECE], lines: Vec::new() };
+        while s.reader.header().is_none() && !s.reader.done() {
+            s.pump()?;
+        }
+        if let Some(e) = s.reader.error().filter(|_| s.reader.header().is_none()) {
+            return Err(Error::Input(e.to_string()));
+        }
+        Ok(s)
+    }
+
+    pub fn column(&self) -> String {
+        self.reader.header().map(|h| h.names[h.price].clone()).unwrap_or_default()
+    }
+
+    pub fn keep(&self) -> Vec<String> {
+        self.reader.header().map(|h| h.keep.iter().map(|&i| h.names[i].clone()).collect()).unwrap_or_default()
+    }
+
+    fn pump(&mut self) -> Result<(), Error> {
+        let n = loop {
+            match self.input.read(&mut self.piece) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(read_error(e)),
+            }
+        };
+        if n == 0 {
+            self.reader.end();
+        } else {
+            self.reader.feed(&self.piece[..n]);
+        }
+        Ok(())
+    }
+
+    /// The next chunk of up to `prices.len()` rows; their lines are left in `self.lines`.
+    pub fn next(&mut self, prices: &mut [f64]) -> Result<Chunk, Error> {
+        while self.reader.ready() < prices.len() && !self.reader.done() {
+            self.pump()?;
+        }
+        let Taken { rows, keep, lines } = self.reader.take(prices).map_err(|e| Error::Input(e.to_string()))?;
+        self.lines = lines;
+        Ok(Chunk { rows, keep: keep.into_iter().map(keep_array).collect() })
+    }
+}
+
+fn read_error(e: std::io::Error) -> Error {
+    // flate2 and zstd report corrupt data as InvalidInput/InvalidData/Other with their message.
+    match e.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other => {
+            Error::Input(format!("the compressed data is corrupt or cut short ({e})"))
+        }
+        _ => Error::Io(e),
+    }
+}
+
+fn keep_array(c: KeepColumn) -> ArrayRef {
+    let rows = match &c.values {
+        KeepValues::Int64(v) => v.len(),
+        KeepValues::Float64(v) => v.len(),
+        KeepValues::Text { offsets, .. } => offsets.len() - 1,
+    };
+    let nulls = (c.null_count > 0).then(|| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(c.validity), 0, rows)));
+    match c.values {
+        KeepValues::Int64(v) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),
+        KeepValues::Float64(v) => Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)),
+        KeepValues::Text { offsets, bytes } => {
+            // `new` checks the offsets and the UTF-8 (which the reader checked when it read them).
+            Arc::new(StringArray::new(OffsetBuffer::new(ScalarBuffer::from(offsets)), Buffer::from_vec(bytes), nulls))
+        }
+    }
+}
