@@ -48,6 +48,9 @@ def compute_pyarrow_parquet(src, dst):
 
 
 def closes(src):
+    if src.endswith(".parquet"):
+        import pyarrow.parquet as pq
+        return pq.read_table(src, columns=["close"]).column("close").to_numpy()
     import pyarrow.csv as csv
     return csv.read_csv(src, convert_options=csv.ConvertOptions(include_columns=["close"])).column("close").to_numpy()
 
@@ -98,6 +101,26 @@ def make_input(rows, csv_path, parquet_path=None):
         pq.write_table(t, parquet_path, row_group_size=1 << 17)
 
 
+def make_wide(gigabytes, path):
+    """A Parquet file past 4 GiB: many uncompressed noise columns, the price last, row groups of
+    131,072 rows, written a row group at a time (memory stays small)."""
+    import pyarrow as pa, pyarrow.parquet as pq
+    columns, group = 120, 1 << 17
+    rows = int(gigabytes * 1e9 / (8 * (columns + 1)))
+    rows -= rows % group
+    rng = np.random.default_rng(3)
+    names = [f"noise_{i}" for i in range(columns)] + ["close"]
+    schema = pa.schema([(n, pa.float64()) for n in names])
+    price = 100.0
+    with pq.ParquetWriter(path, schema, compression="none", use_dictionary=False, write_statistics=False) as w:
+        for start in range(0, rows, group):
+            noise = rng.random((columns, group))
+            steps = np.cumsum(rng.random(group) - 0.5) + price
+            price = float(steps[-1])
+            w.write_table(pa.table([*noise, np.round(steps, 4)], schema=schema), row_group_size=group)
+    print(rows)
+
+
 ROUTES = {
     "batch-polars-parquet": batch_polars_parquet,
     "batch-pyarrow-parquet": batch_pyarrow_parquet,
@@ -113,5 +136,7 @@ if __name__ == "__main__":
         check(cmd, args[0], args[1], [int(p) for p in args[2:]])
     elif cmd == "make-input":
         make_input(int(args[0]), *args[1:])
+    elif cmd == "make-wide":
+        make_wide(float(args[0]), args[1])
     else:
         sys.exit(f"unknown command {cmd}")

@@ -154,7 +154,37 @@ section('output', () => {
   return out
 })
 
-// ---------------------------------------------------------------- 4. where the time goes
+// ---------------------------------------------------------------- 4. input side
+section('input', () => {
+  const { csv } = input(ROWS)
+  const out = {}
+  log('CSV ingest: the native reader alone, and through Node (price + a timestamp keep column)')
+  execFileSync('cargo', ['build', '--release', '--example', 'ingest', '--manifest-path', join(ROOT, 'native', 'Cargo.toml')], { stdio: 'ignore' })
+  const native = execFileSync(join(ROOT, 'native', 'target', 'release', 'examples', 'ingest'), [csv, 'close', 'timestamp'], { encoding: 'utf8' })
+  const nativeRates = [...native.matchAll(/([\d.]+) MB\/s/g)].map((m) => Number(m[1]))
+  const node = execFileSync(process.execPath, [join(ROOT, 'bench', 'ingest.mjs'), csv], { encoding: 'utf8' })
+  const nodeRates = [...node.matchAll(/([\d.]+) MB\/s/g)].map((m) => Number(m[1]))
+  out.csv_ingest = { file_mb: statSync(csv).size / 1e6, native_mb_per_s: median(nativeRates), node_mb_per_s: median(nodeRates), command: 'native/target/release/examples/ingest <csv> close timestamp; node bench/ingest.mjs <csv>' }
+
+  log('compute -p 20 --keep timestamp to Parquet: ours against vector-ta + pyarrow')
+  const oc = join(dir, 'compute.parquet')
+  timed(ours('compute', csv, '-p', '20', '--keep', 'timestamp', '-o', oc))
+  check('parquet', oc, csv, [20])
+  out.compute_parquet = alternate([ours('compute', csv, '-p', '20', '--keep', 'timestamp', '-o', oc), peer('compute-pyarrow-parquet', csv, join(dir, 'pyarrow-compute.parquet'))])
+
+  const wide = join(dir, 'wide-5gb.parquet')
+  if (!existsSync(wide)) {
+    log('generating a Parquet input past 4 GiB (120 noise columns, the price last)')
+    execFileSync(PY, [PEERS, 'make-wide', opt.quick ? '0.5' : '4.8', wide], { stdio: 'ignore' })
+  }
+  log('compute on the Parquet input past 4 GiB')
+  const r = timed(ours('compute', wide, '-p', '20', '-o', oc))
+  check('parquet', oc, wide, [20])
+  out.big_parquet_input = { command: short(`trendflex compute ${wide} -p 20 -o ${oc}`), input_gb: statSync(wide).size / 1e9, wall_s: r.wall, peak_rss_mb: r.rss, row_group_mb: (121 * 8 * 131072) / 1e6, checked: 'trendflex_20 equals vector-ta over every row' }
+  return out
+})
+
+// ---------------------------------------------------------------- 5. where the time goes
 section('profile', () => {
   const perfOk = spawnSync('perf', ['stat', '-e', 'task-clock', 'true'], { stdio: 'ignore' }).status === 0
   if (!perfOk) return { note: 'perf is not available here' }
@@ -185,7 +215,7 @@ section('profile', () => {
   return { command: `perf record -F 999 -- trendflex ${short(args.join(' '))}`, percent_of_cpu_samples: share }
 })
 
-// ---------------------------------------------------------------- 5. startup
+// ---------------------------------------------------------------- 6. startup
 section('startup', () => {
   const res = {}
   for (const cmd of [ours('--help'), ours('kernels'), { label: 'node -e ""', argv: [process.execPath, '-e', ''] }]) {
@@ -214,6 +244,12 @@ function report(r) {
     md.push(`CSV output, ${CSV_ROWS.toLocaleString('en')} rows x 227 periods (polars \`write_csv\` as the peer):`, '', ...table, ...rows(o.batch_csv), '')
     md.push('Parquet compression (same batch, alternated):', '', '| codec | wall s | wall / lz4 | peak RSS MB | file MB |', '|---|---|---|---|---|', ...Object.entries(o.compression).map(([c, s]) => `| ${c} | ${f(s.wall_s)} | ${f(s.wall_vs_first)} | ${f(s.peak_rss_mb, 0)} | ${f(s.size_mb, 0)} |`), '')
     md.push(`Big: \`${o.big.command}\`: ${f(o.big.size_gb)} GB written in ${f(o.big.wall_s)} s, peak RSS ${f(o.big.peak_rss_mb, 0)} MB (${f(o.big.rss_vs_1m)}x the ${ROWS.toLocaleString('en')}-row run); ${o.big.read_back}.`, '')
+  }
+  if (r.input) {
+    const i = r.input
+    md.push('## Input side (issue 10)', '', `CSV ingest (${f(i.csv_ingest.file_mb, 1)} MB: a price and a timestamp column, no counting pass): ${f(i.csv_ingest.native_mb_per_s, 0)} MB/s in the addon alone, ${f(i.csv_ingest.node_mb_per_s, 0)} MB/s through Node (\`${i.csv_ingest.command}\`).`, '')
+    md.push(`\`compute -p 20 --keep timestamp\`, ${ROWS.toLocaleString('en')}-row CSV to Parquet, against vector-ta + pyarrow doing the same:`, '', ...table, ...rows(i.compute_parquet), '')
+    md.push(`A Parquet input past 4 GiB: \`${i.big_parquet_input.command}\` read ${f(i.big_parquet_input.input_gb)} GB in ${f(i.big_parquet_input.wall_s)} s with a peak RSS of ${f(i.big_parquet_input.peak_rss_mb, 0)} MB (one of its row groups is ${f(i.big_parquet_input.row_group_mb, 0)} MB); ${i.big_parquet_input.checked}.`, '')
   }
   if (r.profile?.percent_of_cpu_samples) {
     md.push('## Where the CPU time of the batch goes', '', `\`${r.profile.command}\` (all threads, user and kernel):`, '', '| part | % of samples |', '|---|---|', ...Object.entries(r.profile.percent_of_cpu_samples).sort((a, b) => b[1] - a[1]).map(([k, v]) => `| ${k} | ${f(v, 1)} |`), '')

@@ -5,7 +5,7 @@ import { parsePeriods } from '../core/periods.js'
 
 export default class Batch extends JobCommand {
   static override summary = 'TrendFlex of a whole grid of periods at once, one column per period.'
-  static override description = `Computes every period of the grid over one price column in a single pass per chunk, with SIMD lanes running several periods side by side, and writes columns trendflex_<P> in period order (--keep columns first). Memory stays bounded by two chunks whatever the input length: the kernel computes one while the native writer encodes the other (Parquet: one row group per chunk, its columns encoded in parallel). A file is replaced only once it is complete and checked.`
+  static override description = `Computes every period of the grid over one price column in a single pass per chunk, with SIMD lanes running several periods side by side, and writes columns trendflex_<P> in period order (--keep columns first). Memory stays bounded whatever the input length: the kernel computes one chunk while the native writer encodes the other (Parquet: into row groups of whole chunks, columns encoded in parallel). A file is replaced only once it is complete and checked.`
   static override examples = [
     { description: 'Periods 5 to 231 to Parquet', command: '<%= config.bin %> <%= command.id %> prices.parquet --periods 5:231 -o grid.parquet' },
     { description: 'Every 10th period from 10 to 200, on 2 threads', command: '<%= config.bin %> <%= command.id %> prices.csv --periods 10:200:10 --threads 2 -o grid.parquet' },

@@ -46,7 +46,8 @@ export const commonFlags = {
   keep: Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[:TYPE][,...]', description: 'Input columns to copy through to the output, in front (e.g. a timestamp). CSV columns are typed int64, float64 or text from their first 100,000 rows, or as declared (ts:int64, volume:float64, id:text); into CSV output they go as written.' }),
   gaps: Flags.string({ options: ['error', 'propagate', 'ffill'], default: 'error', description: 'A missing price after the first valid one: error names its row; propagate gives NaN from there on (VectorTA); ffill carries the last price forward. Leading missing prices are always allowed.' }),
   compression: Flags.string({ options: [...COMPRESSIONS], default: 'lz4', description: 'Parquet compression (lz4 = LZ4_RAW). See the README for the measured trade-off.' }),
-  'chunk-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows per chunk, which is also rows per Parquet row group. Default: about 24 MiB of results per chunk (13,824 rows for 227 periods), the fastest measured; memory grows with it.' }),
+  'chunk-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows computed and written at a time. Default: about 24 MiB of results per chunk (13,824 rows for 227 periods), the fastest measured; memory grows with it.' }),
+  'row-group-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows per Parquet row group, made of whole chunks. Default: about 128 MiB of results (82,944 rows for 227 periods), at most 1,048,576; memory grows with it.' }),
   progress: Flags.boolean({ allowNo: true, description: 'Progress bars on stderr. Default: on when stderr is a terminal.' }),
 }
 
@@ -61,6 +62,7 @@ type CommonFlags = {
   gaps: string
   compression: string
   'chunk-rows'?: number
+  'row-group-rows'?: number
   progress?: boolean
 }
 
@@ -92,6 +94,7 @@ export abstract class JobCommand extends Command {
       gaps: flags.gaps as Gaps,
       compression: flags.compression as Compression,
       chunkRows: flags['chunk-rows'],
+      rowGroupRows: flags['row-group-rows'],
       progress: flags.progress ?? Boolean(process.stderr.isTTY),
       version: this.config.version,
     }

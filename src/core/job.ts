@@ -32,8 +32,10 @@ export interface JobOptions {
   threads: number
   gaps: Gaps
   compression: Compression
-  /** Rows per chunk (and Parquet row group); default `chunkRows(periods)`. */
+  /** Rows per chunk; default `chunkRows(periods)`. */
   chunkRows?: number
+  /** Rows per Parquet row group (whole chunks); default `rowGroupRows(periods)`. */
+  rowGroupRows?: number
   progress: boolean
   version: string
 }
@@ -44,11 +46,19 @@ export interface JobResult {
   format: Format
 }
 
-/** Output rows per chunk (and per Parquet row group): about 24 MiB of results per chunk, the
- * fastest and leanest size measured for 227 periods x 1M rows (bench/RESULTS.md). */
+/** Output rows per chunk: about 24 MiB of results per chunk, the fastest and leanest size
+ * measured for 227 periods x 1M rows (bench/RESULTS.md). */
 export function chunkRows(periods: number): number {
   const rows = Math.floor((24 << 20) / (8 * periods))
   return Math.max(4096, Math.min(1 << 18, rows - (rows % 64)))
+}
+
+/** Rows per Parquet row group (closed at the first whole chunk past it): about 128 MiB of
+ * results, at most 1Mi rows. The footer the writer keeps until the end grows by about 1.3 KB per
+ * column chunk: with a group per 24 MiB chunk, 5M rows x 227 periods peaked 49% above 1M rows;
+ * with these groups, 2% above (80 MB more at any length for the group being encoded). */
+export function rowGroupRows(periods: number): number {
+  return Math.min(1 << 20, Math.max(4096, Math.floor((128 << 20) / (8 * periods))))
 }
 
 /** Values in one chunk's result buffer at most (1 GiB of f64) when `--chunk-rows` sets it. */
@@ -159,6 +169,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         hold: sink.stream,
         metadata: metadata(source.totalRows ?? null),
         createdBy: `trendflex version ${o.version} (build parquet-rs)`,
+        rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
       })
       const waiting = stopwatch('write_wait')
       await writing // the writer takes one chunk at a time; the other slot is free again after

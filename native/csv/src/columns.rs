@@ -8,8 +8,14 @@ use crate::error::{column_list, escape};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MatchError {
-    NotFound { wanted: String, available: Vec<String> },
-    Ambiguous { wanted: String, matches: Vec<(usize, String)> },
+    NotFound {
+        wanted: String,
+        available: Vec<String>,
+    },
+    Ambiguous {
+        wanted: String,
+        matches: Vec<(usize, String)>,
+    },
     /// Without a header: not a position, or past the last column.
     Position { wanted: String, columns: usize },
 }
@@ -24,9 +30,16 @@ impl fmt::Display for MatchError {
                 column_list(available)
             ),
             MatchError::Ambiguous { wanted, matches } => {
-                let list: Vec<String> =
-                    matches.iter().map(|(i, n)| format!("'{}' (column {i})", escape(n.as_bytes()))).collect();
-                write!(f, "column '{}' is ambiguous: it matches {}; give the exact name", escape(wanted.as_bytes()), list.join(", "))
+                let list: Vec<String> = matches
+                    .iter()
+                    .map(|(i, n)| format!("'{}' (column {i})", escape(n.as_bytes())))
+                    .collect();
+                write!(
+                    f,
+                    "column '{}' is ambiguous: it matches {}; give the exact name",
+                    escape(wanted.as_bytes()),
+                    list.join(", ")
+                )
             }
             MatchError::Position { wanted, columns } => write!(
                 f,
@@ -40,11 +53,19 @@ impl fmt::Display for MatchError {
 /// The index of `wanted` among `names`: an exact match, else the one case-insensitive match.
 pub fn match_column(names: &[String], wanted: &str) -> Result<usize, MatchError> {
     let positions = |f: &dyn Fn(&String) -> bool| -> Vec<usize> {
-        names.iter().enumerate().filter(|(_, n)| f(n)).map(|(i, _)| i).collect()
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| f(n))
+            .map(|(i, _)| i)
+            .collect()
     };
     let ambiguous = |found: Vec<usize>| MatchError::Ambiguous {
         wanted: wanted.to_string(),
-        matches: found.into_iter().map(|i| (i + 1, names[i].clone())).collect(),
+        matches: found
+            .into_iter()
+            .map(|i| (i + 1, names[i].clone()))
+            .collect(),
     };
     let exact = positions(&|n| n == wanted);
     match exact.len() {
@@ -56,7 +77,10 @@ pub fn match_column(names: &[String], wanted: &str) -> Result<usize, MatchError>
     let loose = positions(&|n| n.to_lowercase() == folded);
     match loose.len() {
         1 => Ok(loose[0]),
-        0 => Err(MatchError::NotFound { wanted: wanted.to_string(), available: names.to_vec() }),
+        0 => Err(MatchError::NotFound {
+            wanted: wanted.to_string(),
+            available: names.to_vec(),
+        }),
         _ => Err(ambiguous(loose)),
     }
 }
@@ -65,7 +89,10 @@ pub fn match_column(names: &[String], wanted: &str) -> Result<usize, MatchError>
 pub fn match_position(columns: usize, wanted: &str) -> Result<usize, MatchError> {
     match wanted.trim().parse::<usize>() {
         Ok(p) if (1..=columns).contains(&p) => Ok(p - 1),
-        _ => Err(MatchError::Position { wanted: wanted.to_string(), columns }),
+        _ => Err(MatchError::Position {
+            wanted: wanted.to_string(),
+            columns,
+        }),
     }
 }
 
@@ -83,11 +110,20 @@ mod tests {
         assert_eq!(match_column(&n, "close"), Ok(2));
         assert_eq!(match_column(&n, "Close"), Ok(1));
         assert_eq!(match_column(&n, "VOLUME"), Ok(3));
-        assert!(matches!(match_column(&n, "CLOSE"), Err(MatchError::Ambiguous { .. })));
+        assert!(matches!(
+            match_column(&n, "CLOSE"),
+            Err(MatchError::Ambiguous { .. })
+        ));
         let e = match_column(&n, "price").unwrap_err().to_string();
-        assert_eq!(e, "column 'price' not found; available columns: ts, Close, close, Volume");
+        assert_eq!(
+            e,
+            "column 'price' not found; available columns: ts, Close, close, Volume"
+        );
         let dup = names(&["a", "a"]);
-        assert!(matches!(match_column(&dup, "a"), Err(MatchError::Ambiguous { .. })));
+        assert!(matches!(
+            match_column(&dup, "a"),
+            Err(MatchError::Ambiguous { .. })
+        ));
     }
 
     #[test]

@@ -16,18 +16,46 @@ pub enum CsvError {
     /// The input ended before a header (or, without one, before any record).
     Empty,
     /// Bytes that text does not contain: a NUL, or a sequence that is not UTF-8.
-    NotText { offset: u64, what: &'static str },
+    NotText {
+        offset: u64,
+        what: &'static str,
+    },
     /// A quoted field that is still open at the end of the input.
-    UnclosedQuote { line: u64 },
+    UnclosedQuote {
+        line: u64,
+    },
     /// A record with another number of fields than the header.
-    FieldCount { line: u64, found: usize, expected: usize },
+    FieldCount {
+        line: u64,
+        found: usize,
+        expected: usize,
+    },
     Column(crate::columns::MatchError),
-    NotANumber { line: u64, column: String, text: String },
-    NotFinite { line: u64, column: String, text: String },
+    NotANumber {
+        line: u64,
+        column: String,
+        text: String,
+    },
+    NotFinite {
+        line: u64,
+        column: String,
+        text: String,
+    },
     /// A keep value that does not fit the type its column was given.
-    KeepValue { line: u64, column: String, text: String, kind: crate::KeepType, declared: bool, sample: usize },
+    KeepValue {
+        line: u64,
+        column: String,
+        text: String,
+        kind: crate::KeepType,
+        declared: bool,
+        sample: usize,
+    },
     /// A text keep field longer than one chunk can carry (Arrow's offsets are 32-bit).
-    FieldTooLong { line: u64, column: String, bytes: usize },
+    FieldTooLong {
+        line: u64,
+        column: String,
+        bytes: usize,
+    },
 }
 
 /// `bytes` as text fit for a terminal: cut short, control characters and anything that is not
@@ -62,7 +90,11 @@ impl fmt::Display for CsvError {
                 f,
                 "line {line}: a quoted field starts here and is never closed (a '\"' is missing)"
             ),
-            CsvError::FieldCount { line, found, expected } => write!(
+            CsvError::FieldCount {
+                line,
+                found,
+                expected,
+            } => write!(
                 f,
                 "line {line}: {found} field{} where the header has {expected} (is the delimiter right? see --delimiter)",
                 if *found == 1 { "" } else { "s" }
@@ -72,13 +104,30 @@ impl fmt::Display for CsvError {
                 write!(f, "line {line}, column {column}: '{text}' is not a number")
             }
             CsvError::NotFinite { line, column, text } => {
-                write!(f, "line {line}, column {column}: '{text}' is not a finite number")
+                write!(
+                    f,
+                    "line {line}, column {column}: '{text}' is not a finite number"
+                )
             }
-            CsvError::KeepValue { line, column, text, kind, declared, sample } => {
+            CsvError::KeepValue {
+                line,
+                column,
+                text,
+                kind,
+                declared,
+                sample,
+            } => {
                 let name = kind.name();
-                write!(f, "line {line}, column {column}: '{text}' is not {}", kind.article())?;
+                write!(
+                    f,
+                    "line {line}, column {column}: '{text}' is not {}",
+                    kind.article()
+                )?;
                 if *declared {
-                    write!(f, " (declared --keep {column}:{name}); declare another type, e.g. --keep {column}:text")
+                    write!(
+                        f,
+                        " (declared --keep {column}:{name}); declare another type, e.g. --keep {column}:text"
+                    )
                 } else {
                     write!(
                         f,
@@ -88,7 +137,11 @@ impl fmt::Display for CsvError {
                     )
                 }
             }
-            CsvError::FieldTooLong { line, column, bytes } => write!(
+            CsvError::FieldTooLong {
+                line,
+                column,
+                bytes,
+            } => write!(
                 f,
                 "line {line}, column {column}: a field of {bytes} bytes is longer than text columns allow"
             ),
@@ -99,7 +152,12 @@ impl fmt::Display for CsvError {
 impl std::error::Error for CsvError {}
 
 pub(crate) fn column_list(names: &[String]) -> String {
-    let mut out = names.iter().take(LISTED_COLUMNS).map(|n| escape(n.as_bytes())).collect::<Vec<_>>().join(", ");
+    let mut out = names
+        .iter()
+        .take(LISTED_COLUMNS)
+        .map(|n| escape(n.as_bytes()))
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > LISTED_COLUMNS {
         out.push_str(&format!(", ... ({} in all)", names.len()));
     }

@@ -137,7 +137,11 @@ impl Fields {
 pub(crate) struct Misfit;
 
 /// Converts the first `rows` fields to `kind`; on a field that does not fit, returns its index.
-pub(crate) fn convert(fields: &Fields, rows: usize, kind: KeepType) -> Result<KeepColumn, (usize, Misfit)> {
+pub(crate) fn convert(
+    fields: &Fields,
+    rows: usize,
+    kind: KeepType,
+) -> Result<KeepColumn, (usize, Misfit)> {
     let mut validity = vec![0u8; rows.div_ceil(64) * 8];
     let mut null_count = 0;
     let mut mark = |i: usize, valid: bool| {
@@ -177,10 +181,18 @@ pub(crate) fn convert(fields: &Fields, rows: usize, kind: KeepType) -> Result<Ke
                 mark(i, !fields.get(i).trim_ascii().is_empty());
                 offsets.push(fields.ends[i] as i32);
             }
-            KeepValues::Text { offsets, bytes: fields.bytes[..end].to_vec() }
+            KeepValues::Text {
+                offsets,
+                bytes: fields.bytes[..end].to_vec(),
+            }
         }
     };
-    Ok(KeepColumn { kind, validity, null_count, values })
+    Ok(KeepColumn {
+        kind,
+        validity,
+        null_count,
+        values,
+    })
 }
 
 #[cfg(test)]
@@ -199,7 +211,11 @@ mod tests {
         assert_eq!(infer(&["1", "", "-3", "NA"]), KeepType::Int64);
         assert_eq!(infer(&["1", "2.5"]), KeepType::Float64);
         assert_eq!(infer(&["1", "x"]), KeepType::Text);
-        assert_eq!(infer(&["", "NaN"]), KeepType::Text, "nothing says it is a number");
+        assert_eq!(
+            infer(&["", "NaN"]),
+            KeepType::Text,
+            "nothing says it is a number"
+        );
     }
 
     #[test]
@@ -207,10 +223,21 @@ mod tests {
         let f = fields(&["10", "", "-7", "1.5"]);
         let c = convert(&f, 3, KeepType::Int64).ok().unwrap();
         assert_eq!(c.values, KeepValues::Int64(vec![10, 0, -7]));
-        assert_eq!((c.validity[0], c.null_count, c.validity.len()), (0b101, 1, 8));
+        assert_eq!(
+            (c.validity[0], c.null_count, c.validity.len()),
+            (0b101, 1, 8)
+        );
         assert_eq!(convert(&f, 4, KeepType::Int64).err().map(|e| e.0), Some(3));
-        let t = convert(&fields(&["BTC", " ", "é"]), 3, KeepType::Text).ok().unwrap();
-        assert_eq!(t.values, KeepValues::Text { offsets: vec![0, 3, 4, 6], bytes: "BTC é".as_bytes().to_vec() });
+        let t = convert(&fields(&["BTC", " ", "é"]), 3, KeepType::Text)
+            .ok()
+            .unwrap();
+        assert_eq!(
+            t.values,
+            KeepValues::Text {
+                offsets: vec![0, 3, 4, 6],
+                bytes: "BTC é".as_bytes().to_vec()
+            }
+        );
         assert_eq!(t.validity[0], 0b101);
     }
 

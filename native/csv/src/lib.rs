@@ -131,7 +131,17 @@ impl CsvReader {
         if self.done() {
             return;
         }
-        let result = self.splitter.feed(bytes, &mut |r| accept(r, &self.options, &mut self.header, &mut self.fields, &mut self.prices, &mut self.lines, &mut self.keep));
+        let result = self.splitter.feed(bytes, &mut |r| {
+            accept(
+                r,
+                &self.options,
+                &mut self.header,
+                &mut self.fields,
+                &mut self.prices,
+                &mut self.lines,
+                &mut self.keep,
+            )
+        });
         self.settle(result);
     }
 
@@ -141,7 +151,17 @@ impl CsvReader {
             return;
         }
         self.ended = true;
-        let mut result = self.splitter.end(&mut |r| accept(r, &self.options, &mut self.header, &mut self.fields, &mut self.prices, &mut self.lines, &mut self.keep));
+        let mut result = self.splitter.end(&mut |r| {
+            accept(
+                r,
+                &self.options,
+                &mut self.header,
+                &mut self.fields,
+                &mut self.prices,
+                &mut self.lines,
+                &mut self.keep,
+            )
+        });
         if result.is_ok() && self.header.is_none() {
             result = Err(CsvError::Empty);
         }
@@ -157,7 +177,10 @@ impl CsvReader {
     /// Rows a take can hand out now: keep columns need their sample (or the end) first.
     pub fn ready(&self) -> usize {
         let waiting = self.prices.len();
-        let sampled = self.types.is_some() || self.done() || waiting >= self.options.sample_rows || self.keep.is_empty();
+        let sampled = self.types.is_some()
+            || self.done()
+            || waiting >= self.options.sample_rows
+            || self.keep.is_empty();
         if sampled { waiting } else { 0 }
     }
 
@@ -177,10 +200,20 @@ impl CsvReader {
         for f in &self.keep {
             rows = rows.min(f.rows_within(TEXT_LIMIT));
         }
-        if rows == 0 && self.prices.len() > 0 && self.ready() > 0 {
+        if rows == 0 && !self.prices.is_empty() && self.ready() > 0 {
             // A single text field past 2 GiB: it can never be handed out.
-            let (c, column) = self.keep.iter().enumerate().find(|(_, f)| f.rows_within(TEXT_LIMIT) == 0).map(|(c, _)| (c, self.keep_name(c))).unwrap_or((0, String::new()));
-            return Err(CsvError::FieldTooLong { line: self.lines[0], column, bytes: self.keep[c].get(0).len() });
+            let (c, column) = self
+                .keep
+                .iter()
+                .enumerate()
+                .find(|(_, f)| f.rows_within(TEXT_LIMIT) == 0)
+                .map(|(c, _)| (c, self.keep_name(c)))
+                .unwrap_or((0, String::new()));
+            return Err(CsvError::FieldTooLong {
+                line: self.lines[0],
+                column,
+                bytes: self.keep[c].get(0).len(),
+            });
         }
         let types = self.types.clone().unwrap_or_default();
         let mut keep = Vec::with_capacity(self.keep.len());
@@ -207,7 +240,11 @@ impl CsvReader {
             if let Some(e) = self.error() {
                 return Err(e.clone());
             }
-            return Ok(Taken { rows: 0, keep: Vec::new(), lines: Vec::new() });
+            return Ok(Taken {
+                rows: 0,
+                keep: Vec::new(),
+                lines: Vec::new(),
+            });
         }
         prices[..rows].copy_from_slice(&self.prices[..rows]);
         self.prices.drain(..rows);
@@ -262,18 +299,43 @@ fn accept(
     let Some(h) = header else {
         *fields = record.len();
         let names: Vec<String> = if options.header {
-            (0..record.len()).map(|i| String::from_utf8_lossy(record.field(i)).into_owned()).collect()
+            (0..record.len())
+                .map(|i| String::from_utf8_lossy(record.field(i)).into_owned())
+                .collect()
         } else {
             (1..=record.len()).map(|i| i.to_string()).collect()
         };
-        let find = |wanted: &str| if options.header { match_column(&names, wanted) } else { match_position(names.len(), wanted) };
+        let find = |wanted: &str| {
+            if options.header {
+                match_column(&names, wanted)
+            } else {
+                match_position(names.len(), wanted)
+            }
+        };
         let price = find(&options.price).map_err(CsvError::Column)?;
-        let keep_at = options.keep.iter().map(|k| find(&k.name)).collect::<Result<Vec<_>, _>>().map_err(CsvError::Column)?;
-        *header = Some(Header { names, price, keep: keep_at });
-        return if options.header { Ok(()) } else { accept(record, options, header, fields, prices, lines, keep) };
+        let keep_at = options
+            .keep
+            .iter()
+            .map(|k| find(&k.name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CsvError::Column)?;
+        *header = Some(Header {
+            names,
+            price,
+            keep: keep_at,
+        });
+        return if options.header {
+            Ok(())
+        } else {
+            accept(record, options, header, fields, prices, lines, keep)
+        };
     };
     if record.len() != *fields {
-        return Err(CsvError::FieldCount { line: record.line, found: record.len(), expected: *fields });
+        return Err(CsvError::FieldCount {
+            line: record.line,
+            found: record.len(),
+            expected: *fields,
+        });
     }
     let field = record.field(h.price);
     let price = number::parse_number(field).map_err(|e| {

@@ -10,7 +10,10 @@ pub enum NumberError {
 
 /// Blank, or a marker read as a missing value.
 pub fn is_missing(trimmed: &[u8]) -> bool {
-    matches!(trimmed, b"" | b"NaN" | b"nan" | b"NA" | b"N/A" | b"null" | b"NULL")
+    matches!(
+        trimmed,
+        b"" | b"NaN" | b"nan" | b"NA" | b"N/A" | b"null" | b"NULL"
+    )
 }
 
 /// A price (or Float64 keep) field: missing markers are NaN; anything else must be a finite
@@ -45,7 +48,17 @@ mod tests {
         assert_eq!(parse_number(b"0.1").unwrap().to_bits(), 0.1f64.to_bits());
         assert_eq!(parse_number(b"1e-7"), Ok(1e-7));
         assert_eq!(parse_number(b"-3"), Ok(-3.0));
-        for missing in [&b""[..], b"  ", b"NaN", b"nan", b"NA", b"N/A", b"null", b"NULL", b"NAN"] {
+        for missing in [
+            &b""[..],
+            b"  ",
+            b"NaN",
+            b"nan",
+            b"NA",
+            b"N/A",
+            b"null",
+            b"NULL",
+            b"NAN",
+        ] {
             assert!(parse_number(missing).unwrap().is_nan(), "{missing:?}");
         }
         assert_eq!(parse_number(b"abc"), Err(NumberError::NotANumber));
@@ -57,7 +70,10 @@ mod tests {
 
     #[test]
     fn integers_are_exact() {
-        assert_eq!(parse_integer(b"9007199254740993"), Some(9_007_199_254_740_993));
+        assert_eq!(
+            parse_integer(b"9007199254740993"),
+            Some(9_007_199_254_740_993)
+        );
         assert_eq!(parse_integer(b"-12"), Some(-12));
         assert_eq!(parse_integer(b"1.0"), None);
         assert_eq!(parse_integer(b"99999999999999999999"), None);

@@ -143,12 +143,17 @@ impl Splitter {
     }
 
     fn split(&mut self, mut input: &[u8], on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
+        // Quotes are followed only where there are any: most price files have none.
+        let quotes = self.quote.is_some() || memchr::memchr(b'"', input).is_some();
         // Never pass csv_core an empty slice here: to it that means end of input.
         while !input.is_empty() {
             if !self.in_record {
                 // csv_core would skip these blank lines too; skipping them here tells us the line
                 // the record starts on.
-                let start = input.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(input.len());
+                let start = input
+                    .iter()
+                    .position(|&b| b != b'\n' && b != b'\r')
+                    .unwrap_or(input.len());
                 self.line += count_newlines(&input[..start]);
                 input = &input[start..];
                 if input.is_empty() {
@@ -160,7 +165,9 @@ impl Splitter {
             }
             let line = self.line;
             let (result, read) = self.read(input);
-            self.track_quotes(&input[..read], line);
+            if quotes {
+                self.track_quotes(&input[..read], line);
+            }
             input = &input[read..];
             if result == ReadRecordResult::Record {
                 self.quote = None;
@@ -180,7 +187,11 @@ impl Splitter {
             } else if self.quote.is_some() {
                 self.quote = None;
             } else {
-                let before = if at == 0 { self.previous } else { consumed[at - 1] };
+                let before = if at == 0 {
+                    self.previous
+                } else {
+                    consumed[at - 1]
+                };
                 if before == self.delimiter || before == b'\n' || before == b'\r' {
                     self.quote = Some(line);
                 }
@@ -194,8 +205,11 @@ impl Splitter {
     /// One csv_core step; grows whichever buffer it reports full, so the caller simply retries.
     fn read(&mut self, input: &[u8]) -> (ReadRecordResult, usize) {
         let line_before = self.reader.line();
-        let (result, read, written, ended) =
-            self.reader.read_record(input, &mut self.bytes[self.bytes_len..], &mut self.ends[self.ends_len..]);
+        let (result, read, written, ended) = self.reader.read_record(
+            input,
+            &mut self.bytes[self.bytes_len..],
+            &mut self.ends[self.ends_len..],
+        );
         // csv_core counts every '\n' it consumes, inside quoted fields too.
         self.line += self.reader.line() - line_before;
         self.bytes_len += written;
@@ -235,7 +249,12 @@ mod tests {
         let mut s = Splitter::new(b',');
         let mut out = Vec::new();
         let mut take = |r: Record<'_>| {
-            out.push((r.line, (0..r.len()).map(|i| String::from_utf8_lossy(r.field(i)).into_owned()).collect()));
+            out.push((
+                r.line,
+                (0..r.len())
+                    .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
+                    .collect(),
+            ));
             Ok(())
         };
         for chunk in input.chunks(piece.max(1)) {
@@ -267,13 +286,35 @@ mod tests {
     fn binary_and_non_utf8_input_is_refused_with_its_offset() {
         for piece in [1, 3, 100] {
             let e = records(b"a,b\n1,\x002\n", piece).unwrap_err();
-            assert_eq!(e, CsvError::NotText { offset: 6, what: "a NUL byte" }, "pieces of {piece}");
+            assert_eq!(
+                e,
+                CsvError::NotText {
+                    offset: 6,
+                    what: "a NUL byte"
+                },
+                "pieces of {piece}"
+            );
             let e = records(b"a,b\n1,caf\xe9\n", piece).unwrap_err();
-            assert_eq!(e, CsvError::NotText { offset: 9, what: "a byte sequence that is not UTF-8" });
+            assert_eq!(
+                e,
+                CsvError::NotText {
+                    offset: 9,
+                    what: "a byte sequence that is not UTF-8"
+                }
+            );
             let e = records(b"a,b\n1,\xc3", piece).unwrap_err();
-            assert_eq!(e, CsvError::NotText { offset: 6, what: "a byte sequence that is not UTF-8" });
+            assert_eq!(
+                e,
+                CsvError::NotText {
+                    offset: 6,
+                    what: "a byte sequence that is not UTF-8"
+                }
+            );
         }
-        assert!(records(b"\x1f\x8b\x08\x00\x00\x00", 4).is_err(), "gzip that was not decompressed");
+        assert!(
+            records(b"\x1f\x8b\x08\x00\x00\x00", 4).is_err(),
+            "gzip that was not decompressed"
+        );
     }
 
     #[test]
@@ -283,6 +324,9 @@ mod tests {
             assert_eq!(e, CsvError::UnclosedQuote { line: 3 }, "pieces of {piece}");
         }
         assert!(records(b"a,b\n1,\"x\"\"y\"\n2,\"z\"", 1).is_ok());
-        assert!(records(b"a,b\n1,5\"\n2,3\n", 1).is_ok(), "a quote inside a field is a character");
+        assert!(
+            records(b"a,b\n1,5\"\n2,3\n", 1).is_ok(),
+            "a quote inside a field is a character"
+        );
     }
 }

@@ -14,7 +14,12 @@ struct Run {
 
 fn run(input: &str, options: Options, piece: usize, take: usize) -> Run {
     let mut r = CsvReader::new(options);
-    let mut out = Run { prices: Vec::new(), lines: Vec::new(), keep: Vec::new(), error: None };
+    let mut out = Run {
+        prices: Vec::new(),
+        lines: Vec::new(),
+        keep: Vec::new(),
+        error: None,
+    };
     let mut buf = vec![0.0; take];
     let mut pieces = input.as_bytes().chunks(piece);
     loop {
@@ -40,7 +45,10 @@ fn run(input: &str, options: Options, piece: usize, take: usize) -> Run {
 }
 
 fn keep(name: &str) -> Keep {
-    Keep { name: name.into(), kind: None }
+    Keep {
+        name: name.into(),
+        kind: None,
+    }
 }
 
 fn int64s(columns: &[Vec<KeepColumn>], c: usize) -> Vec<Option<i64>> {
@@ -48,8 +56,13 @@ fn int64s(columns: &[Vec<KeepColumn>], c: usize) -> Vec<Option<i64>> {
         .iter()
         .flat_map(|take| {
             let col = &take[c];
-            let KeepValues::Int64(v) = &col.values else { panic!("{:?} is not int64", col.kind) };
-            v.iter().enumerate().map(|(i, &x)| (col.validity[i / 8] >> (i % 8) & 1 == 1).then_some(x)).collect::<Vec<_>>()
+            let KeepValues::Int64(v) = &col.values else {
+                panic!("{:?} is not int64", col.kind)
+            };
+            v.iter()
+                .enumerate()
+                .map(|(i, &x)| (col.validity[i / 8] >> (i % 8) & 1 == 1).then_some(x))
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -58,12 +71,20 @@ fn int64s(columns: &[Vec<KeepColumn>], c: usize) -> Vec<Option<i64>> {
 fn pieces_and_take_sizes_change_nothing() {
     let mut text = String::from("ts,Close,note\n");
     for i in 0..500 {
-        text.push_str(&format!("{},{}.{},\"n{i}\"\n", 1000 + i, 100 + i % 7, i % 10));
+        text.push_str(&format!(
+            "{},{}.{},\"n{i}\"\n",
+            1000 + i,
+            100 + i % 7,
+            i % 10
+        ));
         if i % 97 == 0 {
             text.push('\n'); // blank lines move the line numbers
         }
     }
-    let options = || Options { keep: vec![keep("ts"), keep("note")], ..Options::default() };
+    let options = || Options {
+        keep: vec![keep("ts"), keep("note")],
+        ..Options::default()
+    };
     let want = run(&text, options(), text.len(), 10_000);
     assert_eq!(want.prices.len(), 500);
     assert_eq!(want.prices[3], 103.3);
@@ -71,7 +92,10 @@ fn pieces_and_take_sizes_change_nothing() {
     assert!(want.error.is_none());
     for (piece, take) in [(1, 7), (13, 64), (4096, 1), (100, 499)] {
         let got = run(&text, options(), piece, take);
-        assert_eq!(got.prices, want.prices, "pieces of {piece}, takes of {take}");
+        assert_eq!(
+            got.prices, want.prices,
+            "pieces of {piece}, takes of {take}"
+        );
         assert_eq!(got.lines, want.lines);
         assert_eq!(int64s(&got.keep, 0), int64s(&want.keep, 0));
         assert!(got.keep.iter().all(|t| t[1].kind == KeepType::Text));
@@ -84,10 +108,21 @@ fn keep_types_come_from_a_fixed_sample_whatever_the_take_size() {
     // row 301 does not fit, for every take size; the rows before it are all taken first.
     let mut text = String::from("v,close\n");
     for i in 0..400 {
-        text.push_str(&format!("{},1\n", if i == 300 { "1.5".to_string() } else { i.to_string() }));
+        text.push_str(&format!(
+            "{},1\n",
+            if i == 300 {
+                "1.5".to_string()
+            } else {
+                i.to_string()
+            }
+        ));
     }
     for take in [1, 64, 1000] {
-        let options = Options { keep: vec![keep("v")], sample_rows: 250, ..Options::default() };
+        let options = Options {
+            keep: vec![keep("v")],
+            sample_rows: 250,
+            ..Options::default()
+        };
         let r = run(&text, options, 4096, take);
         assert_eq!(r.prices.len(), 300, "take {take}");
         let e = r.error.unwrap().to_string();
@@ -98,47 +133,141 @@ fn keep_types_come_from_a_fixed_sample_whatever_the_take_size() {
         );
     }
     // A sample that sees the fraction makes the column float64, and everything fits.
-    let r = run(&text, Options { keep: vec![keep("v")], sample_rows: 1000, ..Options::default() }, 64, 64);
+    let r = run(
+        &text,
+        Options {
+            keep: vec![keep("v")],
+            sample_rows: 1000,
+            ..Options::default()
+        },
+        64,
+        64,
+    );
     assert!(r.error.is_none() && r.keep.iter().all(|t| t[0].kind == KeepType::Float64));
     // Declared, or as text for CSV output: no sample needed, nothing refused.
-    let declared = Keep { name: "v".into(), kind: Some(KeepType::Float64) };
-    assert!(run(&text, Options { keep: vec![declared], sample_rows: 10, ..Options::default() }, 64, 64).error.is_none());
-    let text_out = run(&text, Options { keep: vec![keep("v")], keep_as_text: true, sample_rows: 10, ..Options::default() }, 64, 64);
+    let declared = Keep {
+        name: "v".into(),
+        kind: Some(KeepType::Float64),
+    };
+    assert!(
+        run(
+            &text,
+            Options {
+                keep: vec![declared],
+                sample_rows: 10,
+                ..Options::default()
+            },
+            64,
+            64
+        )
+        .error
+        .is_none()
+    );
+    let text_out = run(
+        &text,
+        Options {
+            keep: vec![keep("v")],
+            keep_as_text: true,
+            sample_rows: 10,
+            ..Options::default()
+        },
+        64,
+        64,
+    );
     assert!(text_out.error.is_none());
-    let KeepValues::Text { bytes, .. } = &text_out.keep[300 / 64][0].values else { panic!() };
-    assert!(String::from_utf8_lossy(bytes).contains("2991.5301"), "the fields as written");
+    let KeepValues::Text { bytes, .. } = &text_out.keep[300 / 64][0].values else {
+        panic!()
+    };
+    assert!(
+        String::from_utf8_lossy(bytes).contains("2991.5301"),
+        "the fields as written"
+    );
 }
 
 #[test]
 fn without_a_header_columns_are_positions() {
-    let options = Options { header: false, price: "2".into(), keep: vec![keep("1")], ..Options::default() };
-    let r = run("10;1.5\n11;2.5\n", Options { delimiter: b';', ..options }, 3, 10);
+    let options = Options {
+        header: false,
+        price: "2".into(),
+        keep: vec![keep("1")],
+        ..Options::default()
+    };
+    let r = run(
+        "10;1.5\n11;2.5\n",
+        Options {
+            delimiter: b';',
+            ..options
+        },
+        3,
+        10,
+    );
     assert_eq!(r.prices, [1.5, 2.5]);
     assert_eq!(int64s(&r.keep, 0), [Some(10), Some(11)]);
     assert_eq!(r.lines, [1, 2]);
-    let bad = run("10,1.5\n", Options { header: false, price: "close".into(), ..Options::default() }, 3, 10);
-    assert_eq!(bad.error.unwrap().to_string(), "column 'close': without a header, columns are numbers from 1 to 2");
+    let bad = run(
+        "10,1.5\n",
+        Options {
+            header: false,
+            price: "close".into(),
+            ..Options::default()
+        },
+        3,
+        10,
+    );
+    assert_eq!(
+        bad.error.unwrap().to_string(),
+        "column 'close': without a header, columns are numbers from 1 to 2"
+    );
 }
 
 #[test]
 fn errors_name_their_line_and_what_was_wrong() {
     let cases: &[(&str, &str)] = &[
-        ("ts,close\n1,100\n2,abc\n", "line 3, column close: 'abc' is not a number"),
-        ("ts,close\n1,100\n2,1e999\n", "line 3, column close: '1e999' is not a finite number"),
-        ("ts,close\n1,100\n2,101,x\n", "line 3: 3 fields where the header has 2 (is the delimiter right? see --delimiter)"),
-        ("ts,close\n1,100\n2\n", "line 3: 1 field where the header has 2 (is the delimiter right? see --delimiter)"),
-        ("ts;close\n1;100\n", "column 'close' not found; available columns: ts;close"),
-        ("ts,close\n1,\"100\n2,3\n", "line 2: a quoted field starts here and is never closed (a '\"' is missing)"),
+        (
+            "ts,close\n1,100\n2,abc\n",
+            "line 3, column close: 'abc' is not a number",
+        ),
+        (
+            "ts,close\n1,100\n2,1e999\n",
+            "line 3, column close: '1e999' is not a finite number",
+        ),
+        (
+            "ts,close\n1,100\n2,101,x\n",
+            "line 3: 3 fields where the header has 2 (is the delimiter right? see --delimiter)",
+        ),
+        (
+            "ts,close\n1,100\n2\n",
+            "line 3: 1 field where the header has 2 (is the delimiter right? see --delimiter)",
+        ),
+        (
+            "ts;close\n1;100\n",
+            "column 'close' not found; available columns: ts;close",
+        ),
+        (
+            "ts,close\n1,\"100\n2,3\n",
+            "line 2: a quoted field starts here and is never closed (a '\"' is missing)",
+        ),
         ("", "empty input: there is no header line"),
         ("\n\n", "empty input: there is no header line"),
-        ("ts,close\n1,\u{1b}[31mred\n", "line 2, column close: '\\u{1b}[31mred' is not a number"),
+        (
+            "ts,close\n1,\u{1b}[31mred\n",
+            "line 2, column close: '\\u{1b}[31mred' is not a number",
+        ),
     ];
     for (input, message) in cases {
         for piece in [1, 5, 1000] {
             let r = run(input, Options::default(), piece, 10);
-            assert_eq!(r.error.as_ref().map(|e| e.to_string()).as_deref(), Some(*message), "{input:?} in pieces of {piece}");
+            assert_eq!(
+                r.error.as_ref().map(|e| e.to_string()).as_deref(),
+                Some(*message),
+                "{input:?} in pieces of {piece}"
+            );
         }
     }
     let r = run("ts,close\n1,100\n2,101\n3,x\n", Options::default(), 4, 10);
-    assert_eq!(r.prices, [100.0, 101.0], "the rows before an error are taken first");
+    assert_eq!(
+        r.prices,
+        [100.0, 101.0],
+        "the rows before an error are taken first"
+    );
 }

@@ -149,7 +149,9 @@ unsafe fn borrowed_array(
                 .add_buffer(values)
         }
         (DataType::Utf8 | DataType::Binary, None) => {
-            return Err(Error::Schema(format!("column {name}: text without offsets")));
+            return Err(Error::Schema(format!(
+                "column {name}: text without offsets"
+            )));
         }
         (DataType::Boolean, _) => builder.offset(c.values_offset).add_buffer(values),
         _ => builder.add_buffer(values),
@@ -210,12 +212,24 @@ mod tests {
             )
         }
         .unwrap();
-        let fa = batch.column(0).as_any().downcast_ref::<Float64Array>().unwrap();
+        let fa = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
         assert_eq!(fa.values().as_ptr(), f.as_ptr(), "no copy");
         assert!(fa.is_valid(0) && fa.is_null(1) && fa.is_valid(2));
-        let ia = batch.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        let ia = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
         assert_eq!(ia.values(), &[7, 8, 9]);
-        let sa = batch.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+        let sa = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         assert_eq!((sa.value(0), sa.value(1), sa.value(2)), ("a", "", "bcd"));
         drop(batch);
     }
@@ -239,8 +253,15 @@ mod tests {
             )
         }
         .unwrap();
-        let b = batch.column(0).as_any().downcast_ref::<BooleanArray>().unwrap();
-        assert_eq!(b.iter().collect::<Vec<_>>(), [Some(true), Some(true), Some(false)]);
+        let b = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .unwrap();
+        assert_eq!(
+            b.iter().collect::<Vec<_>>(),
+            [Some(true), Some(true), Some(false)]
+        );
     }
 
     #[test]

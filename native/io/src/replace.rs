@@ -20,13 +20,22 @@ pub fn replace(temp: &Path, target: &Path) -> io::Result<()> {
         // SAFETY: both are valid NUL-terminated paths; AT_FDCWD makes them relative to the
         // working directory, as `rename` does.
         let r = unsafe {
-            libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE)
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
         };
         if r == 0 {
             return std::fs::remove_file(temp);
         }
         let e = io::Error::last_os_error();
-        if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)) {
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)
+        ) {
             return Err(e);
         }
     }
@@ -45,7 +54,10 @@ mod tests {
         std::fs::write(&temp, "new").unwrap();
         replace(&temp, &target).unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
-        assert!(!temp.exists(), "the old content is gone with the temporary name");
+        assert!(
+            !temp.exists(),
+            "the old content is gone with the temporary name"
+        );
         let fresh = dir.path().join("fresh");
         std::fs::write(&temp, "first").unwrap();
         replace(&temp, &fresh).unwrap();

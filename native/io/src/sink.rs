@@ -161,7 +161,11 @@ fn set_direct(fd: RawFd, on: bool) -> bool {
         if flags < 0 {
             return false;
         }
-        let flags = if on { flags | libc::O_DIRECT } else { flags & !libc::O_DIRECT };
+        let flags = if on {
+            flags | libc::O_DIRECT
+        } else {
+            flags & !libc::O_DIRECT
+        };
         libc::fcntl(fd, libc::F_SETFL, flags) == 0
     }
 }
@@ -181,7 +185,11 @@ impl DirectFile {
 
     /// Writes out every whole block buffered; keeps the partial one.
     fn write_blocks(&mut self) -> io::Result<()> {
-        let whole = if self.direct { self.len - self.len % BLOCK } else { self.len };
+        let whole = if self.direct {
+            self.len - self.len % BLOCK
+        } else {
+            self.len
+        };
         let mut done = 0;
         while done < whole {
             let buf = &self.raw[self.start + done..self.start + whole];
@@ -200,7 +208,8 @@ impl DirectFile {
                 self.stop_direct(); // a short write left the rest unaligned
             }
         }
-        self.raw.copy_within(self.start + done..self.start + self.len, self.start);
+        self.raw
+            .copy_within(self.start + done..self.start + self.len, self.start);
         self.len -= done;
         Ok(())
     }
@@ -337,11 +346,17 @@ mod tests {
         use std::io::Read;
         use std::os::fd::AsRawFd;
         // Wherever the tests run: O_DIRECT where the filesystem takes it, the fallback elsewhere.
-        for dir in [std::env::temp_dir(), std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))] {
+        for dir in [
+            std::env::temp_dir(),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        ] {
             let mut file = tempfile::tempfile_in(&dir).unwrap();
             let mut sink = sink(file.as_raw_fd(), false, true);
             let mut want = Vec::new();
-            for (i, size) in [1usize, 4095, 4096, 4097, 3 << 20, 9 << 20, 17].into_iter().enumerate() {
+            for (i, size) in [1usize, 4095, 4096, 4097, 3 << 20, 9 << 20, 17]
+                .into_iter()
+                .enumerate()
+            {
                 let chunk: Vec<u8> = (0..size).map(|j| (i * 31 + j * 7) as u8).collect();
                 sink.write_all(&chunk).unwrap();
                 sink.flush().unwrap();
@@ -351,7 +366,12 @@ mod tests {
             let mut got = Vec::new();
             std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)).unwrap();
             file.read_to_end(&mut got).unwrap();
-            assert!(got == want, "{} bytes differ in {}", want.len(), dir.display());
+            assert!(
+                got == want,
+                "{} bytes differ in {}",
+                want.len(),
+                dir.display()
+            );
         }
     }
 

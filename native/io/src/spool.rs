@@ -72,7 +72,8 @@ impl Spool {
         }
         // The thread stopped: it failed, and its error is the one to report.
         self.to = None;
-        self.join().and(Err(Error::Io(std::io::ErrorKind::BrokenPipe.into())))
+        self.join()
+            .and(Err(Error::Io(std::io::ErrorKind::BrokenPipe.into())))
     }
 
     fn join(&mut self) -> Result<u64, Error> {

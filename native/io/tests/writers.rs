@@ -29,7 +29,9 @@ fn batches() -> Vec<RecordBatch> {
     let mut out = Vec::new();
     let mut row = 0i64;
     for len in [30usize, 25, 7] {
-        let ts = Int64Array::from_iter_values((row..row + len as i64).map(|i| 1_700_000_000_000 + i * 60_000));
+        let ts = Int64Array::from_iter_values(
+            (row..row + len as i64).map(|i| 1_700_000_000_000 + i * 60_000),
+        );
         let sym = StringArray::from_iter((0..len).map(|i| match i % 4 {
             0 => Some("BTC".to_string()),
             1 => Some("ETH, spot".to_string()),
@@ -59,7 +61,13 @@ fn write_all(format: Format, compression: Compression, hold: bool) -> (File, Sum
     // In the crate's directory: a real filesystem, where O_DIRECT is taken.
     let mut file = tempfile::tempfile_in(env!("CARGO_MANIFEST_DIR")).unwrap();
     let direct = true;
-    let options = Options { format, compression, hold, direct, ..Options::default() };
+    let options = Options {
+        format,
+        compression,
+        hold,
+        direct,
+        ..Options::default()
+    };
     let mut writer = Writer::new(schema(), file.as_raw_fd(), &options).unwrap();
     for b in batches() {
         writer.write(&b, false).unwrap();
@@ -79,14 +87,27 @@ fn concat(batches: &[RecordBatch]) -> RecordBatch {
 
 fn assert_same(got: &RecordBatch, want: &RecordBatch) {
     assert_eq!(got.num_rows(), want.num_rows());
-    assert_eq!(got.column(0).as_primitive::<Int64Type>(), want.column(0).as_primitive::<Int64Type>());
-    assert_eq!(got.column(1).as_string::<i32>(), want.column(1).as_string::<i32>());
+    assert_eq!(
+        got.column(0).as_primitive::<Int64Type>(),
+        want.column(0).as_primitive::<Int64Type>()
+    );
+    assert_eq!(
+        got.column(1).as_string::<i32>(),
+        want.column(1).as_string::<i32>()
+    );
     for c in 2..4 {
-        let (g, w) = (got.column(c).as_primitive::<Float64Type>(), want.column(c).as_primitive::<Float64Type>());
+        let (g, w) = (
+            got.column(c).as_primitive::<Float64Type>(),
+            want.column(c).as_primitive::<Float64Type>(),
+        );
         assert_eq!(g.nulls(), w.nulls(), "column {c} validity");
         for i in 0..g.len() {
             if w.is_valid(i) {
-                assert_eq!(g.value(i).to_bits(), w.value(i).to_bits(), "column {c} row {i}");
+                assert_eq!(
+                    g.value(i).to_bits(),
+                    w.value(i).to_bits(),
+                    "column {c} row {i}"
+                );
             }
         }
     }
@@ -94,7 +115,12 @@ fn assert_same(got: &RecordBatch, want: &RecordBatch) {
 
 #[test]
 fn parquet_round_trips_with_metadata_one_row_group_per_batch() {
-    for compression in [Compression::Lz4, Compression::Zstd, Compression::Snappy, Compression::None] {
+    for compression in [
+        Compression::Lz4,
+        Compression::Zstd,
+        Compression::Snappy,
+        Compression::None,
+    ] {
         let (file, _) = write_all(Format::Parquet, compression, false);
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
         let meta = builder.metadata().clone();
@@ -103,7 +129,10 @@ fn parquet_round_trips_with_metadata_one_row_group_per_batch() {
         let kv = meta.file_metadata().key_value_metadata().unwrap();
         let value = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());
         assert_eq!(value("trendflex").as_deref(), Some("{\"rows\":62}"));
-        assert!(value("ARROW:schema").is_some(), "the Arrow schema travels with the file");
+        assert!(
+            value("ARROW:schema").is_some(),
+            "the Arrow schema travels with the file"
+        );
         let col = meta.row_group(0).column(2);
         assert_eq!(
             col.compression(),
@@ -114,16 +143,54 @@ fn parquet_round_trips_with_metadata_one_row_group_per_batch() {
                 Compression::None => Codec::UNCOMPRESSED,
             }
         );
-        assert!(col.encodings().any(|e| e == Encoding::BYTE_STREAM_SPLIT), "floats are split");
-        assert!(col.statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "statistics on");
+        assert!(
+            col.encodings().any(|e| e == Encoding::BYTE_STREAM_SPLIT),
+            "floats are split"
+        );
+        assert!(
+            col.statistics()
+                .is_some_and(|s| s.min_bytes_opt().is_some()),
+            "statistics on"
+        );
         let orders = meta.file_metadata().column_orders().unwrap();
         assert!(
-            orders.iter().all(|o| matches!(o, parquet::basic::ColumnOrder::TYPE_DEFINED_ORDER(_))),
+            orders
+                .iter()
+                .all(|o| matches!(o, parquet::basic::ColumnOrder::TYPE_DEFINED_ORDER(_))),
             "every reader knows the type-defined order: {orders:?}"
         );
         let got: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
         assert_same(&concat(&got), &concat(&batches()));
     }
+}
+
+#[test]
+fn parquet_row_groups_gather_whole_batches() {
+    let mut file = tempfile::tempfile().unwrap();
+    let options = Options {
+        row_group_rows: 50,
+        ..Options::default()
+    };
+    let mut writer = Writer::new(schema(), file.as_raw_fd(), &options).unwrap();
+    for b in batches() {
+        writer.write(&b, false).unwrap();
+    }
+    let summary = writer.finish(vec![]).unwrap();
+    verify(&mut file, &summary).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let groups: Vec<i64> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    assert_eq!(
+        groups,
+        vec![55, 7],
+        "30 + 25 reach 50; the last batch closes the last group"
+    );
+    let got: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    assert_same(&concat(&got), &concat(&batches()));
 }
 
 #[test]
@@ -151,7 +218,10 @@ fn csv_prints_floats_readers_keep_as_floats_and_quotes_text() {
     for b in &want {
         for i in 0..b.num_rows() {
             let r = &records[row];
-            assert_eq!(r[0].parse::<i64>().unwrap(), b.column(0).as_primitive::<Int64Type>().value(i));
+            assert_eq!(
+                r[0].parse::<i64>().unwrap(),
+                b.column(0).as_primitive::<Int64Type>().value(i)
+            );
             let sym = b.column(1).as_string::<i32>();
             assert_eq!(&r[1], if sym.is_valid(i) { sym.value(i) } else { "" });
             for c in 2..4 {
@@ -159,7 +229,11 @@ fn csv_prints_floats_readers_keep_as_floats_and_quotes_text() {
                 if a.is_null(i) {
                     assert_eq!(&r[c], "", "row {row} column {c} is missing");
                 } else {
-                    assert!(r[c].contains('.') || r[c].contains('e'), "{} reads as a float", &r[c]);
+                    assert!(
+                        r[c].contains('.') || r[c].contains('e'),
+                        "{} reads as a float",
+                        &r[c]
+                    );
                     assert_eq!(r[c].parse::<f64>().unwrap().to_bits(), a.value(i).to_bits());
                 }
             }
@@ -170,14 +244,21 @@ fn csv_prints_floats_readers_keep_as_floats_and_quotes_text() {
 
 #[test]
 fn a_one_column_csv_writes_missing_rows_as_empty_quotes() {
-    let schema = Arc::new(Schema::new(vec![Field::new("trendflex_2", DataType::Float64, true)]));
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "trendflex_2",
+        DataType::Float64,
+        true,
+    )]));
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![Arc::new(Float64Array::from(vec![None, None, Some(5.0), Some(-0.25)])) as ArrayRef],
     )
     .unwrap();
     let mut file = tempfile::tempfile().unwrap();
-    let options = Options { format: Format::Csv, ..Options::default() };
+    let options = Options {
+        format: Format::Csv,
+        ..Options::default()
+    };
     let mut writer = Writer::new(schema, file.as_raw_fd(), &options).unwrap();
     writer.write(&batch, true).unwrap();
     let summary = writer.finish(vec![]).unwrap();
@@ -194,16 +275,28 @@ fn held_output_reaches_the_descriptor_only_once_released() {
     for format in [Format::Parquet, Format::Csv, Format::Arrow] {
         file.set_len(0).unwrap();
         file.seek(SeekFrom::Start(0)).unwrap();
-        let options = Options { format, hold: true, ..Options::default() };
+        let options = Options {
+            format,
+            hold: true,
+            ..Options::default()
+        };
         let mut writer = Writer::new(schema(), file.as_raw_fd(), &options).unwrap();
         let all = batches();
         writer.write(&all[0], false).unwrap();
         writer.write(&all[1], false).unwrap();
         // Parquet's encoded row groups are appended by a thread: give it time to misbehave.
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert_eq!(file.metadata().unwrap().len(), 0, "{format:?}: nothing before release");
+        assert_eq!(
+            file.metadata().unwrap().len(),
+            0,
+            "{format:?}: nothing before release"
+        );
         drop(writer);
-        assert_eq!(file.metadata().unwrap().len(), 0, "{format:?}: nothing when abandoned");
+        assert_eq!(
+            file.metadata().unwrap().len(),
+            0,
+            "{format:?}: nothing when abandoned"
+        );
 
         let mut writer = Writer::new(schema(), file.as_raw_fd(), &options).unwrap();
         writer.write(&all[0], false).unwrap();
@@ -218,9 +311,15 @@ fn held_output_reaches_the_descriptor_only_once_released() {
 fn verify_catches_a_file_that_is_not_what_was_written() {
     for format in [Format::Parquet, Format::Csv, Format::Arrow] {
         let (mut file, summary) = write_all(format, Compression::None, false);
-        let wrong_rows = Summary { rows: summary.rows + 1, ..summary };
+        let wrong_rows = Summary {
+            rows: summary.rows + 1,
+            ..summary
+        };
         if format != Format::Csv {
-            assert!(verify(&mut file, &wrong_rows).is_err(), "{format:?}: row count");
+            assert!(
+                verify(&mut file, &wrong_rows).is_err(),
+                "{format:?}: row count"
+            );
         }
         file.set_len(summary.bytes - 3).unwrap();
         let e = verify(&mut file, &summary).unwrap_err().to_string();
@@ -231,13 +330,18 @@ fn verify_catches_a_file_that_is_not_what_was_written() {
 #[test]
 fn write_errors_are_os_errors() {
     let full = File::options().write(true).open("/dev/full").unwrap();
-    let options = Options { format: Format::Csv, ..Options::default() };
+    let options = Options {
+        format: Format::Csv,
+        ..Options::default()
+    };
     let mut writer = Writer::new(schema(), full.as_raw_fd(), &options).unwrap();
     let mut result = Ok(());
     for b in batches() {
         result = result.and_then(|_| writer.write(&b, true));
     }
-    let e = result.and_then(|_| writer.finish(vec![]).map(|_| ())).unwrap_err();
+    let e = result
+        .and_then(|_| writer.finish(vec![]).map(|_| ()))
+        .unwrap_err();
     assert_eq!(e.os_error(), Some(libc_enospc()), "{e}");
     assert_eq!(e.to_string(), "no space left on device");
 }

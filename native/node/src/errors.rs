@@ -96,7 +96,10 @@ impl Failure {
             _ => output_code(&e),
         };
         let message = format!("{name}: {e}");
-        self.0 = Some(Pending::Output { code, message: message.clone() });
+        self.0 = Some(Pending::Output {
+            code,
+            message: message.clone(),
+        });
         Error::from_reason(message)
     }
 

@@ -460,7 +460,10 @@ pub fn bench_core(
 /// missing. Outputs can have values only inside `[first + period, end)`.
 #[napi]
 pub fn price_span(prices: Float64ArraySlice) -> Vec<f64> {
-    let first = prices.iter().position(|x| !x.is_nan()).unwrap_or(prices.len());
+    let first = prices
+        .iter()
+        .position(|x| !x.is_nan())
+        .unwrap_or(prices.len());
     let end = prices[first..]
         .iter()
         .position(|x| x.is_nan())

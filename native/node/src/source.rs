@@ -72,7 +72,11 @@ fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
     let delimiter = match o.delimiter.as_deref().map(str::as_bytes) {
         None => None,
         Some([d]) if !matches!(d, b'"' | b'\n' | b'\r') => Some(*d),
-        Some(_) => return Err(bad("the delimiter must be one byte other than '\"', CR and LF".into())),
+        Some(_) => {
+            return Err(bad(
+                "the delimiter must be one byte other than '\"', CR and LF".into(),
+            ));
+        }
     };
     let gaps = match o.gaps.as_str() {
         "error" => GapMode::Error,
@@ -86,12 +90,24 @@ fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
         .map(|k| {
             let kind = match &k.kind {
                 None => None,
-                Some(t) => Some(KeepType::parse(t).ok_or_else(|| bad(format!("unknown keep type '{t}'")))?),
+                Some(t) => Some(
+                    KeepType::parse(t).ok_or_else(|| bad(format!("unknown keep type '{t}'")))?,
+                ),
             };
-            Ok(Keep { name: k.name.clone(), kind })
+            Ok(Keep {
+                name: k.name.clone(),
+                kind,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(SourceOptions { price: o.column.clone(), keep, delimiter, header: o.header, keep_as_text: o.keep_as_text, gaps })
+    Ok(SourceOptions {
+        price: o.column.clone(),
+        keep,
+        delimiter,
+        header: o.header,
+        keep_as_text: o.keep_as_text,
+        gaps,
+    })
 }
 
 /// An open input. Read it with `readAsync`, one call at a time.
@@ -146,9 +162,18 @@ impl NativeSource {
     /// alone until the promise settles.
     #[napi(ts_return_type = "Promise<ReadResult>")]
     pub fn read_async(&self, env: Env, prices: Float64Array) -> Result<AsyncTask<ReadTask>> {
-        let source = self.state.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| {
-            range_error(&env, "ERR_BUSY", "the source is busy with an earlier readAsync; await it first".into())
-        })?;
+        let source = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| {
+                range_error(
+                    &env,
+                    "ERR_BUSY",
+                    "the source is busy with an earlier readAsync; await it first".into(),
+                )
+            })?;
         Ok(AsyncTask::new(ReadTask {
             home: self.state.clone(),
             source: Some(source),
@@ -174,12 +199,16 @@ impl Task for OpenTask {
     type JsValue = NativeSource;
 
     fn compute(&mut self) -> Result<Source> {
-        Source::open(&self.input, &self.options, self.chunk_rows).map_err(|e| self.failure.input(&self.name, e))
+        Source::open(&self.input, &self.options, self.chunk_rows)
+            .map_err(|e| self.failure.input(&self.name, e))
     }
 
     fn resolve(&mut self, _env: Env, source: Source) -> Result<NativeSource> {
         let keep_types = source.keep_types().map(|types| {
-            types.iter().map(|t| type_name(t).unwrap_or_else(|| t.to_string())).collect()
+            types
+                .iter()
+                .map(|t| type_name(t).unwrap_or_else(|| t.to_string()))
+                .collect()
         });
         Ok(NativeSource {
             info: source.info.clone(),
@@ -197,7 +226,11 @@ impl Task for OpenTask {
 /// Opens `path` (`null`: stdin) on the thread pool, reading as far as its columns.
 #[napi(ts_return_type = "Promise<NativeSource>")]
 #[cfg_attr(test, allow(dead_code))]
-pub fn open_source(env: Env, path: Option<String>, options: OpenOptions) -> Result<AsyncTask<OpenTask>> {
+pub fn open_source(
+    env: Env,
+    path: Option<String>,
+    options: OpenOptions,
+) -> Result<AsyncTask<OpenTask>> {
     let parsed = parse_options(&env, &options)?;
     Ok(AsyncTask::new(OpenTask {
         input: path.map_or(Input::Stdin, |p| Input::Path(p.into())),
@@ -230,12 +263,22 @@ impl Task for ReadTask {
     type JsValue = ReadResult;
 
     fn compute(&mut self) -> Result<Read> {
-        let source = self.source.as_mut().expect("a read task carries the source");
+        let source = self
+            .source
+            .as_mut()
+            .expect("a read task carries the source");
         // SAFETY: the task holds a reference to `prices`, keeping it alive until it settles; the
         // JS side does not touch it meanwhile (documented on `readAsync`).
         let prices = unsafe { self.prices.as_mut() };
-        let chunk = source.next(prices).map_err(|e| self.failure.input(&self.name, e))?;
-        Ok(Read { rows: chunk.rows, keep: chunk.keep, gaps: source.gaps(), bytes_read: source.bytes_read() })
+        let chunk = source
+            .next(prices)
+            .map_err(|e| self.failure.input(&self.name, e))?;
+        Ok(Read {
+            rows: chunk.rows,
+            keep: chunk.keep,
+            gaps: source.gaps(),
+            bytes_read: source.bytes_read(),
+        })
     }
 
     fn resolve(&mut self, _env: Env, read: Read) -> Result<ReadResult> {
@@ -265,23 +308,35 @@ impl Drop for ReadTask {
 fn keep_buffers(a: &ArrayRef) -> KeepBuffers {
     let data = a.to_data();
     let (offset, len) = (data.offset(), data.len());
-    let validity = a.nulls().filter(|n| n.null_count() > 0).map(|n| Uint8Array::new(n.inner().sliced().to_vec()));
+    let validity = a
+        .nulls()
+        .filter(|n| n.null_count() > 0)
+        .map(|n| Uint8Array::new(n.inner().sliced().to_vec()));
     let (values, offsets) = match a.data_type() {
         DataType::Utf8 | DataType::Binary => {
             let all: &[i32] = data.buffers()[0].typed_data();
             let o = &all[offset..=offset + len];
             let (start, end) = (o[0] as usize, o[len] as usize);
             let rebased: Vec<i32> = o.iter().map(|x| x - o[0]).collect();
-            (data.buffers()[1].as_slice()[start..end].to_vec(), Some(Int32Array::new(rebased)))
+            (
+                data.buffers()[1].as_slice()[start..end].to_vec(),
+                Some(Int32Array::new(rebased)),
+            )
         }
         DataType::Boolean => {
-            let b = a.as_any().downcast_ref::<BooleanArray>().expect("a boolean array");
+            let b = a
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .expect("a boolean array");
             let bits: BooleanBuffer = b.values().iter().collect();
             (bits.sliced().to_vec(), None)
         }
         t => {
             let width = t.primitive_width().unwrap_or(1);
-            (data.buffers()[0].as_slice()[offset * width..(offset + len) * width].to_vec(), None)
+            (
+                data.buffers()[0].as_slice()[offset * width..(offset + len) * width].to_vec(),
+                None,
+            )
         }
     };
     KeepBuffers {

@@ -108,7 +108,19 @@ mod tests {
 
     #[test]
     fn type_names_parse_and_round_trip() {
-        for name in ["float64", "int8", "uint64", "utf8", "bool", "date32", "timestamp[ns]", "timestamp[ms, UTC]", "time32[s]", "duration[us]", "decimal128(38, 9)"] {
+        for name in [
+            "float64",
+            "int8",
+            "uint64",
+            "utf8",
+            "bool",
+            "date32",
+            "timestamp[ns]",
+            "timestamp[ms, UTC]",
+            "time32[s]",
+            "duration[us]",
+            "decimal128(38, 9)",
+        ] {
             assert_eq!(type_name(&data_type(name).unwrap()).as_deref(), Some(name));
         }
         assert_eq!(data_type("float64"), Some(DataType::Float64));
@@ -118,12 +130,20 @@ mod tests {
         );
         assert_eq!(
             data_type("timestamp[us, America/New_York]"),
-            Some(DataType::Timestamp(TimeUnit::Microsecond, Some("America/New_York".into())))
+            Some(DataType::Timestamp(
+                TimeUnit::Microsecond,
+                Some("America/New_York".into())
+            ))
         );
-        assert_eq!(data_type("decimal128(10, 2)"), Some(DataType::Decimal128(10, 2)));
-        assert_eq!(data_type("time64[ns]"), Some(DataType::Time64(TimeUnit::Nanosecond)));
+        assert_eq!(
+            data_type("decimal128(10, 2)"),
+            Some(DataType::Decimal128(10, 2))
+        );
+        assert_eq!(
+            data_type("time64[ns]"),
+            Some(DataType::Time64(TimeUnit::Nanosecond))
+        );
         assert_eq!(data_type("float16"), None);
         assert_eq!(data_type("timestamp[fortnight]"), None);
     }
 }
-

@@ -36,6 +36,8 @@ pub struct WriterOptions {
     pub direct: Option<bool>,
     /// Parquet's `created_by`.
     pub created_by: Option<String>,
+    /// Parquet: rows per row group, in whole chunks (0 or absent: a row group per chunk).
+    pub row_group_rows: Option<u32>,
     /// Arrow: schema metadata (Parquet takes its metadata at `finish`).
     pub metadata: Option<HashMap<String, String>>,
     /// The output as the user named it, for messages (a path, or "stdout").
@@ -89,6 +91,7 @@ fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
         hold: o.hold.unwrap_or(false),
         direct: o.direct.unwrap_or(false),
         created_by: o.created_by.clone().unwrap_or_else(|| "trendflex".into()),
+        row_group_rows: o.row_group_rows.unwrap_or(0) as usize,
     })
 }
 
@@ -122,7 +125,12 @@ impl NativeWriter {
     /// `fd` must stay open until `finishAsync` settles or `abort` returns. Parquet and CSV write
     /// their header at once, Arrow its schema (held back with `hold`).
     #[napi(constructor)]
-    pub fn new(env: Env, fd: i32, fields: Vec<WriterField>, options: WriterOptions) -> Result<Self> {
+    pub fn new(
+        env: Env,
+        fd: i32,
+        fields: Vec<WriterField>,
+        options: WriterOptions,
+    ) -> Result<Self> {
         let opts = self::options(&env, &options)?;
         let fields = fields
             .iter()
@@ -133,7 +141,10 @@ impl NativeWriter {
                         range_error(
                             &env,
                             "ERR_OUTPUT_SCHEMA",
-                            format!("column {}: type '{}' cannot be written", f.name, f.data_type),
+                            format!(
+                                "column {}: type '{}' cannot be written",
+                                f.name, f.data_type
+                            ),
                         )
                     })
             })
@@ -238,13 +249,17 @@ impl Task for WriteTask {
                 offsets: c.offsets.as_deref(),
             })
             .collect();
-        let writer = self.writer.as_mut().expect("a write task carries the writer");
+        let writer = self
+            .writer
+            .as_mut()
+            .expect("a write task carries the writer");
         let loan = Loan::new();
         // SAFETY: the task holds references to every typed array, so their memory stays alive
         // until it settles, which is after `loan` is dropped at the end of this block; the JS API
         // documents that the arrays are not modified until then.
-        let result = unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, self.rows) }
-            .and_then(|batch| writer.write(&batch, self.release));
+        let result =
+            unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, self.rows) }
+                .and_then(|batch| writer.write(&batch, self.release));
         drop(loan);
         result.map_err(|e| self.failure.output(&self.name, e))
     }
@@ -280,7 +295,10 @@ impl Task for FinishTask {
     type JsValue = WriteSummary;
 
     fn compute(&mut self) -> Result<Summary> {
-        let writer = self.writer.take().expect("a finish task carries the writer");
+        let writer = self
+            .writer
+            .take()
+            .expect("a finish task carries the writer");
         writer
             .finish(std::mem::take(&mut self.metadata))
             .map_err(|e| self.failure.output(&self.name, e))
@@ -331,7 +349,8 @@ impl Task for VerifyTask {
         // SAFETY: the caller keeps `fd` open until the task settles; ManuallyDrop keeps this
         // `File` from closing a descriptor it does not own.
         let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(self.fd) });
-        trendflex_io::verify(&mut file, &self.summary).map_err(|e| self.failure.output(&self.name, e))
+        trendflex_io::verify(&mut file, &self.summary)
+            .map_err(|e| self.failure.output(&self.name, e))
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -346,12 +365,23 @@ impl Task for VerifyTask {
 /// Verifies the finished file open at `fd` against `summary` (see `VerifyTask`).
 #[napi(ts_return_type = "Promise<void>")]
 #[cfg_attr(test, allow(dead_code))]
-pub fn verify_output(env: Env, fd: i32, summary: WriteSummary, name: String) -> Result<AsyncTask<VerifyTask>> {
+pub fn verify_output(
+    env: Env,
+    fd: i32,
+    summary: WriteSummary,
+    name: String,
+) -> Result<AsyncTask<VerifyTask>> {
     let format = match summary.format.as_str() {
         "parquet" => Format::Parquet,
         "csv" => Format::Csv,
         "arrow" => Format::Arrow,
-        other => return Err(range_error(&env, "ERR_WRITER_OPTIONS", format!("unknown format '{other}'"))),
+        other => {
+            return Err(range_error(
+                &env,
+                "ERR_WRITER_OPTIONS",
+                format!("unknown format '{other}'"),
+            ));
+        }
     };
     Ok(AsyncTask::new(VerifyTask {
         fd,

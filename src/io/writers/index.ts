@@ -33,6 +33,8 @@ export interface WriterOptions {
   metadata: Record<string, string>
   /** Parquet's `created_by`. */
   createdBy: string
+  /** Parquet: rows per row group, made of whole chunks. */
+  rowGroupRows: number
 }
 
 export interface Writer {
@@ -57,6 +59,7 @@ export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o
     // Past the page cache, whose copying costs the encoders CPU (see the addon's sink).
     direct: !sink.stream,
     createdBy: o.createdBy,
+    rowGroupRows: o.rowGroupRows,
     metadata: spec.metadataAtFinish ? undefined : o.metadata,
     name: sink.name,
   })

@@ -85,13 +85,21 @@ impl<R: Read> Read for Peeked<R> {
 }
 
 /// The decompressed bytes of `source` (whose head was peeked), counting the raw bytes read.
-pub fn unpacked(source: Peeked<Box<dyn Read + Send>>, read: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
+pub fn unpacked(
+    source: Peeked<Box<dyn Read + Send>>,
+    read: Arc<AtomicU64>,
+) -> io::Result<Box<dyn Read + Send>> {
     let kind = packing(source.head());
-    let counted = Counted { inner: source, read };
+    let counted = Counted {
+        inner: source,
+        read,
+    };
     Ok(match kind {
         Packing::Plain => Box::new(counted),
         // Multi-member: `cat a.gz b.gz` is one valid gzip stream, as gunzip reads it.
-        Packing::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, counted))),
+        Packing::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 20, counted),
+        )),
         Packing::Zstd => Box::new(zstd::stream::read::Decoder::new(counted)?),
     })
 }
@@ -112,7 +120,11 @@ impl Read for FdReader {
             match e.kind() {
                 io::ErrorKind::Interrupted => {}
                 io::ErrorKind::WouldBlock => {
-                    let mut pfd = libc::pollfd { fd: self.0, events: libc::POLLIN, revents: 0 };
+                    let mut pfd = libc::pollfd {
+                        fd: self.0,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
                     // SAFETY: one valid pollfd, count 1.
                     unsafe { libc::poll(&mut pfd, 1, -1) };
                 }

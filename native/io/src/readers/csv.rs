@@ -22,7 +22,11 @@ pub struct CsvSource {
 
 impl CsvSource {
     /// Reads until the header is known (or the input fails or ends).
-    pub fn open(input: Box<dyn Read + Send>, delimiter: u8, o: &SourceOptions) -> Result<Self, Error> {
+    pub fn open(
+        input: Box<dyn Read + Send>,
+        delimiter: u8,
+        o: &SourceOptions,
+    ) -> Result<Self, Error> {
         let options = Options {
             delimiter,
             header: o.header,
@@ -31,7 +35,12 @@ impl CsvSource {
             keep_as_text: o.keep_as_text,
             ..Options::default()
         };
-        let mut s = CsvSource { input, reader: CsvReader::new(options), piece: vec![0; PIECE], lines: Vec::new() };
+        let mut s = CsvSource {
+            input,
+            reader: CsvReader::new(options),
+            piece: vec![0; PIECE],
+            lines: Vec::new(),
+        };
         while s.reader.header().is_none() && !s.reader.done() {
             s.pump()?;
         }
@@ -42,11 +51,17 @@ impl CsvSource {
     }
 
     pub fn column(&self) -> String {
-        self.reader.header().map(|h| h.names[h.price].clone()).unwrap_or_default()
+        self.reader
+            .header()
+            .map(|h| h.names[h.price].clone())
+            .unwrap_or_default()
     }
 
     pub fn keep(&self) -> Vec<String> {
-        self.reader.header().map(|h| h.keep.iter().map(|&i| h.names[i].clone()).collect()).unwrap_or_default()
+        self.reader
+            .header()
+            .map(|h| h.keep.iter().map(|&i| h.names[i].clone()).collect())
+            .unwrap_or_default()
     }
 
     fn pump(&mut self) -> Result<(), Error> {
@@ -70,16 +85,25 @@ impl CsvSource {
         while self.reader.ready() < prices.len() && !self.reader.done() {
             self.pump()?;
         }
-        let Taken { rows, keep, lines } = self.reader.take(prices).map_err(|e| Error::Input(e.to_string()))?;
+        let Taken { rows, keep, lines } = self
+            .reader
+            .take(prices)
+            .map_err(|e| Error::Input(e.to_string()))?;
         self.lines = lines;
-        Ok(Chunk { rows, keep: keep.into_iter().map(keep_array).collect() })
+        Ok(Chunk {
+            rows,
+            keep: keep.into_iter().map(keep_array).collect(),
+        })
     }
 }
 
 fn read_error(e: std::io::Error) -> Error {
     // flate2 and zstd report corrupt data as InvalidInput/InvalidData/Other with their message.
     match e.kind() {
-        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other => {
+        std::io::ErrorKind::InvalidInput
+        | std::io::ErrorKind::InvalidData
+        | std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::Other => {
             Error::Input(format!("the compressed data is corrupt or cut short ({e})"))
         }
         _ => Error::Io(e),
@@ -92,13 +116,18 @@ fn keep_array(c: KeepColumn) -> ArrayRef {
         KeepValues::Float64(v) => v.len(),
         KeepValues::Text { offsets, .. } => offsets.len() - 1,
     };
-    let nulls = (c.null_count > 0).then(|| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(c.validity), 0, rows)));
+    let nulls = (c.null_count > 0)
+        .then(|| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(c.validity), 0, rows)));
     match c.values {
         KeepValues::Int64(v) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),
         KeepValues::Float64(v) => Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)),
         KeepValues::Text { offsets, bytes } => {
             // `new` checks the offsets and the UTF-8 (which the reader checked when it read them).
-            Arc::new(StringArray::new(OffsetBuffer::new(ScalarBuffer::from(offsets)), Buffer::from_vec(bytes), nulls))
+            Arc::new(StringArray::new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(bytes),
+                nulls,
+            ))
         }
     }
 }

@@ -26,7 +26,10 @@ pub struct Gaps {
 
 impl Gaps {
     pub fn new(mode: GapMode) -> Self {
-        Gaps { mode, ..Gaps::default() }
+        Gaps {
+            mode,
+            ..Gaps::default()
+        }
     }
 
     /// Applies the policy to `prices`, whose first row is `first_row` of the input; under

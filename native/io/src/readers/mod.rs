@@ -48,8 +48,8 @@ pub struct Chunk {
 }
 
 enum Kind {
-    Csv(csv::CsvSource),
-    Parquet(parquet::ParquetSource),
+    Csv(Box<csv::CsvSource>),
+    Parquet(Box<parquet::ParquetSource>),
 }
 
 /// What is known about an input once it is open.
@@ -78,14 +78,21 @@ pub struct Source {
 fn tab_by_name(path: &std::path::Path) -> bool {
     let name = path.to_string_lossy().to_ascii_lowercase();
     [".tsv", ".tab"].iter().any(|ext| {
-        name.ends_with(ext) || [".gz", ".zst", ".zstd"].iter().any(|z| name.ends_with(&format!("{ext}{z}")))
+        name.ends_with(ext)
+            || [".gz", ".zst", ".zstd"]
+                .iter()
+                .any(|z| name.ends_with(&format!("{ext}{z}")))
     })
 }
 
 impl Source {
     /// Opens the input and reads as far as its columns (CSV header, Parquet footer).
     /// `chunk_rows`: the rows of the chunks that will be asked for.
-    pub fn open(input: &Input, options: &SourceOptions, chunk_rows: usize) -> Result<Source, Error> {
+    pub fn open(
+        input: &Input,
+        options: &SourceOptions,
+        chunk_rows: usize,
+    ) -> Result<Source, Error> {
         let read = Arc::new(AtomicU64::new(0));
         let (raw, size, tab): (Box<dyn Read + Send>, Option<u64>, bool) = match input {
             Input::Stdin => (bytes::stdin(), None, false),
@@ -95,7 +102,11 @@ impl Source {
                 if meta.is_dir() {
                     return Err(Error::Input("is a directory, not a price file".into()));
                 }
-                (bytes::file(f), meta.is_file().then(|| meta.len()), tab_by_name(p))
+                (
+                    bytes::file(f),
+                    meta.is_file().then_some(meta.len()),
+                    tab_by_name(p),
+                )
             }
         };
         let peeked = Peeked::new(raw, 4)?;
@@ -117,13 +128,31 @@ impl Source {
                 total_rows: Some(source.total_rows),
                 input_bytes: size,
             };
-            return Ok(Source { kind: Kind::Parquet(source), gaps: Gaps::new(options.gaps), rows: 0, read, info });
+            return Ok(Source {
+                kind: Kind::Parquet(Box::new(source)),
+                gaps: Gaps::new(options.gaps),
+                rows: 0,
+                read,
+                info,
+            });
         }
         let delimiter = options.delimiter.unwrap_or(if tab { b'\t' } else { b',' });
         let text = bytes::unpacked(peeked, read.clone())?;
         let source = csv::CsvSource::open(text, delimiter, options)?;
-        let info = SourceInfo { format: "csv", column: source.column(), keep: source.keep(), total_rows: None, input_bytes: size };
-        Ok(Source { kind: Kind::Csv(source), gaps: Gaps::new(options.gaps), rows: 0, read, info })
+        let info = SourceInfo {
+            format: "csv",
+            column: source.column(),
+            keep: source.keep(),
+            total_rows: None,
+            input_bytes: size,
+        };
+        Ok(Source {
+            kind: Kind::Csv(Box::new(source)),
+            gaps: Gaps::new(options.gaps),
+            rows: 0,
+            read,
+            info,
+        })
     }
 
     /// Keep column types, when known before the first chunk (Parquet).
@@ -181,7 +210,10 @@ fn named_as_read(path: &std::path::Path, head: &[u8]) -> Result<(), Error> {
     } else if name.ends_with(".gz") {
         Some((bytes::GZIP, "gzip data (it does not start with 1f 8b)"))
     } else if name.ends_with(".zst") || name.ends_with(".zstd") {
-        Some((bytes::ZSTD, "zstd data (it does not start with 28 b5 2f fd)"))
+        Some((
+            bytes::ZSTD,
+            "zstd data (it does not start with 28 b5 2f fd)",
+        ))
     } else {
         None
     };

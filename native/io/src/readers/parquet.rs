@@ -27,7 +27,15 @@ pub struct ParquetSource {
 }
 
 fn numeric(t: &DataType) -> bool {
-    t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..))
+    t.is_integer()
+        || t.is_floating()
+        || matches!(
+            t,
+            DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        )
 }
 
 /// The type a keep column is handed out as: dictionaries decoded, large and view strings as
@@ -50,18 +58,31 @@ impl ParquetSource {
             .map_err(|e| Error::Input(format!("not a readable Parquet file ({e})")))?;
         let schema = builder.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let find = |wanted: &str| match_column(&names, wanted).map_err(|e| Error::Input(e.to_string()));
+        let find =
+            |wanted: &str| match_column(&names, wanted).map_err(|e| Error::Input(e.to_string()));
         let price_at = find(&o.price)?;
-        let keep_at = o.keep.iter().map(|k| find(&k.name)).collect::<Result<Vec<_>, _>>()?;
+        let keep_at = o
+            .keep
+            .iter()
+            .map(|k| find(&k.name))
+            .collect::<Result<Vec<_>, _>>()?;
         let price_type = schema.field(price_at).data_type();
         if !numeric(price_type) {
-            return Err(Error::Input(format!("column {} has type {price_type}, not a number", names[price_at])));
+            return Err(Error::Input(format!(
+                "column {} has type {price_type}, not a number",
+                names[price_at]
+            )));
         }
         let keep_types = keep_at
             .iter()
             .map(|&i| {
                 let t = schema.field(i).data_type();
-                keep_type(t).ok_or_else(|| Error::Input(format!("column {} has type {t}, which cannot be kept", names[i])))
+                keep_type(t).ok_or_else(|| {
+                    Error::Input(format!(
+                        "column {} has type {t}, which cannot be kept",
+                        names[i]
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut wanted: Vec<usize> = keep_at.iter().copied().chain([price_at]).collect();
@@ -92,8 +113,16 @@ impl ParquetSource {
         let (batch, from) = match self.pending.take() {
             Some(p) => p,
             None => match self.batches.next() {
-                None => return Ok(Chunk { rows: 0, keep: Vec::new() }),
-                Some(b) => (b.map_err(|e| Error::Input(format!("cannot read its data ({e})")))?, 0),
+                None => {
+                    return Ok(Chunk {
+                        rows: 0,
+                        keep: Vec::new(),
+                    });
+                }
+                Some(b) => (
+                    b.map_err(|e| Error::Input(format!("cannot read its data ({e})")))?,
+                    0,
+                ),
             },
         };
         let rows = (batch.num_rows() - from).min(prices.len());
@@ -102,7 +131,10 @@ impl ParquetSource {
         }
         let batch = batch.slice(from, rows);
         let price = cast(batch.column(self.price), &DataType::Float64)?;
-        let values = price.as_any().downcast_ref::<arrow_array::Float64Array>().expect("cast to Float64");
+        let values = price
+            .as_any()
+            .downcast_ref::<arrow_array::Float64Array>()
+            .expect("cast to Float64");
         prices[..rows].copy_from_slice(values.values());
         if let Some(nulls) = values.nulls() {
             for i in nulls.iter().enumerate().filter(|(_, v)| !v).map(|(i, _)| i) {
@@ -115,7 +147,11 @@ impl ParquetSource {
             .zip(&self.keep_types)
             .map(|(&k, t)| {
                 let a = batch.column(k);
-                if a.data_type() == t { Ok(a.clone()) } else { cast(a, t).map_err(Error::from) }
+                if a.data_type() == t {
+                    Ok(a.clone())
+                } else {
+                    cast(a, t).map_err(Error::from)
+                }
             })
             .collect::<Result<Vec<ArrayRef>, _>>()?;
         Ok(Chunk { rows, keep })

@@ -47,10 +47,12 @@ pub fn stream_rows(mut file: impl std::io::Read + std::io::Seek) -> Result<u64, 
     let mut rows = 0u64;
     let mut word = [0u8; 4];
     loop {
-        file.read_exact(&mut word).map_err(|_| bad("it ends without its end marker"))?;
+        file.read_exact(&mut word)
+            .map_err(|_| bad("it ends without its end marker"))?;
         let mut len = i32::from_le_bytes(word);
         if len == -1 {
-            file.read_exact(&mut word).map_err(|_| bad("a truncated message length"))?;
+            file.read_exact(&mut word)
+                .map_err(|_| bad("a truncated message length"))?;
             len = i32::from_le_bytes(word);
         }
         if len == 0 {
@@ -60,7 +62,8 @@ pub fn stream_rows(mut file: impl std::io::Read + std::io::Seek) -> Result<u64, 
             return Err(bad("a negative message length"));
         }
         let mut meta = vec![0u8; len as usize];
-        file.read_exact(&mut meta).map_err(|_| bad("a truncated message"))?;
+        file.read_exact(&mut meta)
+            .map_err(|_| bad("a truncated message"))?;
         let message = arrow_ipc::root_as_message(&meta).map_err(|e| bad(&e.to_string()))?;
         if let Some(batch) = message.header_as_record_batch() {
             rows += batch.length() as u64;

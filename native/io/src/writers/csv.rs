@@ -59,7 +59,9 @@ impl CsvWriter {
     /// writing thread: this returns while they are still being written.
     pub fn write(&mut self, batch: &RecordBatch, release: bool) -> Result<(), Error> {
         let rows = batch.num_rows();
-        let mut blocks: Vec<Vec<u8>> = (0..rows.div_ceil(BLOCK_ROWS)).map(|_| self.out.buffer()).collect();
+        let mut blocks: Vec<Vec<u8>> = (0..rows.div_ceil(BLOCK_ROWS))
+            .map(|_| self.out.buffer())
+            .collect();
         let (delimiter, lone) = (self.delimiter, self.columns == 1);
         blocks.par_iter_mut().enumerate().try_for_each(|(b, buf)| {
             // Per block: a formatter of some types is not shareable between threads.
@@ -101,11 +103,14 @@ impl CsvWriter {
     }
 }
 
+/// Prints an integer cell of any width.
+type IntCell<'a> = Box<dyn Fn(usize, &mut Vec<u8>) + 'a>;
+
 /// One column, ready to print any of its rows.
 enum Column<'a> {
     F64(&'a [f64], Option<&'a NullBuffer>),
     F32(&'a arrow_array::Float32Array),
-    Int(Box<dyn Fn(usize, &mut Vec<u8>) + 'a>),
+    Int(IntCell<'a>),
     Text(&'a arrow_array::StringArray),
     Other(ArrayFormatter<'a>, &'a ArrayRef),
 }

@@ -43,7 +43,9 @@ fn find_orders(metadata: &[u8], leaves: usize) -> Option<usize> {
                 .chunks(3)
                 .all(|c| matches!(c, [0x1C | 0x2C | 0x3C, 0, 0]))
     };
-    let mut found = (0..=metadata.len().checked_sub(span)?).rev().filter(|&at| fits(at));
+    let mut found = (0..=metadata.len().checked_sub(span)?)
+        .rev()
+        .filter(|&at| fits(at));
     let at = found.next()?;
     found.next().is_none().then_some(at + header.len())
 }
@@ -51,7 +53,8 @@ fn find_orders(metadata: &[u8], leaves: usize) -> Option<usize> {
 fn same_file(a: &ParquetMetaData, b: &ParquetMetaData) -> bool {
     a.num_row_groups() == b.num_row_groups()
         && a.file_metadata().num_rows() == b.file_metadata().num_rows()
-        && a.file_metadata().schema_descr().num_columns() == b.file_metadata().schema_descr().num_columns()
+        && a.file_metadata().schema_descr().num_columns()
+            == b.file_metadata().schema_descr().num_columns()
 }
 
 /// Rewrites the float column orders of the Parquet footer at the end of `tail` (which ends with
@@ -79,17 +82,24 @@ pub fn use_type_defined_float_order(tail: &mut [u8]) -> bool {
             c.copy_from_slice(&TYPE_DEFINED);
         }
     }
-    let checked = ParquetMetaDataReader::decode_metadata(metadata).ok().filter(|after| {
-        let (old, new) = (before.file_metadata().column_orders(), after.file_metadata().column_orders());
-        same_file(&before, after)
-            && old.zip(new).is_some_and(|(old, new)| {
-                old.len() == new.len()
-                    && old.iter().zip(new).all(|(o, n)| match o {
-                        ColumnOrder::IEEE_754_TOTAL_ORDER => matches!(n, ColumnOrder::TYPE_DEFINED_ORDER(_)),
-                        _ => o == n,
-                    })
-            })
-    });
+    let checked = ParquetMetaDataReader::decode_metadata(metadata)
+        .ok()
+        .filter(|after| {
+            let (old, new) = (
+                before.file_metadata().column_orders(),
+                after.file_metadata().column_orders(),
+            );
+            same_file(&before, after)
+                && old.zip(new).is_some_and(|(old, new)| {
+                    old.len() == new.len()
+                        && old.iter().zip(new).all(|(o, n)| match o {
+                            ColumnOrder::IEEE_754_TOTAL_ORDER => {
+                                matches!(n, ColumnOrder::TYPE_DEFINED_ORDER(_))
+                            }
+                            _ => o == n,
+                        })
+                })
+        });
     if checked.is_none() {
         metadata.copy_from_slice(&original);
         return false;

@@ -46,6 +46,8 @@ pub struct Options {
     pub direct: bool,
     /// Parquet's `created_by`.
     pub created_by: String,
+    /// Parquet: rows per row group, in whole batches (0: a row group per batch).
+    pub row_group_rows: usize,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             hold: false,
             direct: false,
             created_by: "trendflex".into(),
+            row_group_rows: 0,
         }
     }
 }
@@ -70,9 +73,9 @@ pub struct Summary {
 }
 
 enum Inner {
-    Parquet(parquet::ParquetWriter),
-    Csv(csv::CsvWriter),
-    Arrow(arrow::ArrowWriter),
+    Parquet(Box<parquet::ParquetWriter>),
+    Csv(Box<csv::CsvWriter>),
+    Arrow(Box<arrow::ArrowWriter>),
 }
 
 /// Writes record batches of `schema` to the descriptor `fd` in one format.
@@ -87,14 +90,19 @@ impl Writer {
     pub fn new(schema: SchemaRef, fd: RawFd, options: &Options) -> Result<Self, Error> {
         let out = sink::sink(fd, options.hold, options.direct);
         let inner = match options.format {
-            Format::Parquet => Inner::Parquet(parquet::ParquetWriter::new(
+            Format::Parquet => Inner::Parquet(Box::new(parquet::ParquetWriter::new(
                 schema,
                 options.compression,
                 &options.created_by,
+                options.row_group_rows,
                 out,
-            )?),
-            Format::Csv => Inner::Csv(csv::CsvWriter::new(schema, options.delimiter, out)?),
-            Format::Arrow => Inner::Arrow(arrow::ArrowWriter::new(schema, out)?),
+            )?)),
+            Format::Csv => Inner::Csv(Box::new(csv::CsvWriter::new(
+                schema,
+                options.delimiter,
+                out,
+            )?)),
+            Format::Arrow => Inner::Arrow(Box::new(arrow::ArrowWriter::new(schema, out)?)),
         };
         Ok(Writer { inner })
     }
@@ -113,15 +121,27 @@ impl Writer {
         Ok(match self.inner {
             Inner::Parquet(w) => {
                 let (rows, bytes) = w.finish(metadata)?;
-                Summary { format: Format::Parquet, rows, bytes }
+                Summary {
+                    format: Format::Parquet,
+                    rows,
+                    bytes,
+                }
             }
             Inner::Csv(w) => {
                 let (rows, bytes) = w.finish()?;
-                Summary { format: Format::Csv, rows, bytes }
+                Summary {
+                    format: Format::Csv,
+                    rows,
+                    bytes,
+                }
             }
             Inner::Arrow(w) => {
                 let (rows, bytes) = w.finish()?;
-                Summary { format: Format::Arrow, rows, bytes }
+                Summary {
+                    format: Format::Arrow,
+                    rows,
+                    bytes,
+                }
             }
         })
     }
