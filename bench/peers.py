@@ -121,11 +121,36 @@ def make_wide(gigabytes, path):
     print(rows)
 
 
+def make_groups(symbols, rows, path, layout):
+    """A long table: `symbols` symbols of `rows` rows each (timestamp, close), stacked (symbol
+    after symbol) or interleaved (sorted by time)."""
+    import pyarrow as pa, pyarrow.csv as csv
+    rng = np.random.default_rng(5)
+    close = np.round(100 + np.cumsum(rng.random((symbols, rows)) - 0.5, axis=1), 4)
+    sym = np.array([f"S{i:04d}" for i in range(symbols)])
+    ts = 1_700_000_000_000 + np.arange(rows, dtype=np.int64) * 60_000
+    if layout == "stacked":
+        t = pa.table({"symbol": np.repeat(sym, rows), "timestamp": np.tile(ts, symbols), "close": close.reshape(-1)})
+    else:
+        t = pa.table({"symbol": np.tile(sym, rows), "timestamp": np.repeat(ts, symbols), "close": close.T.reshape(-1)})
+    csv.write_csv(t, path, csv.WriteOptions(quoting_style="none"))
+
+
+def compute_pandas_groups(src, dst):
+    """pandas: read, groupby(symbol).close.transform over vector-ta's trendflex, write the same
+    Parquet (symbol, timestamp, trendflex_20; nulls where there is no value)."""
+    import pandas as pd, vector_ta
+    d = pd.read_csv(src)
+    d["trendflex_20"] = d.groupby("symbol", sort=False)["close"].transform(lambda x: vector_ta.trendflex(x.to_numpy(), 20))
+    d[["symbol", "timestamp", "trendflex_20"]].to_parquet(dst, compression="lz4", index=False)
+
+
 ROUTES = {
     "batch-polars-parquet": batch_polars_parquet,
     "batch-pyarrow-parquet": batch_pyarrow_parquet,
     "batch-polars-csv": batch_polars_csv,
     "compute-pyarrow-parquet": compute_pyarrow_parquet,
+    "compute-pandas-groups": compute_pandas_groups,
 }
 
 if __name__ == "__main__":
@@ -136,6 +161,8 @@ if __name__ == "__main__":
         check(cmd, args[0], args[1], [int(p) for p in args[2:]])
     elif cmd == "make-input":
         make_input(int(args[0]), *args[1:])
+    elif cmd == "make-groups":
+        make_groups(int(args[0]), int(args[1]), args[2], args[3])
     elif cmd == "make-wide":
         make_wide(float(args[0]), args[1])
     else:

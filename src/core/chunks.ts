@@ -9,13 +9,14 @@ import type { ValidRows } from './gaps.js'
 export class ResultSlot {
   /** Kernel output, row-major: period r's values of an n-row chunk at `[r * n, (r + 1) * n)`. */
   readonly values: Float64Array
-  readonly #validity: Uint8Array
-  readonly #stride: number
+  /** Validity bitmaps, one per period, `stride` bytes apart. */
+  readonly validity: Uint8Array
+  readonly stride: number
 
   constructor(rows: number, periods: number) {
     this.values = new Float64Array(rows * periods)
-    this.#stride = bitmapBytes(rows)
-    this.#validity = new Uint8Array(this.#stride * periods)
+    this.stride = bitmapBytes(rows)
+    this.validity = new Uint8Array(this.stride * periods)
   }
 
   /** The output of one chunk as a record batch: `keep` columns, then the results of `n` rows
@@ -23,13 +24,30 @@ export class ResultSlot {
   batch(schema: arrow.Schema, keep: arrow.Data[], periods: number[], n: number, firstRow: number, gaps: ValidRows): arrow.RecordBatch {
     const results = periods.map((p, r) => {
       const [from, to] = gaps.validRows(p)
-      const bitmap = this.#validity.subarray(r * this.#stride, (r + 1) * this.#stride)
+      const bitmap = this.validity.subarray(r * this.stride, (r + 1) * this.stride)
       return float64Data(this.values.subarray(r * n, (r + 1) * n), from - firstRow, to - firstRow, bitmap)
     })
-    const children = [...keep, ...results]
-    const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children })
-    return new arrow.RecordBatch(schema, data)
+    return record(schema, keep, results, n)
   }
+
+  /** The same, when the validity is already in the slot's bitmaps (`nullCounts` per period). */
+  batchWithNulls(schema: arrow.Schema, keep: arrow.Data[], nullCounts: number[], n: number): arrow.RecordBatch {
+    const results = nullCounts.map((nullCount, r) =>
+      arrow.makeData({
+        type: new arrow.Float64(),
+        length: n,
+        data: this.values.subarray(r * n, (r + 1) * n),
+        nullBitmap: nullCount ? this.validity.subarray(r * this.stride, (r + 1) * this.stride) : undefined,
+        nullCount,
+      }),
+    )
+    return record(schema, keep, results, n)
+  }
+}
+
+function record(schema: arrow.Schema, keep: arrow.Data[], results: arrow.Data[], n: number): arrow.RecordBatch {
+  const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: [...keep, ...results] })
+  return new arrow.RecordBatch(schema, data)
 }
 
 /** The output schema: the keep columns with the types their first chunk has, then one nullable

@@ -44,6 +44,8 @@ export const commonFlags = {
   format: Flags.string({ char: 'f', options: ['parquet', 'csv', 'arrow'], description: 'Output format (arrow = an Arrow IPC stream). Default: from the output name (.parquet, .csv, .arrow); otherwise csv.' }),
   kernel: Flags.string({ char: 'k', options: [...KERNEL_NAMES], helpValue: 'auto|scalar|avx2|avx512', description: 'Kernel. Default: TRENDFLEX_KERNEL, else auto, the fastest this CPU runs (see `trendflex kernels`). All give identical results.' }),
   keep: Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[:TYPE][,...]', description: 'Input columns to copy through to the output, in front (e.g. a timestamp). CSV columns are typed int64, float64 or text from their first 100,000 rows, or as declared (ts:int64, volume:float64, id:text); into CSV output they go as written.' }),
+  'group-by': Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[,COL...]', description: 'Columns whose values split the rows into series of their own (e.g. a symbol): each group gets its own TrendFlex, bit-identical to running it alone, in input order, group columns first. Groups may be stacked or interleaved.' }),
+  strict: Flags.boolean({ description: 'With --group-by: a group too short for a period is an error, instead of nulls and a warning.' }),
   gaps: Flags.string({ options: ['error', 'propagate', 'ffill'], default: 'error', description: 'A missing price after the first valid one: error names its row; propagate gives NaN from there on (VectorTA); ffill carries the last price forward. Leading missing prices are always allowed.' }),
   compression: Flags.string({ options: [...COMPRESSIONS], default: 'lz4', description: 'Parquet compression (lz4 = LZ4_RAW). See the README for the measured trade-off.' }),
   'chunk-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows computed and written at a time. Default: about 24 MiB of results per chunk (13,824 rows for 227 periods), the fastest measured; memory grows with it.' }),
@@ -59,6 +61,8 @@ type CommonFlags = {
   format?: string
   kernel?: string
   keep?: string[]
+  'group-by'?: string[]
+  strict: boolean
   gaps: string
   compression: string
   'chunk-rows'?: number
@@ -87,6 +91,8 @@ export abstract class JobCommand extends Command {
       keep: (flags.keep ?? []).map(keepRequest),
       delimiter: flags.delimiter === undefined ? undefined : delimiter(flags.delimiter),
       header: flags.header,
+      groupBy: flags['group-by'] ?? [],
+      strict: flags.strict,
       output: flags.output,
       format: flags.format as Format | undefined,
       kernel: (flags.kernel as KernelName | undefined) ?? envKernel() ?? 'auto',

@@ -4,14 +4,15 @@
 import type * as arrow from 'apache-arrow'
 
 import { dataError, toCliError, usageError } from '../errors.js'
-import { type KernelName, TrendflexStream } from '../compute.js'
+import type { KernelName } from '../compute.js'
 import { type KeepRequest, inputIdentity, openInput } from '../io/readers/index.js'
 import { openSink } from '../io/sink.js'
 import { type Compression, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
 import { Progress } from '../io/progress.js'
 import { reportTimings, stopwatch } from '../timings.js'
 import { ResultSlot, outputSchema } from './chunks.js'
-import { type Gaps, ValidRows } from './gaps.js'
+import type { Gaps } from './gaps.js'
+import { openSeries } from './series.js'
 
 export type { Gaps } from './gaps.js'
 export type { Format } from '../io/writers/index.js'
@@ -26,6 +27,10 @@ export interface JobOptions {
   delimiter?: string
   /** False: the input has no header line; columns are 1-based positions. */
   header: boolean
+  /** Columns whose values split the rows into series of their own. */
+  groupBy: string[]
+  /** A group too short for a period is an error, not nulls. */
+  strict: boolean
   output: string
   format?: Format
   kernel: KernelName
@@ -90,12 +95,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   const started = performance.now()
   const format = outputFormat(o.output, o.format)
   const rows = checkOptions(o)
-  let stream: TrendflexStream
-  try {
-    stream = new TrendflexStream(o.periods.length === 1 ? o.periods[0]! : o.periods, { kernel: o.kernel, threads: o.threads })
-  } catch (error) {
-    throw toCliError(error)
-  }
+  const series = openSeries({ periods: o.periods, kernel: o.kernel, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: o.input === '-' ? 'stdin' : o.input })
   const sink = await openSink(o.output, await inputIdentity(o.input))
   if (FORMATS[format].binary && sink.tty) {
     sink.discard()
@@ -107,37 +107,40 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   let reading: Promise<unknown> | undefined
   try {
     const opening = stopwatch('open_input')
+    const grouped = o.groupBy.length > 0
     const source = await openInput(o.input, {
       column: o.column,
-      keep: o.keep,
+      // Group columns first: they lead the output and key the groups.
+      keep: [...o.groupBy.map((name) => ({ name })), ...o.keep],
       delimiter: o.delimiter,
       header: o.header,
       keepAsText: format === 'csv',
-      gaps: o.gaps,
+      // Grouped, --gaps applies within each group, later.
+      gaps: grouped ? 'keep' : o.gaps,
       chunkRows: rows,
+      lines: grouped,
     })
     opening()
     progress.start(source.totalRows, source.inputBytes)
     const names = o.periods.map((p) => `trendflex_${p}`)
     const clash = source.keep.find((k, i) => names.includes(k) || source.keep.indexOf(k) !== i)
     if (clash) throw usageError(`output column '${clash}' would appear twice: --keep it under another name, or drop it`)
-    const metadata = (total: number | null) => ({
+    const metadata = (total: number | null, final: boolean) => ({
       trendflex: JSON.stringify({
+        ...series.metadata(final),
         tool: 'trendflex',
         version: o.version,
         flavour: 'vectorta',
         command: o.command,
         periods: o.periods,
         column: source.column,
-        kernel: stream.kernel,
+        kernel: series.kernel,
         rows: total,
         gaps: o.gaps,
         input: source.name,
       }),
     })
 
-    const valid = new ValidRows()
-    const maxPeriod = Math.max(...o.periods)
     const slots = [new ResultSlot(rows, o.periods.length), new ResultSlot(rows, o.periods.length)]
     // Two price buffers: the reader fills one (on a worker thread) while the kernel reads the other.
     const prices = [new Float64Array(rows), new Float64Array(rows)]
@@ -153,21 +156,19 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       next = source.read(prices[(k + 1) % 2]!)
       reading = next
       next.catch(() => {}) // reported when awaited
-      valid.update(chunk)
       const n = chunk.rows
       progress.read(chunk.firstRow + n, chunk.bytesRead)
       const slot = slots[k % 2]!
+      schema ??= outputSchema(source.keep, chunk.keep, names)
       const computing = stopwatch('compute')
-      await stream.pushAsync(chunk.prices, slot.values.subarray(0, n * o.periods.length))
+      const batch = await series.push(chunk, slot, schema)
       computing()
       total = chunk.firstRow + n
       progress.computed(total)
-      schema ??= outputSchema(source.keep, chunk.keep, names)
-      const batch = slot.batch(schema, chunk.keep, o.periods, n, chunk.firstRow, valid)
       writer ??= createWriter(format, sink, schema, {
         compression: o.compression,
         hold: sink.stream,
-        metadata: metadata(source.totalRows ?? null),
+        metadata: metadata(source.totalRows ?? null, false),
         createdBy: `trendflex version ${o.version} (build parquet-rs)`,
         rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
       })
@@ -175,25 +176,27 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       await writing // the writer takes one chunk at a time; the other slot is free again after
       waiting()
       // A stream cannot take output back: it waits until no period can fail for lack of data.
-      const release = !sink.stream || valid.enough(total, maxPeriod)
+      const release = !sink.stream || series.settled(total)
       const done = total
       writing = writer.write(batch, release).then(() => progress.written(done))
       writing.catch(() => {}) // reported when awaited
     }
-    stream.finish() // the whole-series checks: empty input, too few prices for a period
+    if (total === 0) throw dataError(`${source.name}: empty input: there are no prices to compute on`)
+    const warning = series.finish() // the whole-series checks: too few prices for a period
     const waiting = stopwatch('write_wait')
     await writing
     waiting()
     if (!writer) throw dataError(`${source.name}: no rows`)
     const finishing = stopwatch('finish')
-    const summary = await writer.finish(metadata(total))
+    const summary = await writer.finish(metadata(total, true))
     finishing()
     const verifying = stopwatch('verify')
     await sink.commit((fd) => writer!.verify(fd, summary))
     verifying()
     progress.stop()
+    if (warning) process.stderr.write(`trendflex: ${warning}\n`)
     reportTimings({ startup: started, job: performance.now() - started })
-    return { rows: total, kernel: stream.kernel, format }
+    return { rows: total, kernel: series.kernel, format }
   } catch (error) {
     progress.stop()
     // The descriptor may be closed only once no encoder thread can write to it any more, and

@@ -3,6 +3,8 @@
 // `types.rs` is the other side.
 import * as arrow from 'apache-arrow'
 
+import type { ColumnBuffers } from '../../native/node/binding.cjs'
+
 const UNITS = ['s', 'ms', 'us', 'ns']
 
 /** The addon's name for an Arrow JS type, or undefined when the addon does not take it. */
@@ -50,4 +52,17 @@ export function typeFromName(name: string): arrow.DataType {
   m = /^decimal128\((\d+), (-?\d+)\)$/.exec(name)
   if (m) return new arrow.Decimal(Number(m[2]), Number(m[1]), 128)
   throw new Error(`internal: unknown type name '${name}'`)
+}
+
+function bytes(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+}
+
+/** One column's Arrow buffers, as the addon takes them: views, never copies. */
+export function columnBuffers(d: arrow.Data): ColumnBuffers {
+  const c: ColumnBuffers = { values: bytes(d.values), validityOffset: d.offset }
+  if (d.nullCount > 0 && d.nullBitmap && d.nullBitmap.byteLength > 0) c.validity = d.nullBitmap
+  if (d.valueOffsets) c.offsets = bytes(d.valueOffsets)
+  if (arrow.DataType.isBool(d.type)) c.valuesOffset = d.offset
+  return c
 }

@@ -122,6 +122,15 @@ impl Exec {
         }
     }
 
+    /// Calls `f(item)` for every item, in parallel on this executor's threads.
+    pub fn for_each<T: Send>(&self, items: &mut [T], f: impl Fn(&mut T) + Sync + Send) {
+        match self {
+            Exec::Sequential => items.iter_mut().for_each(f),
+            Exec::Global => items.par_iter_mut().for_each(f),
+            Exec::Pool(pool) => pool.install(|| items.par_iter_mut().for_each(f)),
+        }
+    }
+
     /// Calls `f(unit, its rows)` for every unit, unit `u` owning rows
     /// `u * rows_per_unit ..` of `out` (row stride `stride`).
     fn for_each_rows<U: Send>(

@@ -7,6 +7,8 @@ mod batch;
 mod dispatch;
 mod engine;
 mod error;
+pub mod gaps;
+mod grouped;
 mod lanes;
 mod params;
 mod scalar;
@@ -19,6 +21,7 @@ pub use dispatch::{
     resolve_with_override,
 };
 pub use error::Error;
+pub use grouped::{GroupError, GroupReport, GroupedStream};
 pub use params::smoother_length;
 pub use stream::{TrendflexBatchStream, TrendflexStream};
 

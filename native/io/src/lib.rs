@@ -6,6 +6,7 @@
 
 mod borrow;
 mod error;
+pub mod groups;
 pub mod readers;
 mod replace;
 mod sink;

@@ -3,6 +3,7 @@
 //! function. The math lives in `trendflex-core`; the friendly JS API is `src/index.ts`.
 
 mod errors;
+mod grouped;
 mod source;
 mod types;
 mod writer;

@@ -36,6 +36,8 @@ pub struct OpenOptions {
     pub gaps: String,
     /// Rows of the chunks that will be read.
     pub chunk_rows: u32,
+    /// Hand out the input line of every row (CSV), for messages about single rows.
+    pub lines: Option<bool>,
     /// The input as the user named it, for messages.
     pub name: String,
 }
@@ -65,6 +67,8 @@ pub struct ReadResult {
     pub first_gap: Option<f64>,
     /// Bytes of the input read so far (compressed bytes for .gz and .zst; 0 for Parquet).
     pub bytes_read: f64,
+    /// CSV, when asked for: the input line of every row.
+    pub lines: Option<Float64Array>,
 }
 
 fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
@@ -82,6 +86,7 @@ fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
         "error" => GapMode::Error,
         "propagate" => GapMode::Propagate,
         "ffill" => GapMode::Ffill,
+        "keep" => GapMode::Keep,
         other => return Err(bad(format!("unknown gaps mode '{other}'"))),
     };
     let keep = o
@@ -117,6 +122,7 @@ pub struct NativeSource {
     info: SourceInfo,
     keep_types: Option<Vec<String>>,
     name: String,
+    lines: bool,
 }
 
 #[napi]
@@ -179,6 +185,7 @@ impl NativeSource {
             source: Some(source),
             prices,
             name: self.name.clone(),
+            lines: self.lines,
             failure: Failure::default(),
         }))
     }
@@ -190,6 +197,7 @@ pub struct OpenTask {
     options: SourceOptions,
     chunk_rows: usize,
     name: String,
+    lines: bool,
     failure: Failure,
 }
 
@@ -215,6 +223,7 @@ impl Task for OpenTask {
             keep_types,
             state: Arc::new(Mutex::new(Some(source))),
             name: self.name.clone(),
+            lines: self.lines,
         })
     }
 
@@ -237,6 +246,7 @@ pub fn open_source(
         options: parsed,
         chunk_rows: options.chunk_rows.max(1) as usize,
         name: options.name,
+        lines: options.lines.unwrap_or(false),
         failure: Failure::default(),
     }))
 }
@@ -246,6 +256,7 @@ pub struct ReadTask {
     source: Option<Source>,
     prices: Float64Array,
     name: String,
+    lines: bool,
     failure: Failure,
 }
 
@@ -255,6 +266,7 @@ pub struct Read {
     keep: Vec<ArrayRef>,
     gaps: (Option<u64>, Option<u64>),
     bytes_read: u64,
+    lines: Vec<u64>,
 }
 
 #[napi]
@@ -273,11 +285,13 @@ impl Task for ReadTask {
         let chunk = source
             .next(prices)
             .map_err(|e| self.failure.input(&self.name, e))?;
+        let lines = if self.lines { chunk.lines } else { Vec::new() };
         Ok(Read {
             rows: chunk.rows,
             keep: chunk.keep,
             gaps: source.gaps(),
             bytes_read: source.bytes_read(),
+            lines,
         })
     }
 
@@ -288,6 +302,8 @@ impl Task for ReadTask {
             first_valid: read.gaps.0.map(|r| r as f64),
             first_gap: read.gaps.1.map(|r| r as f64),
             bytes_read: read.bytes_read as f64,
+            lines: (!read.lines.is_empty())
+                .then(|| Float64Array::new(read.lines.iter().map(|&l| l as f64).collect())),
         })
     }
 

@@ -33,6 +33,7 @@ export async function openInput(path: string, o: InputOptions): Promise<InputSou
       keepAsText: o.keepAsText,
       gaps: o.gaps,
       chunkRows: o.chunkRows,
+      lines: o.lines,
       name,
     })
   } catch (error) {
@@ -61,6 +62,7 @@ export async function openInput(path: string, o: InputOptions): Promise<InputSou
         firstValid: r.firstValid ?? undefined,
         firstGap: r.firstGap ?? undefined,
         bytesRead: r.bytesRead,
+        lines: r.lines ?? undefined,
       }
       firstRow += r.rows
       return chunk

@@ -19,6 +19,8 @@ export interface InputChunk {
   firstGap?: number
   /** Bytes of the input read so far (compressed bytes for .gz and .zst). */
   bytesRead: number
+  /** CSV, when asked for: the input line of every row. */
+  lines?: Float64Array
 }
 
 export interface InputSource {
@@ -52,6 +54,9 @@ export interface InputOptions {
   header: boolean
   /** CSV keep columns stay text exactly as written (the output is CSV). */
   keepAsText: boolean
-  gaps: Gaps
+  /** `keep`: leave missing prices as they are (the caller applies --gaps per group). */
+  gaps: Gaps | 'keep'
   chunkRows: number
+  /** Hand out each row's input line (CSV). */
+  lines?: boolean
 }

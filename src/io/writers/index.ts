@@ -5,8 +5,9 @@ import { extname } from 'node:path'
 
 import type * as arrow from 'apache-arrow'
 
-import type { ColumnBuffers, WriteSummary } from '../../../native/node/binding.cjs'
+import type { WriteSummary } from '../../../native/node/binding.cjs'
 import { native } from '../../native.js'
+import { columnBuffers, typeName } from '../arrow-types.js'
 import type { Sink } from '../sink.js'
 import { arrowStream } from './arrow.js'
 import { csv } from './csv.js'
@@ -72,51 +73,8 @@ export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o
   }
 }
 
-// Arrow JS type ids and units (apache-arrow's enums, as numbers so that this module loads none
-// of its code).
-const TYPE = { Int: 2, Float: 3, Binary: 4, Utf8: 5, Bool: 6, Decimal: 7, Date: 8, Time: 9, Timestamp: 10, Duration: 18 }
-const UNITS = ['s', 'ms', 'us', 'ns']
-
-/** The addon's name for a field's type; throws for types the writers do not take. */
 function nativeType(field: arrow.Field): string {
-  const t = field.type as arrow.DataType & Record<string, number | string | boolean | null>
-  switch (t.typeId as number) {
-    case TYPE.Int:
-      return `${t.isSigned ? 'int' : 'uint'}${t.bitWidth}`
-    case TYPE.Float:
-      if (t.precision === 2) return 'float64'
-      if (t.precision === 1) return 'float32'
-      break
-    case TYPE.Utf8:
-      return 'utf8'
-    case TYPE.Binary:
-      return 'binary'
-    case TYPE.Bool:
-      return 'bool'
-    case TYPE.Date:
-      return t.unit === 0 ? 'date32' : 'date64'
-    case TYPE.Timestamp:
-      return `timestamp[${UNITS[t.unit as number]}${t.timezone ? `, ${t.timezone}` : ''}]`
-    case TYPE.Time:
-      return `time${t.bitWidth}[${UNITS[t.unit as number]}]`
-    case TYPE.Duration:
-      return `duration[${UNITS[t.unit as number]}]`
-    case TYPE.Decimal:
-      if (t.bitWidth === 128) return `decimal128(${t.precision}, ${t.scale})`
-      break
-  }
+  const name = typeName(field.type)
+  if (name) return name
   throw Object.assign(new Error(`column ${field.name} has type ${String(field.type)}, which trendflex cannot write`), { code: 'ERR_OUTPUT_SCHEMA' })
-}
-
-function bytes(a: ArrayBufferView): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
-}
-
-/** One column's Arrow buffers, as the addon takes them: views, never copies. */
-function columnBuffers(d: arrow.Data): ColumnBuffers {
-  const c: ColumnBuffers = { values: bytes(d.values), validityOffset: d.offset }
-  if (d.nullCount > 0 && d.nullBitmap && d.nullBitmap.byteLength > 0) c.validity = d.nullBitmap
-  if (d.valueOffsets) c.offsets = bytes(d.valueOffsets)
-  if ((d.typeId as number) === TYPE.Bool) c.valuesOffset = d.offset
-  return c
 }

@@ -93,6 +93,7 @@ impl CsvSource {
         Ok(Chunk {
             rows,
             keep: keep.into_iter().map(keep_array).collect(),
+            lines: Vec::new(),
         })
     }
 }

@@ -4,7 +4,6 @@
 
 mod bytes;
 mod csv;
-mod gaps;
 mod parquet;
 
 use std::fs::File;
@@ -15,12 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::ArrayRef;
 use arrow_schema::DataType;
-pub use gaps::GapMode;
+pub use trendflex_core::gaps::GapMode;
 pub use trendflex_csv::{Keep, KeepType};
 
 use crate::Error;
 use bytes::{PARQUET, Peeked};
-use gaps::Gaps;
+use trendflex_core::gaps::Gaps;
 
 /// Where the input comes from.
 #[derive(Debug, Clone)]
@@ -45,6 +44,8 @@ pub struct SourceOptions {
 pub struct Chunk {
     pub rows: usize,
     pub keep: Vec<ArrayRef>,
+    /// CSV: the input line of every row (empty for Parquet, whose rows are their own numbers).
+    pub lines: Vec<u64>,
 }
 
 enum Kind {
@@ -198,6 +199,10 @@ impl Source {
             )));
         }
         self.rows += chunk.rows as u64;
+        let mut chunk = chunk;
+        if let Kind::Csv(s) = &mut self.kind {
+            chunk.lines = std::mem::take(&mut s.lines);
+        }
         Ok(chunk)
     }
 }

@@ -117,6 +117,7 @@ impl ParquetSource {
                     return Ok(Chunk {
                         rows: 0,
                         keep: Vec::new(),
+                        lines: Vec::new(),
                     });
                 }
                 Some(b) => (
@@ -154,6 +155,10 @@ impl ParquetSource {
                 }
             })
             .collect::<Result<Vec<ArrayRef>, _>>()?;
-        Ok(Chunk { rows, keep })
+        Ok(Chunk {
+            rows,
+            keep,
+            lines: Vec::new(),
+        })
     }
 }

@@ -1,7 +1,8 @@
-//! `--gaps`: what a missing price after the first valid one means, applied to each chunk of
+//! What a missing price after the first valid one means (`--gaps`), applied to each chunk of
 //! prices as it is read, for every input format.
 
-/// What a missing price after the first valid one does.
+/// What a missing price after the first valid one does. (Leading missing prices are always
+/// fine: a series starts at its first valid price.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GapMode {
     /// It is an error naming its line (or row).
@@ -11,6 +12,8 @@ pub enum GapMode {
     Propagate,
     /// The last price is carried forward.
     Ffill,
+    /// Left as it is (the caller applies the policy later, per group).
+    Keep,
 }
 
 /// The state across chunks.
@@ -35,6 +38,9 @@ impl Gaps {
     /// Applies the policy to `prices`, whose first row is `first_row` of the input; under
     /// `GapMode::Error` returns the index (in `prices`) of the first gap.
     pub fn apply(&mut self, prices: &mut [f64], first_row: u64) -> Result<(), usize> {
+        if self.mode == GapMode::Keep {
+            return Ok(());
+        }
         let mut i = 0;
         if self.first_valid.is_none() {
             match prices.iter().position(|x| !x.is_nan()) {
@@ -58,6 +64,7 @@ impl Gaps {
                     return Ok(()); // everything after is missing in the output anyway
                 }
                 GapMode::Ffill => prices[at] = self.last,
+                GapMode::Keep => unreachable!("returned above"),
             }
             i = at + 1;
         }

@@ -1,0 +1,263 @@
+//! Many series in one table: every row carries a group id, and every group gets its own
+//! TrendFlex (its own first valid price, warm-up, gaps and errors), bit-identical to running that
+//! group alone. Per chunk, rows are gathered by group (a stable counting sort, so each group's
+//! prices stay in order), the groups' segments go through their own streams in parallel, and the
+//! results are scattered back to the rows' places. Stacked tables (groups one after another) and
+//! interleaved ones (rows sorted by time across groups) take the same path; memory is one small
+//! state per group plus the chunk.
+
+use crate::batch::Exec;
+use crate::gaps::{GapMode, Gaps};
+use crate::{Error, Kernel, TrendflexBatchStream, TrendflexStream, dispatch, params};
+
+enum Series {
+    Single(TrendflexStream),
+    Batch(TrendflexBatchStream),
+}
+
+struct Group {
+    series: Series,
+    gaps: Gaps,
+    /// Rows of this group seen so far.
+    rows: u64,
+}
+
+/// A group that cannot give every period a value: why (its first failing check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupReport {
+    pub group: u32,
+    pub error: Error,
+}
+
+/// Why a push failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupError {
+    /// A missing price after the group's first valid one, under `GapMode::Error`: the group and
+    /// the row of the chunk (the earliest such row of the chunk).
+    Gap { group: u32, row: usize },
+}
+
+/// One group's share of a chunk, while it is computed.
+struct Work<'a> {
+    group: Option<Group>,
+    id: u32,
+    /// Where the segment starts among the gathered rows.
+    start: usize,
+    prices: &'a mut [f64],
+    out: &'a mut [f64],
+    gap: Option<usize>,
+}
+
+const NONE: u32 = u32::MAX;
+
+pub struct GroupedStream {
+    periods: Vec<usize>,
+    kernel: Kernel,
+    gap_mode: GapMode,
+    exec: Exec,
+    groups: Vec<Option<Group>>,
+    // Scratch, reused chunk after chunk.
+    local: Vec<u32>,
+    present: Vec<u32>,
+    starts: Vec<usize>,
+    order: Vec<u32>,
+    gathered: Vec<f64>,
+    results: Vec<f64>,
+}
+
+impl GroupedStream {
+    /// `periods` in row order; `gaps` applies within each group; groups are computed in parallel
+    /// on `threads` threads (0 = all cores).
+    pub fn new(
+        periods: &[usize],
+        kernel: Kernel,
+        gaps: GapMode,
+        threads: usize,
+    ) -> Result<Self, Error> {
+        params::check_periods(periods)?;
+        Ok(GroupedStream {
+            periods: periods.to_vec(),
+            kernel: dispatch::resolve(kernel)?,
+            gap_mode: gaps,
+            exec: Exec::new(threads)?,
+            groups: Vec::new(),
+            local: Vec::new(),
+            present: Vec::new(),
+            starts: Vec::new(),
+            order: Vec::new(),
+            gathered: Vec::new(),
+            results: Vec::new(),
+        })
+    }
+
+    /// The concrete kernel.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Groups seen so far.
+    pub fn groups(&self) -> usize {
+        self.groups.iter().filter(|g| g.is_some()).count()
+    }
+
+    fn new_group(&self) -> Group {
+        let series = match self.periods.as_slice() {
+            [p] => Series::Single(TrendflexStream::new(*p, self.kernel).expect("checked in new")),
+            ps => Series::Batch(
+                TrendflexBatchStream::new(ps, self.kernel, 1).expect("checked in new"),
+            ),
+        };
+        Group {
+            series,
+            gaps: Gaps::new(self.gap_mode),
+            rows: 0,
+        }
+    }
+
+    /// Feeds a chunk: row `i` has price `prices[i]` and belongs to group `ids[i]` (any ids; a
+    /// new one starts a group). `out` is row-major, `periods.len()` rows of `prices.len()`.
+    /// `prices` may be changed (`GapMode::Ffill` fills them).
+    pub fn push(
+        &mut self,
+        ids: &[u32],
+        prices: &mut [f64],
+        out: &mut [f64],
+    ) -> Result<(), GroupError> {
+        let n = prices.len();
+        let p = self.periods.len();
+        assert_eq!(ids.len(), n, "one group id per price");
+        assert_eq!(out.len(), p * n, "periods x prices outputs");
+        // Count each group's rows, in order of first appearance.
+        self.present.clear();
+        self.starts.clear();
+        for &id in ids {
+            let g = id as usize;
+            if g >= self.local.len() {
+                self.local.resize(g + 1, NONE);
+                self.groups.resize_with(g + 1, || None);
+            }
+            if self.local[g] == NONE {
+                self.local[g] = self.present.len() as u32;
+                self.present.push(id);
+                self.starts.push(0);
+            }
+            self.starts[self.local[g] as usize] += 1;
+        }
+        // Counts to starts, then a stable placement of every row.
+        let mut at = 0;
+        for s in &mut self.starts {
+            let count = *s;
+            *s = at;
+            at += count;
+        }
+        let mut cursor = self.starts.clone();
+        self.order.resize(n, 0);
+        self.gathered.resize(n, 0.0);
+        for (i, &id) in ids.iter().enumerate() {
+            let l = self.local[id as usize] as usize;
+            self.order[cursor[l]] = i as u32;
+            self.gathered[cursor[l]] = prices[i];
+            cursor[l] += 1;
+        }
+        for &id in &self.present {
+            if self.groups[id as usize].is_none() {
+                self.groups[id as usize] = Some(self.new_group());
+            }
+        }
+        // Each group's segment of prices and of results, disjoint, computed in parallel.
+        self.results.resize(p * n, 0.0);
+        let mut work = Vec::with_capacity(self.present.len());
+        let (mut prices_left, mut out_left) = (&mut self.gathered[..], &mut self.results[..]);
+        for (l, &id) in self.present.iter().enumerate() {
+            let len = cursor[l] - self.starts[l];
+            let (seg, rest) = prices_left.split_at_mut(len);
+            let (res, rest_out) = out_left.split_at_mut(p * len);
+            prices_left = rest;
+            out_left = rest_out;
+            work.push(Work {
+                group: self.groups[id as usize].take(),
+                id,
+                start: self.starts[l],
+                prices: seg,
+                out: res,
+                gap: None,
+            });
+        }
+        self.exec.for_each(&mut work, |w| {
+            let g = w.group.as_mut().expect("every present group has a state");
+            if let Err(at) = g.gaps.apply(w.prices, g.rows) {
+                w.gap = Some(at);
+                return;
+            }
+            g.rows += w.prices.len() as u64;
+            // Lengths match by construction, so the streams cannot refuse.
+            let _ = match &mut g.series {
+                Series::Single(s) => s.push(w.prices, w.out),
+                Series::Batch(s) => s.push(w.prices, w.out),
+            };
+        });
+        let mut gap: Option<GroupError> = None;
+        for w in work {
+            if let Some(at) = w.gap {
+                let row = self.order[w.start + at] as usize;
+                if gap
+                    .as_ref()
+                    .is_none_or(|GroupError::Gap { row: r, .. }| row < *r)
+                {
+                    gap = Some(GroupError::Gap { group: w.id, row });
+                }
+            }
+            self.groups[w.id as usize] = w.group;
+        }
+        for &id in &self.present {
+            self.local[id as usize] = NONE;
+        }
+        if let Some(e) = gap {
+            return Err(e);
+        }
+        // Scatter: each period's output row is a disjoint slice, filled from every segment.
+        let (order, starts, present_len, results) =
+            (&self.order, &self.starts, self.present.len(), &self.results);
+        let ends: Vec<usize> = (0..present_len)
+            .map(|l| {
+                if l + 1 < present_len {
+                    starts[l + 1]
+                } else {
+                    n
+                }
+            })
+            .collect();
+        let mut rows: Vec<(usize, &mut [f64])> =
+            out.chunks_mut(n.max(1)).enumerate().take(p).collect();
+        self.exec.for_each(&mut rows, |(r, row)| {
+            for l in 0..present_len {
+                let (s, e) = (starts[l], ends[l]);
+                let seg = &results[p * s + *r * (e - s)..p * s + (*r + 1) * (e - s)];
+                for (k, &v) in seg.iter().enumerate() {
+                    row[order[s + k] as usize] = v;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The groups that cannot give every period a value, each with its first failing check
+    /// (too few valid prices, or none). Their outputs are missing where there is no value.
+    pub fn finish(&self) -> Vec<GroupReport> {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter_map(|(id, g)| {
+                let g = g.as_ref()?;
+                let checked = match &g.series {
+                    Series::Single(s) => s.finish(),
+                    Series::Batch(s) => s.finish(),
+                };
+                checked.err().map(|error| GroupReport {
+                    group: id as u32,
+                    error,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,184 @@
+//! Many series in one table: every group, stacked or interleaved, computed in any chunks on any
+//! kernel, equals that group run alone, bit for bit; gaps and short groups stay within their group.
+
+mod common;
+
+use common::{kernels, random_walk, same};
+use trendflex_core::gaps::GapMode;
+use trendflex_core::{
+    Error, GroupError, GroupedStream, Kernel, trendflex_batch_into, trendflex_into,
+};
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(*x, *y))
+}
+
+/// Groups of different lengths (one shorter than the longest period), each a random walk, some
+/// with leading missing prices; as (group, price) rows, stacked or interleaved.
+fn table(interleaved: bool) -> Vec<(u32, f64)> {
+    let lens = [300usize, 57, 1, 240, 120];
+    let mut series: Vec<Vec<f64>> = lens
+        .iter()
+        .enumerate()
+        .map(|(g, &n)| random_walk(n, 100 + g as u64))
+        .collect();
+    series[1][..9].fill(f64::NAN);
+    series[3][..3].fill(f64::NAN);
+    let mut rows = Vec::new();
+    if interleaved {
+        let longest = *lens.iter().max().unwrap();
+        for t in 0..longest {
+            // Not a fixed rotation: group order changes from step to step.
+            let mut gs: Vec<usize> = (0..lens.len()).collect();
+            gs.rotate_left(t % lens.len());
+            for g in gs.into_iter().filter(|&g| t < lens[g]) {
+                rows.push((g as u32 * 7 + 3, series[g][t]));
+            }
+        }
+    } else {
+        for (g, s) in series.iter().enumerate() {
+            rows.extend(s.iter().map(|&x| (g as u32 * 7 + 3, x)));
+        }
+    }
+    rows
+}
+
+/// Runs `rows` through a grouped stream in chunks of `chunk`; returns the outputs (row-major).
+fn grouped(
+    rows: &[(u32, f64)],
+    periods: &[usize],
+    kernel: Kernel,
+    chunk: usize,
+    gaps: GapMode,
+) -> (Vec<f64>, GroupedStream) {
+    let n = rows.len();
+    let mut s = GroupedStream::new(periods, kernel, gaps, 0).unwrap();
+    let mut out = vec![0.0; periods.len() * n];
+    for start in (0..n).step_by(chunk) {
+        let end = (start + chunk).min(n);
+        let ids: Vec<u32> = rows[start..end].iter().map(|r| r.0).collect();
+        let mut prices: Vec<f64> = rows[start..end].iter().map(|r| r.1).collect();
+        let mut chunk_out = vec![0.0; periods.len() * (end - start)];
+        s.push(&ids, &mut prices, &mut chunk_out).unwrap();
+        for r in 0..periods.len() {
+            out[r * n + start..r * n + end]
+                .copy_from_slice(&chunk_out[r * (end - start)..(r + 1) * (end - start)]);
+        }
+    }
+    (out, s)
+}
+
+/// Every group's rows of `out` (row-major, `periods` rows) equal the group run alone.
+fn check_alone(rows: &[(u32, f64)], periods: &[usize], out: &[f64], what: &str) {
+    let n = rows.len();
+    let mut ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        let at: Vec<usize> = (0..n).filter(|&i| rows[i].0 == id).collect();
+        let x: Vec<f64> = at.iter().map(|&i| rows[i].1).collect();
+        for (r, &p) in periods.iter().enumerate() {
+            let mut alone = vec![f64::NAN; x.len()];
+            // A group too short for the period has no value at all, as the one-shot function
+            // would refuse it.
+            let _ = trendflex_into(&x, p, Kernel::Scalar, &mut alone);
+            let got: Vec<f64> = at.iter().map(|&i| out[r * n + i]).collect();
+            assert!(same_bits(&got, &alone), "{what}: group {id}, period {p}");
+        }
+    }
+}
+
+#[test]
+fn every_group_equals_itself_run_alone_stacked_or_interleaved_in_any_chunks() {
+    let periods = [2usize, 5, 20, 21, 64, 231];
+    for interleaved in [false, true] {
+        let rows = table(interleaved);
+        for kernel in kernels() {
+            for chunk in [1usize, 7, 100, rows.len()] {
+                let (out, s) = grouped(&rows, &periods, kernel, chunk, GapMode::Error);
+                check_alone(
+                    &rows,
+                    &periods,
+                    &out,
+                    &format!("{kernel} interleaved={interleaved} chunk={chunk}"),
+                );
+                assert_eq!(s.groups(), 5);
+            }
+            let (single, _) = grouped(&rows, &[20], kernel, 33, GapMode::Error);
+            check_alone(&rows, &[20], &single, &format!("{kernel} single period"));
+        }
+    }
+}
+
+#[test]
+fn short_groups_are_reported_not_refused() {
+    let rows = table(true);
+    let (_, s) = grouped(&rows, &[5, 231], Kernel::Auto, 50, GapMode::Error);
+    let reports = s.finish();
+    let short: Vec<(u32, Error)> = reports.into_iter().map(|r| (r.group, r.error)).collect();
+    assert_eq!(
+        short,
+        vec![
+            (
+                10,
+                Error::NotEnoughData {
+                    period: 231,
+                    valid: 48
+                }
+            ),
+            (
+                17,
+                Error::NotEnoughData {
+                    period: 5,
+                    valid: 1
+                }
+            ),
+            (
+                31,
+                Error::NotEnoughData {
+                    period: 231,
+                    valid: 120
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn gaps_stay_within_their_group() {
+    let mut rows = table(true);
+    // A gap in group 24 only (its 100th row).
+    let at = (0..rows.len())
+        .filter(|&i| rows[i].0 == 24)
+        .nth(100)
+        .unwrap();
+    rows[at].1 = f64::NAN;
+    let mut s = GroupedStream::new(&[20], Kernel::Auto, GapMode::Error, 0).unwrap();
+    let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
+    let mut prices: Vec<f64> = rows.iter().map(|r| r.1).collect();
+    let mut out = vec![0.0; rows.len()];
+    let e = s.push(&ids, &mut prices, &mut out).unwrap_err();
+    assert_eq!(e, GroupError::Gap { group: 24, row: at });
+
+    // ffill fills from the group's own last price; propagate leaves only that group missing.
+    for (mode, fill) in [(GapMode::Ffill, true), (GapMode::Propagate, false)] {
+        let (out, _) = grouped(&rows, &[20], Kernel::Auto, 64, mode);
+        let mut fixed = rows.clone();
+        if fill {
+            let before = (0..at).rev().find(|&i| rows[i].0 == 24).unwrap();
+            fixed[at].1 = rows[before].1;
+        }
+        check_alone(&fixed, &[20], &out, &format!("{mode:?}"));
+    }
+}
+
+#[test]
+fn a_batch_of_one_group_is_the_plain_batch() {
+    let x = random_walk(500, 9);
+    let periods: Vec<usize> = (5..=231).collect();
+    let rows: Vec<(u32, f64)> = x.iter().map(|&v| (0, v)).collect();
+    let (out, _) = grouped(&rows, &periods, Kernel::Auto, 128, GapMode::Error);
+    let mut want = vec![0.0; periods.len() * x.len()];
+    trendflex_batch_into(&x, &periods, Kernel::Scalar, 1, &mut want).unwrap();
+    assert!(same_bits(&out, &want));
+}

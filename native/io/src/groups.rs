@@ -1,0 +1,162 @@
+//! `--group-by`: the values of the group columns of each row turned into dense group ids (in
+//! order of first appearance), and each group's name for messages ("symbol AAPL").
+
+use std::collections::HashMap;
+
+use arrow_array::ArrayRef;
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::DataType;
+
+use crate::Error;
+
+pub struct GroupKeys {
+    columns: Vec<String>,
+    converter: RowConverter,
+    ids: HashMap<Box<[u8]>, u32>,
+    names: Vec<String>,
+}
+
+impl GroupKeys {
+    /// `columns`: the group columns' names, with their types.
+    pub fn new(columns: Vec<String>, types: &[DataType]) -> Result<Self, Error> {
+        let converter =
+            RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
+        Ok(GroupKeys {
+            columns,
+            converter,
+            ids: HashMap::new(),
+            names: Vec::new(),
+        })
+    }
+
+    /// Groups seen so far.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The group of every row of `arrays` (the group columns of one chunk), into `out`.
+    pub fn ids(&mut self, arrays: &[ArrayRef], out: &mut Vec<u32>) -> Result<(), Error> {
+        let rows = self.converter.convert_columns(arrays)?;
+        out.clear();
+        out.reserve(rows.num_rows());
+        for (i, row) in rows.iter().enumerate() {
+            let key = row.as_ref();
+            let id = match self.ids.get(key) {
+                Some(&id) => id,
+                None => {
+                    let id = self.names.len() as u32;
+                    self.names.push(self.describe(arrays, i)?);
+                    self.ids.insert(key.into(), id);
+                    id
+                }
+            };
+            out.push(id);
+        }
+        Ok(())
+    }
+
+    fn describe(&self, arrays: &[ArrayRef], row: usize) -> Result<String, Error> {
+        let options = FormatOptions::default().with_null("null");
+        let parts = self
+            .columns
+            .iter()
+            .zip(arrays)
+            .map(|(name, a)| {
+                Ok(format!(
+                    "{name} {}",
+                    ArrayFormatter::try_new(a.as_ref(), &options)?.value(row)
+                ))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(parts.join(", "))
+    }
+
+    /// A group's name: its columns and values, as in "symbol AAPL".
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// Validity bitmaps of results where a missing value is NaN: for each of the `values.len() / n`
+/// rows of `n` values, bit `i` of its `stride`-byte bitmap is set when value `i` is not NaN.
+/// Returns each row's null count.
+pub fn nan_validity(values: &[f64], n: usize, bitmaps: &mut [u8], stride: usize) -> Vec<u32> {
+    use rayon::prelude::*;
+    if n == 0 {
+        return vec![0; values.len()];
+    }
+    values
+        .par_chunks(n)
+        .zip(bitmaps.par_chunks_mut(stride))
+        .map(|(row, bits)| {
+            bits.fill(0);
+            let mut nulls = 0u32;
+            for (byte, eight) in bits.iter_mut().zip(row.chunks(8)) {
+                let mut b = 0u8;
+                for (k, v) in eight.iter().enumerate() {
+                    b |= u8::from(!v.is_nan()) << k;
+                }
+                nulls += eight.len() as u32 - b.count_ones();
+                *byte = b;
+            }
+            nulls
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, StringArray};
+
+    use super::*;
+
+    #[test]
+    fn ids_follow_first_appearance_and_names_say_the_values() {
+        let mut keys = GroupKeys::new(
+            vec!["symbol".into(), "venue".into()],
+            &[DataType::Utf8, DataType::Int64],
+        )
+        .unwrap();
+        let sym: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("AAPL"),
+            Some("MSFT"),
+            Some("AAPL"),
+            None,
+            Some("AAPL"),
+        ]));
+        let venue: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 1, 1, 2]));
+        let mut ids = Vec::new();
+        keys.ids(&[sym, venue], &mut ids).unwrap();
+        assert_eq!(ids, [0, 1, 0, 2, 3]);
+        assert_eq!(keys.name(0), "symbol AAPL, venue 1");
+        assert_eq!(keys.name(2), "symbol null, venue 1");
+        assert_eq!(keys.len(), 4);
+    }
+
+    #[test]
+    fn nan_is_null() {
+        let values = [
+            1.0,
+            f64::NAN,
+            2.0,
+            f64::NAN,
+            f64::NAN,
+            f64::NAN,
+            3.0,
+            4.0,
+            5.0,
+            f64::NAN,
+        ];
+        let mut bits = vec![0xffu8; 16];
+        assert_eq!(nan_validity(&values, 5, &mut bits, 8), vec![3, 2]);
+        assert_eq!(bits[0], 0b00101);
+        assert_eq!(bits[8], 0b01110);
+    }
+}

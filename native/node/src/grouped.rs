@@ -1,0 +1,306 @@
+//! napi glue for `--group-by`: the group columns of each chunk (Arrow buffers borrowed from JS)
+//! become group ids, every group is computed by its own stream in the core (in parallel), and the
+//! results' validity (missing = NaN) is written into the caller's bitmaps.
+
+use std::sync::{Arc, Mutex};
+
+use arrow_schema::{Field, Schema, SchemaRef};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use trendflex_core::gaps::GapMode;
+use trendflex_core::{GroupError, GroupedStream};
+use trendflex_io::groups::{GroupKeys, nan_validity};
+use trendflex_io::{ColumnBytes, Loan};
+
+use crate::errors::{Failure, core_error, range_error};
+use crate::types::data_type;
+use crate::writer::{ColumnBuffers, WriterField};
+
+/// What a push tells: each period's null count (its bitmap is in `validity`) and the groups so far.
+#[napi(object, object_from_js = false)]
+pub struct GroupedPush {
+    pub null_counts: Vec<u32>,
+    pub groups: u32,
+}
+
+/// A group that cannot give every period a value, and why.
+#[napi(object, object_from_js = false)]
+pub struct ShortGroup {
+    /// Its columns and values, as in "symbol AAPL".
+    pub name: String,
+    /// The first failing check, as in "period 231 needs at least 232 valid prices, input has 180".
+    pub reason: String,
+}
+
+struct State {
+    stream: GroupedStream,
+    keys: GroupKeys,
+    ids: Vec<u32>,
+}
+
+/// TrendFlex of every group of a table that arrives in chunks. One call at a time.
+#[napi]
+pub struct NativeGroupedStream {
+    state: Arc<Mutex<Option<State>>>,
+    schema: SchemaRef,
+    periods: usize,
+    kernel: String,
+}
+
+fn gap_mode(env: &Env, gaps: &str) -> Result<GapMode> {
+    Ok(match gaps {
+        "error" => GapMode::Error,
+        "propagate" => GapMode::Propagate,
+        "ffill" => GapMode::Ffill,
+        other => {
+            return Err(range_error(
+                env,
+                "ERR_INPUT_OPTIONS",
+                format!("unknown gaps mode '{other}'"),
+            ));
+        }
+    })
+}
+
+#[napi]
+impl NativeGroupedStream {
+    /// `keys`: the group columns, with the types the reader gives them.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        periods: Vec<u32>,
+        kernel: String,
+        threads: u32,
+        gaps: String,
+        keys: Vec<WriterField>,
+    ) -> Result<Self> {
+        let kernel = kernel.parse().map_err(|e| core_error(&env, &e))?;
+        let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
+        let stream = GroupedStream::new(&periods, kernel, gap_mode(&env, &gaps)?, threads as usize)
+            .map_err(|e| core_error(&env, &e))?;
+        let fields = keys
+            .iter()
+            .map(|k| {
+                data_type(&k.data_type)
+                    .map(|t| Field::new(&k.name, t, true))
+                    .ok_or_else(|| {
+                        range_error(
+                            &env,
+                            "ERR_GROUP_BY",
+                            format!(
+                                "column {} of type {} cannot group rows",
+                                k.name, k.data_type
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let schema = Arc::new(Schema::new(fields));
+        let types: Vec<_> = schema
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let names = keys.into_iter().map(|k| k.name).collect();
+        let keys = GroupKeys::new(names, &types)
+            .map_err(|e| range_error(&env, "ERR_GROUP_BY", e.to_string()))?;
+        Ok(NativeGroupedStream {
+            kernel: stream.kernel().to_string(),
+            state: Arc::new(Mutex::new(Some(State {
+                stream,
+                keys,
+                ids: Vec::new(),
+            }))),
+            schema,
+            periods: periods.len(),
+        })
+    }
+
+    /// The concrete kernel.
+    #[napi(getter)]
+    pub fn kernel(&self) -> String {
+        self.kernel.clone()
+    }
+
+    /// Computes one chunk on the thread pool: `keys` (the group columns), `prices` (changed in
+    /// place by `--gaps ffill`), results into `out` (row-major, periods x rows), each period's
+    /// validity into `validity` (`stride` bytes per period). `lines`: the input line of each row,
+    /// for messages (else rows are numbered from `firstRow`). Leave the arrays alone until the
+    /// promise settles.
+    #[napi(ts_return_type = "Promise<GroupedPush>")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_async(
+        &self,
+        env: Env,
+        keys: Vec<ColumnBuffers>,
+        prices: Float64Array,
+        out: Float64Array,
+        validity: Uint8Array,
+        stride: u32,
+        first_row: f64,
+        lines: Option<Float64Array>,
+        name: String,
+    ) -> Result<AsyncTask<PushGroups>> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| {
+                range_error(
+                    &env,
+                    "ERR_BUSY",
+                    "the grouped stream is busy with an earlier push; await it first".into(),
+                )
+            })?;
+        if out.len() != self.periods * prices.len()
+            || validity.len() < self.periods * stride as usize
+        {
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+            return Err(range_error(
+                &env,
+                "ERR_OUTPUT_LENGTH",
+                "out or validity do not fit the chunk".into(),
+            ));
+        }
+        Ok(AsyncTask::new(PushGroups {
+            home: self.state.clone(),
+            state: Some(state),
+            schema: self.schema.clone(),
+            keys,
+            prices,
+            out,
+            validity,
+            stride: stride as usize,
+            first_row: first_row as u64,
+            lines,
+            name,
+            failure: Failure::default(),
+        }))
+    }
+
+    /// The groups that cannot give every period a value (too few valid prices, or none), and how
+    /// many groups there were.
+    #[napi]
+    pub fn finish(&self, env: Env) -> Result<Vec<ShortGroup>> {
+        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = guard.as_ref().ok_or_else(|| {
+            range_error(
+                &env,
+                "ERR_BUSY",
+                "the grouped stream is busy with a push; await it first".into(),
+            )
+        })?;
+        Ok(state
+            .stream
+            .finish()
+            .into_iter()
+            .map(|r| ShortGroup {
+                name: state.keys.name(r.group).to_string(),
+                reason: r.error.to_string(),
+            })
+            .collect())
+    }
+
+    /// Groups seen so far.
+    #[napi(getter)]
+    pub fn groups(&self) -> u32 {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, |s| s.keys.len() as u32)
+    }
+}
+
+pub struct PushGroups {
+    home: Arc<Mutex<Option<State>>>,
+    state: Option<State>,
+    schema: SchemaRef,
+    keys: Vec<ColumnBuffers>,
+    prices: Float64Array,
+    out: Float64Array,
+    validity: Uint8Array,
+    stride: usize,
+    first_row: u64,
+    lines: Option<Float64Array>,
+    name: String,
+    failure: Failure,
+}
+
+#[napi]
+impl Task for PushGroups {
+    type Output = (Vec<u32>, u32);
+    type JsValue = GroupedPush;
+
+    fn compute(&mut self) -> Result<(Vec<u32>, u32)> {
+        let state = self.state.as_mut().expect("a push carries the state");
+        let n = self.prices.len();
+        let bytes: Vec<ColumnBytes<'_>> = self
+            .keys
+            .iter()
+            .map(|c| ColumnBytes {
+                values: &c.values,
+                validity: c.validity.as_deref(),
+                validity_offset: c.validity_offset.unwrap_or(0) as usize,
+                values_offset: c.values_offset.unwrap_or(0) as usize,
+                offsets: c.offsets.as_deref(),
+            })
+            .collect();
+        let loan = Loan::new();
+        // SAFETY: the task holds references to every typed array until it settles, which is after
+        // `loan` and the batch made over them are dropped at the end of this block; the JS side
+        // leaves them alone meanwhile (documented on `pushAsync`).
+        let keyed = unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, n) }
+            .and_then(|batch| state.keys.ids(batch.columns(), &mut state.ids));
+        drop(loan);
+        keyed.map_err(|e| self.failure.input(&self.name, e))?;
+        // SAFETY: as above; `prices`, `out` and `validity` are distinct typed arrays (the JS side
+        // allocates them apart) and nothing else in this task refers to their bytes.
+        let (prices, out, validity) = unsafe {
+            (
+                self.prices.as_mut(),
+                self.out.as_mut(),
+                self.validity.as_mut(),
+            )
+        };
+        if let Err(GroupError::Gap { group, row }) = state.stream.push(&state.ids, prices, out) {
+            let at = match &self.lines {
+                Some(lines) => format!("line {}", lines[row]),
+                None => format!("row {}", self.first_row + row as u64 + 1),
+            };
+            let message = format!(
+                "{}: {at}: missing price after the group's first valid one (--gaps error); use --gaps ffill to carry its last price forward, or --gaps propagate",
+                state.keys.name(group)
+            );
+            return Err(self
+                .failure
+                .input(&self.name, trendflex_io::Error::Input(message)));
+        }
+        let nulls = nan_validity(out, n, validity, self.stride);
+        Ok((nulls, state.keys.len() as u32))
+    }
+
+    fn resolve(
+        &mut self,
+        _env: Env,
+        (null_counts, groups): (Vec<u32>, u32),
+    ) -> Result<GroupedPush> {
+        Ok(GroupedPush {
+            null_counts,
+            groups,
+        })
+    }
+
+    fn reject(&mut self, env: Env, err: Error) -> Result<GroupedPush> {
+        Err(self.failure.reject(&env, err))
+    }
+}
+
+impl Drop for PushGroups {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            *self.home.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+        }
+    }
+}

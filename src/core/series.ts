@@ -1,0 +1,139 @@
+// The compute step of the job: one series (the price column as a whole), or, with --group-by,
+// one series per group, each computed by its own stream in the addon. Either way a chunk goes in
+// and the record batch of its results comes out, over the slot's memory.
+import type * as arrow from 'apache-arrow'
+
+import type { NativeGroupedStream } from '../../native/node/binding.cjs'
+import { type KernelName, TrendflexStream } from '../compute.js'
+import { dataError, toCliError } from '../errors.js'
+import { columnBuffers, typeName } from '../io/arrow-types.js'
+import type { InputChunk } from '../io/readers/index.js'
+import { native } from '../native.js'
+import type { ResultSlot } from './chunks.js'
+import { type Gaps, ValidRows } from './gaps.js'
+
+export interface Series {
+  /** The concrete kernel. */
+  readonly kernel: string
+  /** Computes `chunk` into `slot`; its batch: the chunk's keep columns, then the results. */
+  push(chunk: InputChunk, slot: ResultSlot, schema: arrow.Schema): Promise<arrow.RecordBatch>
+  /** True once no period can fail for lack of data any more: a stream may get output. */
+  settled(rows: number): boolean
+  /** The whole-input checks, once the input has ended: throws, or returns a warning (or nothing). */
+  finish(): string | undefined
+  /** For the output's metadata; `final`: the input has ended. */
+  metadata(final: boolean): Record<string, unknown>
+}
+
+export interface SeriesOptions {
+  periods: number[]
+  kernel: KernelName
+  threads: number
+  gaps: Gaps
+  /** The group columns (the first keep columns of every chunk); none: one series. */
+  groupBy: string[]
+  /** A group too short for a period is an error, not nulls. */
+  strict: boolean
+  /** The input, for messages. */
+  name: string
+}
+
+export function openSeries(o: SeriesOptions): Series {
+  try {
+    return o.groupBy.length ? new Grouped(o) : new Single(o)
+  } catch (error) {
+    throw toCliError(error)
+  }
+}
+
+class Single implements Series {
+  readonly #stream: TrendflexStream
+  readonly #valid = new ValidRows()
+  readonly #maxPeriod: number
+
+  constructor(readonly o: SeriesOptions) {
+    this.#stream = new TrendflexStream(o.periods.length === 1 ? o.periods[0]! : o.periods, { kernel: o.kernel, threads: o.threads })
+    this.#maxPeriod = Math.max(...o.periods)
+  }
+
+  get kernel(): string {
+    return this.#stream.kernel
+  }
+
+  async push(chunk: InputChunk, slot: ResultSlot, schema: arrow.Schema): Promise<arrow.RecordBatch> {
+    this.#valid.update(chunk)
+    const n = chunk.rows
+    await this.#stream.pushAsync(chunk.prices, slot.values.subarray(0, n * this.o.periods.length))
+    return slot.batch(schema, chunk.keep, this.o.periods, n, chunk.firstRow, this.#valid)
+  }
+
+  settled(rows: number): boolean {
+    return this.#valid.enough(rows, this.#maxPeriod)
+  }
+
+  finish(): undefined {
+    this.#stream.finish() // empty input, no valid price, too few prices for a period
+  }
+
+  metadata(): Record<string, unknown> {
+    return {}
+  }
+}
+
+/** Groups listed by name in the warning about short groups, at most. */
+const LISTED_GROUPS = 3
+
+class Grouped implements Series {
+  #stream: NativeGroupedStream | undefined
+
+  constructor(readonly o: SeriesOptions) {}
+
+  get kernel(): string {
+    return this.#stream?.kernel ?? this.o.kernel
+  }
+
+  async push(chunk: InputChunk, slot: ResultSlot, schema: arrow.Schema): Promise<arrow.RecordBatch> {
+    const keys = chunk.keep.slice(0, this.o.groupBy.length)
+    // Made with the first chunk, which says the group columns' types.
+    this.#stream ??= new (native().NativeGroupedStream)(
+      this.o.periods,
+      this.o.kernel,
+      this.o.threads,
+      this.o.gaps,
+      keys.map((d, i) => ({ name: this.o.groupBy[i]!, type: typeName(d.type) ?? String(d.type) })),
+    )
+    const n = chunk.rows
+    const r = await this.#stream.pushAsync(
+      keys.map(columnBuffers),
+      chunk.prices,
+      slot.values.subarray(0, n * this.o.periods.length),
+      slot.validity,
+      slot.stride,
+      chunk.firstRow,
+      chunk.lines,
+      this.o.name,
+    )
+    return slot.batchWithNulls(schema, chunk.keep, r.nullCounts, n)
+  }
+
+  /** Any group may still turn out short until the input ends; only --strict must wait for it. */
+  settled(): boolean {
+    return !this.o.strict
+  }
+
+  finish(): string | undefined {
+    const short = this.#stream?.finish() ?? []
+    if (!short.length) return undefined
+    // "input has" is the core's word for a whole series; here it is one group's.
+    for (const s of short) s.reason = s.reason.replace(', input has ', ', it has ')
+    const first = short[0]!
+    if (this.o.strict) throw dataError(`${first.name}: ${first.reason} (--strict)`)
+    const listed = short.slice(0, LISTED_GROUPS).map((s) => `${s.name} (${s.reason})`)
+    const more = short.length > LISTED_GROUPS ? `, and ${short.length - LISTED_GROUPS} more` : ''
+    return `${short.length} of ${this.#stream!.groups} groups lack data for some periods, which are null there: ${listed.join('; ')}${more}. --strict makes this an error`
+  }
+
+  metadata(final: boolean): Record<string, unknown> {
+    return { group_by: this.o.groupBy, groups: final ? (this.#stream?.groups ?? 0) : null }
+  }
+}
