@@ -11,6 +11,16 @@ export type KernelName = 'auto' | 'scalar' | 'avx2' | 'avx512'
 /** Every accepted kernel name, in documentation order. */
 export const KERNEL_NAMES: readonly KernelName[] = ['auto', 'scalar', 'avx2', 'avx512']
 
+/**
+ * Which definition is computed: `vectorta` (default), bit-identical to VectorTA; or `ehlers`,
+ * Ehlers' own EasyLanguage as TradeStation runs it (unrounded `P = L / 2`, the literal 3.14159,
+ * the cosine in degrees, a zero-seeded filter). The README's "Flavours" gives both op for op.
+ */
+export type FlavorName = 'vectorta' | 'ehlers'
+
+/** Every accepted flavour name, the default first. */
+export const FLAVOR_NAMES: readonly FlavorName[] = ['vectorta', 'ehlers']
+
 /** Periods `start..=end` by `step` (default 1). */
 export interface PeriodRange {
   start: number
@@ -24,6 +34,8 @@ export type Periods = PeriodRange | readonly number[]
 export interface SingleOptions {
   /** Kernel to run (default `auto`). All kernels give bit-identical results. */
   kernel?: KernelName
+  /** Definition to compute (default `vectorta`); see {@link FlavorName}. */
+  flavor?: FlavorName
   /**
    * Where to write the result, instead of a new array: at least `prices.length` values, not
    * overlapping `prices`. The result is this array (or its leading `subarray` if longer).
@@ -79,6 +91,14 @@ function checkKernel(kernel: unknown): KernelName {
     throw rangeError('ERR_UNKNOWN_KERNEL', `unknown kernel ${describe(kernel)}: expected one of ${KERNEL_NAMES.join(', ')}`)
   }
   return kernel as KernelName
+}
+
+function checkFlavor(flavor: unknown): FlavorName {
+  if (flavor === undefined) return 'vectorta'
+  if (typeof flavor !== 'string' || !(FLAVOR_NAMES as readonly string[]).includes(flavor)) {
+    throw rangeError('ERR_UNKNOWN_FLAVOR', `unknown flavour ${describe(flavor)}: use vectorta or ehlers`)
+  }
+  return flavor as FlavorName
 }
 
 function checkThreads(threads: unknown): number {
@@ -139,6 +159,7 @@ function describe(value: unknown): string {
 interface Prepared {
   periods: number[]
   kernel: KernelName
+  flavor: FlavorName
   threads: number
   out: Float64Array
 }
@@ -146,21 +167,24 @@ interface Prepared {
 function prepare(prices: unknown, periods: number[], options: BatchOptions): Prepared {
   checkPrices(prices)
   const kernel = checkKernel(options.kernel)
+  const flavor = checkFlavor(options.flavor)
   const threads = checkThreads(options.threads)
-  return { periods, kernel, threads, out: outputFor(prices, periods.length * prices.length, options.out) }
+  return { periods, kernel, flavor, threads, out: outputFor(prices, periods.length * prices.length, options.out) }
 }
 
 /**
- * TrendFlex of one period, bit-identical to VectorTA: NaN for the warm-up (the first valid price
- * plus `period` values) and after an interior NaN.
+ * TrendFlex of one period, bit-identical to VectorTA (or Ehlers' EasyLanguage, with
+ * `flavor: 'ehlers'`): NaN for the warm-up (the first valid price plus `period` values) and after
+ * an interior NaN.
  *
  * @example
  * const tf = trendflex(closes, 20)                  // new Float64Array
  * trendflex(closes, 20, {out: reused, kernel: 'avx2'}) // into a buffer you keep
+ * trendflex(closes, 20, {flavor: 'ehlers'})         // TradeStation's numbers
  */
 export function trendflex(prices: Float64Array, period: number, options: SingleOptions = {}): Float64Array {
   const p = prepare(prices, [checkPeriod(period)], options)
-  native().trendflexInto(prices, period, p.kernel, p.out)
+  native().trendflexInto(prices, period, p.kernel, p.out, p.flavor)
   return p.out
 }
 
@@ -173,7 +197,7 @@ export function trendflex(prices: Float64Array, period: number, options: SingleO
  */
 export function trendflexBatch(prices: Float64Array, periods: Periods, options: BatchOptions = {}): BatchResult {
   const p = prepare(prices, expandPeriods(periods), options)
-  native().trendflexBatchInto(prices, p.periods, p.kernel, p.threads, p.out)
+  native().trendflexBatchInto(prices, p.periods, p.kernel, p.threads, p.out, p.flavor)
   return { periods: p.periods, values: p.out }
 }
 
@@ -184,7 +208,7 @@ export async function trendflexAsync(
   options: SingleOptions & AsyncOptions = {},
 ): Promise<Float64Array> {
   const p = prepare(prices, [checkPeriod(period)], options)
-  await native().trendflexIntoAsync(prices, period, p.kernel, p.out)
+  await native().trendflexIntoAsync(prices, period, p.kernel, p.out, p.flavor)
   options.onProgress?.(1)
   return p.out
 }
@@ -214,7 +238,7 @@ export async function trendflexBatchAsync(
       }
     : undefined
   try {
-    await native().trendflexBatchIntoAsync(prices, p.periods, p.kernel, p.threads, p.out, report)
+    await native().trendflexBatchIntoAsync(prices, p.periods, p.kernel, p.threads, p.out, report, p.flavor)
   } finally {
     settled = true
   }
@@ -231,6 +255,8 @@ export function kernels(): KernelReport {
 
 export interface StreamOptions {
   kernel?: KernelName
+  /** Definition to compute (default `vectorta`); see {@link FlavorName}. */
+  flavor?: FlavorName
   /** Worker threads per chunk for several periods (default 0 = all cores). */
   threads?: number
 }
@@ -251,14 +277,17 @@ export class TrendflexStream {
   readonly periods: number[]
   /** The concrete kernel computing this stream (`auto` resolved). */
   readonly kernel: string
+  /** The flavour computed. */
+  readonly flavor: FlavorName
   /** Worker threads used per chunk. */
   readonly threads: number
   readonly #native: InstanceType<ReturnType<typeof native>['NativeStream']>
 
   constructor(periods: number | Periods, options: StreamOptions = {}) {
     this.periods = typeof periods === 'number' ? [checkPeriod(periods)] : expandPeriods(periods)
-    this.#native = new (native().NativeStream)(this.periods, checkKernel(options.kernel), checkThreads(options.threads))
+    this.#native = new (native().NativeStream)(this.periods, checkKernel(options.kernel), checkThreads(options.threads), checkFlavor(options.flavor))
     this.kernel = this.#native.kernel
+    this.flavor = this.#native.flavor as FlavorName
     this.threads = this.#native.threads
   }
 

@@ -4,7 +4,7 @@ import { JobCommand, commonFlags } from '../core/command.js'
 
 export default class Compute extends JobCommand {
   static override summary = 'TrendFlex of one period over a price column.'
-  static override description = `Reads prices from a CSV (also .csv.gz) or Parquet file, or stdin, and writes one column trendflex_<N> with as many rows as the input. Warm-up rows (the first valid price plus N) are empty in CSV and null in Parquet and Arrow. Results are bit-identical to VectorTA's trendflex.`
+  static override description = `Reads prices from a CSV (also .csv.gz) or Parquet file, or stdin, and writes one column trendflex_<N> with as many rows as the input. Warm-up rows (the first valid price plus N) are empty in CSV and null in Parquet and Arrow. Results are bit-identical to VectorTA's trendflex; --flavor ehlers computes Ehlers' own EasyLanguage instead.`
   static override examples = [
     { description: 'Period 20 over the close column, CSV to stdout', command: '<%= config.bin %> <%= command.id %> prices.csv' },
     { description: 'Keep the timestamp, write Parquet', command: '<%= config.bin %> <%= command.id %> prices.parquet -p 50 --keep ts -o tf50.parquet' },

@@ -1,7 +1,7 @@
 // The base of `compute` and `batch`: shared flags, and the one place errors become exit codes.
 import { Command, Flags } from '@oclif/core'
 
-import { KERNEL_NAMES, type KernelName } from '../compute.js'
+import { FLAVOR_NAMES, type FlavorName, KERNEL_NAMES, type KernelName } from '../compute.js'
 import { BrokenPipe, CliError, EXIT, usageError } from '../errors.js'
 import type { KeepRequest } from '../io/readers/source.js'
 import { COMPRESSIONS, type Compression } from '../io/writers/parquet.js'
@@ -43,6 +43,7 @@ export const commonFlags = {
   output: Flags.string({ char: 'o', default: '-', helpValue: 'PATH|-', description: 'Where to write: a .parquet, .csv or .arrow file (replaced only once complete and checked), a FIFO or device (written as a stream), or - for stdout.' }),
   format: Flags.string({ char: 'f', options: ['parquet', 'csv', 'arrow'], description: 'Output format (arrow = an Arrow IPC stream). Default: from the output name (.parquet, .csv, .arrow); otherwise csv.' }),
   kernel: Flags.string({ char: 'k', options: [...KERNEL_NAMES], helpValue: 'auto|scalar|avx2|avx512', description: 'Kernel. Default: TRENDFLEX_KERNEL, else auto, the fastest this CPU runs (see `trendflex kernels`). All give identical results.' }),
+  flavor: Flags.string({ options: [...FLAVOR_NAMES], default: 'vectorta', description: "Definition computed: vectorta, bit-identical to VectorTA; or ehlers, Ehlers' EasyLanguage as TradeStation runs it (P = L/2 unrounded, zero-seeded filter). See the README's Flavours." }),
   keep: Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[:TYPE][,...]', description: 'Input columns to copy through to the output, in front (e.g. a timestamp). CSV columns are typed int64, float64 or text from their first 100,000 rows, or as declared (ts:int64, volume:float64, id:text); into CSV output they go as written.' }),
   'group-by': Flags.string({ multiple: true, delimiter: ',', helpValue: 'COL[,COL...]', description: 'Columns whose values split the rows into series of their own (e.g. a symbol): each group gets its own TrendFlex, bit-identical to running it alone, in input order, group columns first. Groups may be stacked or interleaved.' }),
   strict: Flags.boolean({ description: 'With --group-by: a group too short for a period is an error, instead of nulls and a warning.' }),
@@ -61,6 +62,7 @@ type CommonFlags = {
   format?: string
   kernel?: string
   keep?: string[]
+  flavor: string
   'group-by'?: string[]
   strict: boolean
   gaps: string
@@ -99,6 +101,7 @@ export abstract class JobCommand extends Command {
       threads,
       gaps: flags.gaps as Gaps,
       compression: flags.compression as Compression,
+      flavor: flags.flavor as FlavorName,
       chunkRows: flags['chunk-rows'],
       rowGroupRows: flags['row-group-rows'],
       progress: flags.progress ?? Boolean(process.stderr.isTTY),

@@ -4,7 +4,7 @@
 import type * as arrow from 'apache-arrow'
 
 import { dataError, toCliError, usageError } from '../errors.js'
-import type { KernelName } from '../compute.js'
+import type { FlavorName, KernelName } from '../compute.js'
 import { type KeepRequest, inputIdentity, openInput } from '../io/readers/index.js'
 import { openSink } from '../io/sink.js'
 import { type Compression, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
@@ -34,6 +34,8 @@ export interface JobOptions {
   output: string
   format?: Format
   kernel: KernelName
+  /** The definition computed: `vectorta` or `ehlers` (README "Flavours"). */
+  flavor: FlavorName
   threads: number
   gaps: Gaps
   compression: Compression
@@ -95,7 +97,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   const started = performance.now()
   const format = outputFormat(o.output, o.format)
   const rows = checkOptions(o)
-  const series = openSeries({ periods: o.periods, kernel: o.kernel, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: o.input === '-' ? 'stdin' : o.input })
+  const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: o.input === '-' ? 'stdin' : o.input })
   const sink = await openSink(o.output, await inputIdentity(o.input))
   if (FORMATS[format].binary && sink.tty) {
     sink.discard()
@@ -130,7 +132,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         ...series.metadata(final),
         tool: 'trendflex',
         version: o.version,
-        flavour: 'vectorta',
+        flavour: o.flavor,
         command: o.command,
         periods: o.periods,
         column: source.column,

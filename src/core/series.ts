@@ -4,7 +4,7 @@
 import type * as arrow from 'apache-arrow'
 
 import type { NativeGroupedStream } from '../../native/node/binding.cjs'
-import { type KernelName, TrendflexStream } from '../compute.js'
+import { type FlavorName, type KernelName, TrendflexStream } from '../compute.js'
 import { dataError, toCliError } from '../errors.js'
 import { columnBuffers, typeName } from '../io/arrow-types.js'
 import type { InputChunk } from '../io/readers/index.js'
@@ -28,6 +28,7 @@ export interface Series {
 export interface SeriesOptions {
   periods: number[]
   kernel: KernelName
+  flavor: FlavorName
   threads: number
   gaps: Gaps
   /** The group columns (the first keep columns of every chunk); none: one series. */
@@ -52,7 +53,7 @@ class Single implements Series {
   readonly #maxPeriod: number
 
   constructor(readonly o: SeriesOptions) {
-    this.#stream = new TrendflexStream(o.periods.length === 1 ? o.periods[0]! : o.periods, { kernel: o.kernel, threads: o.threads })
+    this.#stream = new TrendflexStream(o.periods.length === 1 ? o.periods[0]! : o.periods, { kernel: o.kernel, flavor: o.flavor, threads: o.threads })
     this.#maxPeriod = Math.max(...o.periods)
   }
 
@@ -101,6 +102,7 @@ class Grouped implements Series {
       this.o.threads,
       this.o.gaps,
       keys.map((d, i) => ({ name: this.o.groupBy[i]!, type: typeName(d.type) ?? String(d.type) })),
+      this.o.flavor,
     )
     const n = chunk.rows
     const r = await this.#stream.pushAsync(

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::engine::LaneGroup;
 use crate::params::PeriodParams;
 use crate::scalar::ScalarState;
-use crate::{Error, Kernel};
+use crate::{Error, Flavor, Kernel};
 
 /// The state of every period of a batch, shaped for the kernel that runs it.
 #[derive(Debug, Clone)]
@@ -22,8 +22,8 @@ pub(crate) enum Units {
 
 impl Units {
     /// `kernel` must be resolved (not `Auto`) and available on this CPU.
-    pub fn new(periods: &[usize], kernel: Kernel) -> Self {
-        let params = PeriodParams::many(periods);
+    pub fn new(periods: &[usize], kernel: Kernel, flavor: Flavor) -> Self {
+        let params = PeriodParams::many(periods, flavor);
         match kernel {
             Kernel::Scalar | Kernel::Auto => {
                 Units::Scalar(params.into_iter().map(ScalarState::new).collect())

@@ -132,7 +132,7 @@ impl LaneGroup {
         for j in 0..n {
             let p = &self.params[j];
             let s = if i < 2 {
-                x
+                p.seed(x)
             } else {
                 smooth(p.smoother, x, self.y_prev, self.s1[j], self.s2[j])
             };
@@ -293,6 +293,7 @@ mod tests {
     //! The engine's lane logic on the portable emulation, so the 8-lane algorithm that AVX-512
     //! instantiates is checked on every CPU, AVX-512 or not.
     use super::*;
+    use crate::Flavor;
     use crate::lanes::Portable;
 
     fn walk(n: usize) -> Vec<f64> {
@@ -305,8 +306,8 @@ mod tests {
             .collect()
     }
 
-    fn scalar(x: &[f64], period: usize) -> Vec<f64> {
-        let mut st = ScalarState::new(PeriodParams::new(period));
+    fn scalar(x: &[f64], period: usize, flavor: Flavor) -> Vec<f64> {
+        let mut st = ScalarState::new(PeriodParams::new(period, flavor));
         let mut out = vec![0.0; x.len()];
         st.run(x, &mut out);
         out
@@ -318,8 +319,8 @@ mod tests {
             .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
     }
 
-    fn check_group<L: Lanes>(periods: &[usize], x: &[f64], chunk: usize) {
-        let params: Vec<_> = periods.iter().map(|&p| PeriodParams::new(p)).collect();
+    fn check_group<L: Lanes>(periods: &[usize], x: &[f64], chunk: usize, flavor: Flavor) {
+        let params = PeriodParams::many(periods, flavor);
         let n = x.len();
         let mut out = vec![0.0; n * periods.len()];
         for ps in params.chunks(L::N).enumerate() {
@@ -332,8 +333,8 @@ mod tests {
         }
         for (r, &p) in periods.iter().enumerate() {
             assert!(
-                same(&out[r * n..][..n], &scalar(x, p)),
-                "lanes={} row {r} L={p} chunk={chunk}",
+                same(&out[r * n..][..n], &scalar(x, p, flavor)),
+                "lanes={} {flavor} row {r} L={p} chunk={chunk}",
                 L::N
             );
         }
@@ -350,10 +351,12 @@ mod tests {
             &[231, 2, 100, 3],
             &[300, 20, 21],
         ];
-        for periods in grids {
-            for chunk in [1, 5, BLOCK - 1, BLOCK, x.len()] {
-                check_group::<Portable<8>>(periods, &x, chunk);
-                check_group::<Portable<4>>(periods, &x, chunk);
+        for flavor in Flavor::ALL {
+            for periods in grids {
+                for chunk in [1, 5, BLOCK - 1, BLOCK, x.len()] {
+                    check_group::<Portable<8>>(periods, &x, chunk, flavor);
+                    check_group::<Portable<4>>(periods, &x, chunk, flavor);
+                }
             }
         }
     }
@@ -362,15 +365,21 @@ mod tests {
     fn single_engine_equals_scalar() {
         let mut x = walk(1000);
         x[..2].fill(f64::NAN);
-        for period in [2, 3, 8, 9, 20, 997] {
+        for (flavor, period) in Flavor::ALL
+            .into_iter()
+            .flat_map(|f| [2, 3, 8, 9, 20, 997].map(|p| (f, p)))
+        {
             for chunk in [1, 3, 8, 9, 1000] {
-                let mut st = ScalarState::new(PeriodParams::new(period));
+                let mut st = ScalarState::new(PeriodParams::new(period, flavor));
                 let mut out = vec![0.0; x.len()];
                 for (xs, os) in x.chunks(chunk).zip(out.chunks_mut(chunk)) {
                     // SAFETY: the portable lanes need no CPU feature.
                     unsafe { run_single::<Portable<8>>(&mut st, xs, os) };
                 }
-                assert!(same(&out, &scalar(&x, period)), "L={period} chunk={chunk}");
+                assert!(
+                    same(&out, &scalar(&x, period, flavor)),
+                    "{flavor} L={period} chunk={chunk}"
+                );
             }
         }
     }

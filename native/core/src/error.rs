@@ -23,6 +23,8 @@ pub enum Error {
     OutputLength { expected: usize, actual: usize },
     /// A kernel name that is not one of `auto`, `scalar`, `avx2`, `avx512`.
     UnknownKernel { name: String },
+    /// A flavour name that is not one of `vectorta`, `ehlers`.
+    UnknownFlavor { name: String },
     /// An explicit kernel whose instructions this CPU lacks.
     KernelUnavailable {
         kernel: Kernel,
@@ -56,6 +58,9 @@ impl fmt::Display for Error {
                 f,
                 "unknown kernel '{name}': expected one of auto, scalar, avx2, avx512"
             ),
+            Error::UnknownFlavor { name } => {
+                write!(f, "unknown flavour '{name}': use vectorta or ehlers")
+            }
             Error::KernelUnavailable { kernel, missing } => {
                 let have: Vec<String> = crate::available_kernels()
                     .iter()

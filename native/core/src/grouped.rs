@@ -8,7 +8,7 @@
 
 use crate::batch::Exec;
 use crate::gaps::{GapMode, Gaps};
-use crate::{Error, Kernel, TrendflexBatchStream, TrendflexStream, dispatch, params};
+use crate::{Error, Flavor, Kernel, TrendflexBatchStream, TrendflexStream, dispatch, params};
 
 enum Series {
     Single(TrendflexStream),
@@ -53,6 +53,7 @@ const NONE: u32 = u32::MAX;
 pub struct GroupedStream {
     periods: Vec<usize>,
     kernel: Kernel,
+    flavor: Flavor,
     gap_mode: GapMode,
     exec: Exec,
     groups: Vec<Option<Group>>,
@@ -67,10 +68,21 @@ pub struct GroupedStream {
 
 impl GroupedStream {
     /// `periods` in row order; `gaps` applies within each group; groups are computed in parallel
-    /// on `threads` threads (0 = all cores).
+    /// on `threads` threads (0 = all cores). Default flavour.
     pub fn new(
         periods: &[usize],
         kernel: Kernel,
+        gaps: GapMode,
+        threads: usize,
+    ) -> Result<Self, Error> {
+        Self::with_flavor(periods, kernel, Flavor::VectorTa, gaps, threads)
+    }
+
+    /// [`GroupedStream::new`] in the given flavour.
+    pub fn with_flavor(
+        periods: &[usize],
+        kernel: Kernel,
+        flavor: Flavor,
         gaps: GapMode,
         threads: usize,
     ) -> Result<Self, Error> {
@@ -78,6 +90,7 @@ impl GroupedStream {
         Ok(GroupedStream {
             periods: periods.to_vec(),
             kernel: dispatch::resolve(kernel)?,
+            flavor,
             gap_mode: gaps,
             exec: Exec::new(threads)?,
             groups: Vec::new(),
@@ -95,6 +108,11 @@ impl GroupedStream {
         self.kernel
     }
 
+    /// The flavour computed.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
     /// Groups seen so far.
     pub fn groups(&self) -> usize {
         self.groups.iter().filter(|g| g.is_some()).count()
@@ -102,9 +120,12 @@ impl GroupedStream {
 
     fn new_group(&self) -> Group {
         let series = match self.periods.as_slice() {
-            [p] => Series::Single(TrendflexStream::new(*p, self.kernel).expect("checked in new")),
+            [p] => Series::Single(
+                TrendflexStream::with_flavor(*p, self.kernel, self.flavor).expect("checked in new"),
+            ),
             ps => Series::Batch(
-                TrendflexBatchStream::new(ps, self.kernel, 1).expect("checked in new"),
+                TrendflexBatchStream::with_flavor(ps, self.kernel, self.flavor, 1)
+                    .expect("checked in new"),
             ),
         };
         Group {

@@ -1,12 +1,14 @@
 //! TrendFlex (John Ehlers, 2020) over price series, bit-identical to VectorTA, with scalar,
 //! AVX2 and AVX-512 kernels chosen at run time. All outputs go into caller-owned buffers.
 //!
-//! The definition computed, operation for operation, is `shared/TRENDFLEX.md` in the project.
+//! The definition computed, operation for operation, is `shared/TRENDFLEX.md` in the project;
+//! [`Flavor::Ehlers`] computes Ehlers' own EasyLanguage instead (the README's "Flavours").
 
 mod batch;
 mod dispatch;
 mod engine;
 mod error;
+mod flavor;
 pub mod gaps;
 mod grouped;
 mod lanes;
@@ -21,6 +23,7 @@ pub use dispatch::{
     resolve_with_override,
 };
 pub use error::Error;
+pub use flavor::Flavor;
 pub use grouped::{GroupError, GroupReport, GroupedStream};
 pub use params::smoother_length;
 pub use stream::{TrendflexBatchStream, TrendflexStream};
@@ -44,8 +47,27 @@ pub fn trendflex_into(
     kernel: Kernel,
     out: &mut [f64],
 ) -> Result<(), Error> {
+    trendflex_into_with_flavor(prices, period, kernel, Flavor::VectorTa, out)
+}
+
+/// [`trendflex_into`] in the given flavour.
+///
+/// ```
+/// use trendflex_core::{Flavor, Kernel, trendflex_into_with_flavor};
+/// let prices: Vec<f64> = (0..50).map(|i| 100.0 + (i as f64 / 7.0).sin()).collect();
+/// let mut out = vec![0.0; 50];
+/// trendflex_into_with_flavor(&prices, 20, Kernel::Auto, Flavor::Ehlers, &mut out).unwrap();
+/// assert!(out[19].is_nan() && (out[20].abs() - 5.0).abs() < 1e-12);
+/// ```
+pub fn trendflex_into_with_flavor(
+    prices: &[f64],
+    period: usize,
+    kernel: Kernel,
+    flavor: Flavor,
+    out: &mut [f64],
+) -> Result<(), Error> {
     params::check_data(prices.len(), 1, &[])?;
-    let mut stream = TrendflexStream::new(period, kernel)?;
+    let mut stream = TrendflexStream::with_flavor(period, kernel, flavor)?;
     params::check_data(prices.len(), params::valid_len(prices), &[period])?;
     stream.push(prices, out)
 }
@@ -60,15 +82,28 @@ pub fn trendflex_batch_into(
     threads: usize,
     out: &mut [f64],
 ) -> Result<(), Error> {
-    trendflex_batch_into_with_progress(prices, periods, kernel, threads, out, |_, _| {})
+    trendflex_batch_into_with_flavor(prices, periods, kernel, Flavor::VectorTa, threads, out)
 }
 
-/// [`trendflex_batch_into`], calling `progress(done, total)` (prices done, of `prices.len()`)
-/// after every block of [`PROGRESS_CHUNK`] prices.
+/// [`trendflex_batch_into`] in the given flavour.
+pub fn trendflex_batch_into_with_flavor(
+    prices: &[f64],
+    periods: &[usize],
+    kernel: Kernel,
+    flavor: Flavor,
+    threads: usize,
+    out: &mut [f64],
+) -> Result<(), Error> {
+    trendflex_batch_into_with_progress(prices, periods, kernel, flavor, threads, out, |_, _| {})
+}
+
+/// [`trendflex_batch_into_with_flavor`], calling `progress(done, total)` (prices done, of
+/// `prices.len()`) after every block of [`PROGRESS_CHUNK`] prices.
 pub fn trendflex_batch_into_with_progress(
     prices: &[f64],
     periods: &[usize],
     kernel: Kernel,
+    flavor: Flavor,
     threads: usize,
     out: &mut [f64],
     mut progress: impl FnMut(usize, usize),
@@ -76,7 +111,7 @@ pub fn trendflex_batch_into_with_progress(
     params::check_data(prices.len(), 1, &[])?;
     params::check_periods(periods)?;
     params::check_data(prices.len(), params::valid_len(prices), periods)?;
-    let mut stream = TrendflexBatchStream::new(periods, kernel, threads)?;
+    let mut stream = TrendflexBatchStream::with_flavor(periods, kernel, flavor, threads)?;
     let n = prices.len();
     let expected = periods.len() * n;
     if out.len() != expected {

@@ -2,7 +2,11 @@
 
 use std::f64::consts::PI;
 
-use crate::Error;
+use crate::{Error, Flavor};
+
+/// Ehlers' truncated pi, the literal of `a1` in his EasyLanguage (his cosine takes degrees).
+#[allow(clippy::approx_constant)] // deliberately not `PI`: the definition's literal
+const EASYLANGUAGE_PI: f64 = 3.14159;
 
 /// Smoother length `round(L / 2)` with halves rounded up: 5 -> 3, 20 -> 10, 21 -> 11.
 pub fn smoother_length(period: usize) -> usize {
@@ -28,6 +32,40 @@ impl Smoother {
         let c = (1.0 + a2 - b) / 2.0;
         Smoother { neg_a2: -a2, b, c }
     }
+
+    /// Ehlers' constants for `period`, as the README's "Flavours" orders them: `P = L / 2` (exact),
+    /// `a1 = exp(-(1.414 * 3.14159 / P))`, `b1 = 2 * a1 * cos((1.414 * 180 / P) * (PI / 180))`,
+    /// `c3 = -(a1 * a1)`, `c1 = (1 - b1) - c3`. `F = c1 * (y + y') / 2 + ...` becomes
+    /// `fma(c3, F'', fma(b1, F', (c1 * 0.5) * (y + y')))`, `c1 * 0.5` being exact.
+    pub fn ehlers(period: usize) -> Self {
+        let p = period as f64 * 0.5;
+        let a1 = (-(1.414 * EASYLANGUAGE_PI / p)).exp();
+        // EasyLanguage's `Cosine` takes degrees; `to_radians` is `deg * (PI / 180)`.
+        let b1 = 2.0 * a1 * (1.414 * 180.0 / p).to_radians().cos();
+        let c3 = -(a1 * a1);
+        let c1 = 1.0 - b1 - c3;
+        Smoother {
+            neg_a2: c3,
+            b: b1,
+            c: c1 * 0.5,
+        }
+    }
+
+    fn of(flavor: Flavor, period: usize) -> Self {
+        match flavor {
+            Flavor::VectorTa => Smoother::new(smoother_length(period)),
+            Flavor::Ehlers => Smoother::ehlers(period),
+        }
+    }
+}
+
+/// The periods that share one set of coefficients have the same key: consecutive periods 2k-1
+/// and 2k in VectorTA's definition, nothing in Ehlers' (every period its own `P = L / 2`).
+fn coefficient_key(flavor: Flavor, period: usize) -> usize {
+    match flavor {
+        Flavor::VectorTa => smoother_length(period),
+        Flavor::Ehlers => period,
+    }
 }
 
 /// Everything one period's recurrence needs, computed once.
@@ -39,39 +77,53 @@ pub(crate) struct PeriodParams {
     /// `1 / L`, computed once and multiplied, as the definition says.
     pub inv_l: f64,
     pub smoother: Smoother,
+    /// Decides the seed: the first two smoothed values are the prices (VectorTA) or zero (Ehlers).
+    pub flavor: Flavor,
 }
 
 impl PeriodParams {
-    pub fn new(period: usize) -> Self {
-        Self::with_smoother(period, Smoother::new(smoother_length(period)))
+    pub fn new(period: usize, flavor: Flavor) -> Self {
+        Self::with_smoother(period, flavor, Smoother::of(flavor, period))
     }
 
-    fn with_smoother(period: usize, smoother: Smoother) -> Self {
+    fn with_smoother(period: usize, flavor: Flavor, smoother: Smoother) -> Self {
         let lf = period as f64;
         PeriodParams {
             period,
             lf,
             inv_l: 1.0 / lf,
             smoother,
+            flavor,
         }
     }
 
-    /// Params for many periods; periods sharing a smoother length share one coefficient computation.
-    pub fn many(periods: &[usize]) -> Vec<Self> {
+    /// The smoothed value at `i < 2`, where the recurrence has no history yet: the price itself
+    /// (VectorTA) or zero (Ehlers). Only warm-up steps call it; the vector loop never does.
+    #[inline(always)]
+    pub fn seed(&self, x: f64) -> f64 {
+        match self.flavor {
+            Flavor::VectorTa => x,
+            Flavor::Ehlers => 0.0,
+        }
+    }
+
+    /// Params for many periods; periods with the same coefficients (see `coefficient_key`) share
+    /// one computation of them.
+    pub fn many(periods: &[usize], flavor: Flavor) -> Vec<Self> {
         let mut cache: Vec<(usize, Smoother)> = Vec::new();
         periods
             .iter()
             .map(|&period| {
-                let ss = smoother_length(period);
-                let smoother = match cache.iter().find(|(s, _)| *s == ss) {
+                let key = coefficient_key(flavor, period);
+                let smoother = match cache.iter().find(|(k, _)| *k == key) {
                     Some(&(_, sm)) => sm,
                     None => {
-                        let sm = Smoother::new(ss);
-                        cache.push((ss, sm));
+                        let sm = Smoother::of(flavor, period);
+                        cache.push((key, sm));
                         sm
                     }
                 };
-                Self::with_smoother(period, smoother)
+                Self::with_smoother(period, flavor, smoother)
             })
             .collect()
     }
@@ -133,9 +185,33 @@ mod tests {
 
     #[test]
     fn shared_smoother_is_the_same_as_computed_alone() {
-        let many = PeriodParams::many(&[5, 6, 20, 21, 231]);
-        for p in many {
-            assert_eq!(p, PeriodParams::new(p.period));
+        for flavor in Flavor::ALL {
+            let many = PeriodParams::many(&[5, 6, 20, 21, 231, 6], flavor);
+            for p in many {
+                assert_eq!(p, PeriodParams::new(p.period, flavor), "{flavor}");
+            }
         }
+    }
+
+    #[test]
+    fn ehlers_gives_every_period_its_own_coefficients() {
+        let many = PeriodParams::many(&[5, 6], Flavor::Ehlers);
+        assert_ne!(many[0].smoother, many[1].smoother);
+        let many = PeriodParams::many(&[5, 6], Flavor::VectorTa);
+        assert_eq!(many[0].smoother, many[1].smoother);
+    }
+
+    #[test]
+    fn ehlers_coefficients_follow_the_easylanguage_lines() {
+        // L = 20: P = 10, a1 = exp(-0.4442...), the cosine of 25.452 degrees.
+        let sm = Smoother::ehlers(20);
+        let a1 = (-1.414f64 * EASYLANGUAGE_PI / 10.0).exp();
+        let b1 = 2.0 * a1 * (25.452f64 * PI / 180.0).cos();
+        assert!((sm.b - b1).abs() < 1e-15, "{} vs {b1}", sm.b);
+        assert!((sm.neg_a2 + a1 * a1).abs() < 1e-15);
+        // c1 + c2 + c3 = 1: the filter has unit gain at zero frequency.
+        assert!((2.0 * sm.c + sm.b + sm.neg_a2 - 1.0).abs() < 1e-15);
+        // Odd periods are not rounded: P = 2.5 for L = 5, not VectorTA's 3.
+        assert_ne!(Smoother::ehlers(5), Smoother::new(3));
     }
 }

@@ -82,7 +82,7 @@ impl ScalarState {
         let i = self.seen;
         self.seen += 1;
         let s = if i < 2 {
-            x
+            self.p.seed(x)
         } else {
             smooth(self.p.smoother, x, self.y_prev, self.s1, self.s2)
         };

@@ -5,7 +5,7 @@
 use crate::batch::{Exec, Units};
 use crate::params::{self, PeriodParams};
 use crate::scalar::ScalarState;
-use crate::{Error, Kernel, dispatch};
+use crate::{Error, Flavor, Kernel, dispatch};
 
 /// Counts what the error table needs to know about everything pushed so far.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,12 +47,18 @@ pub struct TrendflexStream {
 }
 
 impl TrendflexStream {
-    /// A stream for `period` (at least 2) run by `kernel` (`Auto` is resolved now).
+    /// A stream for `period` (at least 2) run by `kernel` (`Auto` is resolved now), in the
+    /// default flavour.
     pub fn new(period: usize, kernel: Kernel) -> Result<Self, Error> {
+        Self::with_flavor(period, kernel, Flavor::VectorTa)
+    }
+
+    /// [`TrendflexStream::new`] in the given flavour.
+    pub fn with_flavor(period: usize, kernel: Kernel, flavor: Flavor) -> Result<Self, Error> {
         params::check_period(period)?;
         let kernel = dispatch::resolve(kernel)?;
         Ok(TrendflexStream {
-            state: ScalarState::new(PeriodParams::new(period)),
+            state: ScalarState::new(PeriodParams::new(period, flavor)),
             kernel,
             seen: Seen::default(),
         })
@@ -66,6 +72,11 @@ impl TrendflexStream {
     /// The period.
     pub fn period(&self) -> usize {
         self.state.p.period
+    }
+
+    /// The flavour computed.
+    pub fn flavor(&self) -> Flavor {
+        self.state.p.flavor
     }
 
     /// Feeds the next chunk; `out` (same length) receives its outputs, NaN where missing.
@@ -106,6 +117,7 @@ pub(crate) fn run_single(kernel: Kernel, st: &mut ScalarState, prices: &[f64], o
 pub struct TrendflexBatchStream {
     periods: Vec<usize>,
     kernel: Kernel,
+    flavor: Flavor,
     exec: Exec,
     units: Units,
     seen: Seen,
@@ -113,15 +125,26 @@ pub struct TrendflexBatchStream {
 
 impl TrendflexBatchStream {
     /// A stream for `periods` (each at least 2, any order, duplicates allowed) run by `kernel` on
-    /// `threads` threads (0 = all cores).
+    /// `threads` threads (0 = all cores), in the default flavour.
     pub fn new(periods: &[usize], kernel: Kernel, threads: usize) -> Result<Self, Error> {
+        Self::with_flavor(periods, kernel, Flavor::VectorTa, threads)
+    }
+
+    /// [`TrendflexBatchStream::new`] in the given flavour.
+    pub fn with_flavor(
+        periods: &[usize],
+        kernel: Kernel,
+        flavor: Flavor,
+        threads: usize,
+    ) -> Result<Self, Error> {
         params::check_periods(periods)?;
         let kernel = dispatch::resolve(kernel)?;
         Ok(TrendflexBatchStream {
             periods: periods.to_vec(),
             kernel,
+            flavor,
             exec: Exec::new(threads)?,
-            units: Units::new(periods, kernel),
+            units: Units::new(periods, kernel, flavor),
             seen: Seen::default(),
         })
     }
@@ -134,6 +157,11 @@ impl TrendflexBatchStream {
     /// The concrete kernel computing this stream.
     pub fn kernel(&self) -> Kernel {
         self.kernel
+    }
+
+    /// The flavour computed.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// Worker threads used per chunk.

@@ -1,12 +1,14 @@
 //! Many series in one table: every group, stacked or interleaved, computed in any chunks on any
-//! kernel, equals that group run alone, bit for bit; gaps and short groups stay within their group.
+//! kernel in any flavour, equals that group run alone, bit for bit; gaps and short groups stay
+//! within their group.
 
 mod common;
 
 use common::{kernels, random_walk, same};
 use trendflex_core::gaps::GapMode;
 use trendflex_core::{
-    Error, GroupError, GroupedStream, Kernel, trendflex_batch_into, trendflex_into,
+    Error, Flavor, GroupError, GroupedStream, Kernel, trendflex_batch_into_with_flavor,
+    trendflex_into_with_flavor,
 };
 
 fn same_bits(a: &[f64], b: &[f64]) -> bool {
@@ -50,9 +52,11 @@ fn grouped(
     kernel: Kernel,
     chunk: usize,
     gaps: GapMode,
+    flavor: Flavor,
 ) -> (Vec<f64>, GroupedStream) {
     let n = rows.len();
-    let mut s = GroupedStream::new(periods, kernel, gaps, 0).unwrap();
+    let mut s = GroupedStream::with_flavor(periods, kernel, flavor, gaps, 0).unwrap();
+    assert_eq!(s.flavor(), flavor);
     let mut out = vec![0.0; periods.len() * n];
     for start in (0..n).step_by(chunk) {
         let end = (start + chunk).min(n);
@@ -69,7 +73,7 @@ fn grouped(
 }
 
 /// Every group's rows of `out` (row-major, `periods` rows) equal the group run alone.
-fn check_alone(rows: &[(u32, f64)], periods: &[usize], out: &[f64], what: &str) {
+fn check_alone(rows: &[(u32, f64)], periods: &[usize], flavor: Flavor, out: &[f64], what: &str) {
     let n = rows.len();
     let mut ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
     ids.sort_unstable();
@@ -81,7 +85,7 @@ fn check_alone(rows: &[(u32, f64)], periods: &[usize], out: &[f64], what: &str) 
             let mut alone = vec![f64::NAN; x.len()];
             // A group too short for the period has no value at all, as the one-shot function
             // would refuse it.
-            let _ = trendflex_into(&x, p, Kernel::Scalar, &mut alone);
+            let _ = trendflex_into_with_flavor(&x, p, Kernel::Scalar, flavor, &mut alone);
             let got: Vec<f64> = at.iter().map(|&i| out[r * n + i]).collect();
             assert!(same_bits(&got, &alone), "{what}: group {id}, period {p}");
         }
@@ -93,19 +97,29 @@ fn every_group_equals_itself_run_alone_stacked_or_interleaved_in_any_chunks() {
     let periods = [2usize, 5, 20, 21, 64, 231];
     for interleaved in [false, true] {
         let rows = table(interleaved);
-        for kernel in kernels() {
+        for (kernel, flavor) in kernels()
+            .into_iter()
+            .flat_map(|k| Flavor::ALL.map(|f| (k, f)))
+        {
             for chunk in [1usize, 7, 100, rows.len()] {
-                let (out, s) = grouped(&rows, &periods, kernel, chunk, GapMode::Error);
+                let (out, s) = grouped(&rows, &periods, kernel, chunk, GapMode::Error, flavor);
                 check_alone(
                     &rows,
                     &periods,
+                    flavor,
                     &out,
-                    &format!("{kernel} interleaved={interleaved} chunk={chunk}"),
+                    &format!("{kernel} {flavor} interleaved={interleaved} chunk={chunk}"),
                 );
                 assert_eq!(s.groups(), 5);
             }
-            let (single, _) = grouped(&rows, &[20], kernel, 33, GapMode::Error);
-            check_alone(&rows, &[20], &single, &format!("{kernel} single period"));
+            let (single, _) = grouped(&rows, &[20], kernel, 33, GapMode::Error, flavor);
+            check_alone(
+                &rows,
+                &[20],
+                flavor,
+                &single,
+                &format!("{kernel} {flavor} single period"),
+            );
         }
     }
 }
@@ -113,7 +127,14 @@ fn every_group_equals_itself_run_alone_stacked_or_interleaved_in_any_chunks() {
 #[test]
 fn short_groups_are_reported_not_refused() {
     let rows = table(true);
-    let (_, s) = grouped(&rows, &[5, 231], Kernel::Auto, 50, GapMode::Error);
+    let (_, s) = grouped(
+        &rows,
+        &[5, 231],
+        Kernel::Auto,
+        50,
+        GapMode::Error,
+        Flavor::VectorTa,
+    );
     let reports = s.finish();
     let short: Vec<(u32, Error)> = reports.into_iter().map(|r| (r.group, r.error)).collect();
     assert_eq!(
@@ -162,13 +183,13 @@ fn gaps_stay_within_their_group() {
 
     // ffill fills from the group's own last price; propagate leaves only that group missing.
     for (mode, fill) in [(GapMode::Ffill, true), (GapMode::Propagate, false)] {
-        let (out, _) = grouped(&rows, &[20], Kernel::Auto, 64, mode);
+        let (out, _) = grouped(&rows, &[20], Kernel::Auto, 64, mode, Flavor::Ehlers);
         let mut fixed = rows.clone();
         if fill {
             let before = (0..at).rev().find(|&i| rows[i].0 == 24).unwrap();
             fixed[at].1 = rows[before].1;
         }
-        check_alone(&fixed, &[20], &out, &format!("{mode:?}"));
+        check_alone(&fixed, &[20], Flavor::Ehlers, &out, &format!("{mode:?}"));
     }
 }
 
@@ -177,8 +198,11 @@ fn a_batch_of_one_group_is_the_plain_batch() {
     let x = random_walk(500, 9);
     let periods: Vec<usize> = (5..=231).collect();
     let rows: Vec<(u32, f64)> = x.iter().map(|&v| (0, v)).collect();
-    let (out, _) = grouped(&rows, &periods, Kernel::Auto, 128, GapMode::Error);
-    let mut want = vec![0.0; periods.len() * x.len()];
-    trendflex_batch_into(&x, &periods, Kernel::Scalar, 1, &mut want).unwrap();
-    assert!(same_bits(&out, &want));
+    for flavor in Flavor::ALL {
+        let (out, _) = grouped(&rows, &periods, Kernel::Auto, 128, GapMode::Error, flavor);
+        let mut want = vec![0.0; periods.len() * x.len()];
+        trendflex_batch_into_with_flavor(&x, &periods, Kernel::Scalar, flavor, 1, &mut want)
+            .unwrap();
+        assert!(same_bits(&out, &want), "{flavor}");
+    }
 }

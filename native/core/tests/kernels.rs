@@ -1,11 +1,13 @@
-//! Every kernel this CPU runs, bit for bit against scalar: single and batch, every length around
-//! lane widths and the engine's block, NaN runs, extreme magnitudes, every period edge, threads,
-//! and chunked streaming against one-shot.
+//! Every kernel this CPU runs, bit for bit against scalar, in every flavour: single and batch,
+//! every length around lane widths and the engine's block, NaN runs, extreme magnitudes, every
+//! period edge, threads, and chunked streaming against one-shot.
 
 mod common;
 
 use common::*;
-use trendflex_core::{Kernel, TrendflexBatchStream, TrendflexStream, trendflex_batch_into};
+use trendflex_core::{
+    Flavor, Kernel, TrendflexBatchStream, TrendflexStream, trendflex_batch_into_with_flavor,
+};
 
 /// Inputs that reach the tails, alignments and special values.
 fn shapes(n: usize, seed: u64) -> Vec<(&'static str, Vec<f64>)> {
@@ -32,9 +34,9 @@ fn shapes(n: usize, seed: u64) -> Vec<(&'static str, Vec<f64>)> {
     ]
 }
 
-fn try_single(x: &[f64], period: usize, kernel: Kernel) -> Option<Vec<f64>> {
+fn try_single(x: &[f64], period: usize, kernel: Kernel, flavor: Flavor) -> Option<Vec<f64>> {
     let mut out = vec![0.0; x.len()];
-    trendflex_core::trendflex_into(x, period, kernel, &mut out)
+    trendflex_core::trendflex_into_with_flavor(x, period, kernel, flavor, &mut out)
         .ok()
         .map(|_| out)
 }
@@ -45,7 +47,7 @@ fn single_every_kernel_equals_scalar_over_lengths_and_periods() {
         .chain([127, 128, 129, 511, 512, 513, 1023, 1024, 1025, 1537, 10_007])
         .collect();
     let mut checked = 0;
-    for kernel in kernels() {
+    for (kernel, flavor) in kernels_and_flavours() {
         for &n in &lengths {
             for (name, x) in shapes(n, n as u64) {
                 for period in [
@@ -62,41 +64,50 @@ fn single_every_kernel_equals_scalar_over_lengths_and_periods() {
                     n.saturating_sub(14),
                     n.saturating_sub(1),
                 ] {
-                    let want = try_single(&x, period, Kernel::Scalar);
-                    let got = try_single(&x, period, kernel);
+                    let want = try_single(&x, period, Kernel::Scalar, flavor);
+                    let got = try_single(&x, period, kernel, flavor);
+                    let what = format!("{kernel} {flavor} {name} n={n} L={period}");
                     match (&got, &want) {
                         (Some(g), Some(w)) => {
-                            assert_same(g, w, &format!("{kernel} {name} n={n} L={period}"));
+                            assert_same(g, w, &what);
                             checked += 1;
                         }
                         (None, None) => {}
-                        _ => panic!("{kernel} {name} n={n} L={period}: error mismatch"),
+                        _ => panic!("{what}: error mismatch"),
                     }
                 }
             }
         }
     }
-    assert!(checked > 1000, "only {checked} comparisons ran");
+    assert!(checked > 2000, "only {checked} comparisons ran");
 }
 
-fn batch(x: &[f64], periods: &[usize], kernel: Kernel, threads: usize) -> Vec<f64> {
+/// Every kernel this CPU runs, each in every flavour.
+fn kernels_and_flavours() -> Vec<(Kernel, Flavor)> {
+    kernels()
+        .into_iter()
+        .flat_map(|k| Flavor::ALL.map(|f| (k, f)))
+        .collect()
+}
+
+fn batch(x: &[f64], periods: &[usize], kernel: Kernel, flavor: Flavor, threads: usize) -> Vec<f64> {
     let mut out = vec![0.0; x.len() * periods.len()];
-    trendflex_batch_into(x, periods, kernel, threads, &mut out).unwrap();
+    trendflex_batch_into_with_flavor(x, periods, kernel, flavor, threads, &mut out).unwrap();
     out
 }
 
 #[test]
 fn batch_rows_equal_scalar_single_runs_on_the_whole_grid() {
     let grid: Vec<usize> = (5..=231).collect();
-    for kernel in kernels() {
+    for (kernel, flavor) in kernels_and_flavours() {
         for (name, x) in shapes(1500, 77) {
-            let got = batch(&x, &grid, kernel, 0);
+            let got = batch(&x, &grid, kernel, flavor, 0);
             for (r, &p) in grid.iter().enumerate() {
-                let want = single(&x, p, Kernel::Scalar);
+                let want = single_in(flavor, &x, p, Kernel::Scalar);
                 assert_same(
                     &got[r * x.len()..][..x.len()],
                     &want,
-                    &format!("{kernel} batch {name} row {r} (L={p})"),
+                    &format!("{kernel} {flavor} batch {name} row {r} (L={p})"),
                 );
             }
         }
@@ -115,7 +126,7 @@ fn batch_edge_shapes_every_kernel() {
         &[60, 2, 59, 3, 4],
         &[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18],
     ];
-    for kernel in kernels() {
+    for (kernel, flavor) in kernels_and_flavours() {
         for n in [19, 20, 21, 61, 64, 65, 511, 512, 513, 1030] {
             for (name, x) in shapes(n, n as u64 + 1000) {
                 let mut lists: Vec<Vec<usize>> = lists.iter().map(|l| l.to_vec()).collect();
@@ -127,13 +138,13 @@ fn batch_edge_shapes_every_kernel() {
                     if periods.iter().any(|&p| p >= n) {
                         continue;
                     }
-                    let got = batch(&x, &periods, kernel, 1);
+                    let got = batch(&x, &periods, kernel, flavor, 1);
                     for (r, &p) in periods.iter().enumerate() {
-                        let want = single(&x, p, Kernel::Scalar);
+                        let want = single_in(flavor, &x, p, Kernel::Scalar);
                         assert_same(
                             &got[r * n..][..n],
                             &want,
-                            &format!("{kernel} {name} n={n} periods={periods:?} row {r}"),
+                            &format!("{kernel} {flavor} {name} n={n} periods={periods:?} row {r}"),
                         );
                     }
                 }
@@ -146,13 +157,13 @@ fn batch_edge_shapes_every_kernel() {
 fn thread_counts_do_not_change_a_bit() {
     let x = random_walk(3000, 11);
     let grid: Vec<usize> = (5..=64).collect();
-    for kernel in kernels() {
-        let one = batch(&x, &grid, kernel, 1);
+    for (kernel, flavor) in kernels_and_flavours() {
+        let one = batch(&x, &grid, kernel, flavor, 1);
         for threads in [0, 2, 3, 5] {
             assert_same(
-                &batch(&x, &grid, kernel, threads),
+                &batch(&x, &grid, kernel, flavor, threads),
                 &one,
-                &format!("{kernel} threads={threads}"),
+                &format!("{kernel} {flavor} threads={threads}"),
             );
         }
     }
@@ -163,20 +174,24 @@ fn streaming_equals_one_shot_for_any_chunking() {
     let mut x = random_walk(2100, 12);
     x[..5].fill(f64::NAN);
     let grid = [2, 5, 20, 21, 100, 231];
-    for kernel in kernels() {
-        let want_batch = batch(&x, &grid, kernel, 0);
+    for (kernel, flavor) in kernels_and_flavours() {
+        let want_batch = batch(&x, &grid, kernel, flavor, 0);
         for chunk in [1, 2, 3, 7, 64, 511, 512, 513, 2100] {
             for &p in &grid {
-                let want = single(&x, p, Kernel::Scalar);
-                let mut s = TrendflexStream::new(p, kernel).unwrap();
+                let want = single_in(flavor, &x, p, Kernel::Scalar);
+                let mut s = TrendflexStream::with_flavor(p, kernel, flavor).unwrap();
                 let mut got = vec![0.0; x.len()];
                 for (xs, os) in x.chunks(chunk).zip(got.chunks_mut(chunk)) {
                     s.push(xs, os).unwrap();
                 }
                 s.finish().unwrap();
-                assert_same(&got, &want, &format!("{kernel} stream L={p} chunk={chunk}"));
+                assert_same(
+                    &got,
+                    &want,
+                    &format!("{kernel} {flavor} stream L={p} chunk={chunk}"),
+                );
             }
-            let mut b = TrendflexBatchStream::new(&grid, kernel, 2).unwrap();
+            let mut b = TrendflexBatchStream::with_flavor(&grid, kernel, flavor, 2).unwrap();
             let mut got = vec![0.0; want_batch.len()];
             let mut buf = vec![0.0; grid.len() * chunk];
             for (c, xs) in x.chunks(chunk).enumerate() {
@@ -191,7 +206,7 @@ fn streaming_equals_one_shot_for_any_chunking() {
             assert_same(
                 &got,
                 &want_batch,
-                &format!("{kernel} batch stream chunk={chunk}"),
+                &format!("{kernel} {flavor} batch stream chunk={chunk}"),
             );
         }
     }

@@ -15,6 +15,7 @@ fn core_code(e: &core::Error) -> &'static str {
         core::Error::NotEnoughData { .. } => "ERR_NOT_ENOUGH_DATA",
         core::Error::OutputLength { .. } => "ERR_OUTPUT_LENGTH",
         core::Error::UnknownKernel { .. } => "ERR_UNKNOWN_KERNEL",
+        core::Error::UnknownFlavor { .. } => "ERR_UNKNOWN_FLAVOR",
         core::Error::KernelUnavailable { .. } => "ERR_KERNEL_UNAVAILABLE",
         core::Error::ThreadPool { .. } => "ERR_THREADS",
         _ => "ERR_TRENDFLEX",

@@ -8,7 +8,7 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use trendflex_core::gaps::GapMode;
-use trendflex_core::{GroupError, GroupedStream};
+use trendflex_core::{Flavor, GroupError, GroupedStream};
 use trendflex_io::groups::{GroupKeys, nan_validity};
 use trendflex_io::{ColumnBytes, Loan};
 
@@ -64,7 +64,8 @@ fn gap_mode(env: &Env, gaps: &str) -> Result<GapMode> {
 
 #[napi]
 impl NativeGroupedStream {
-    /// `keys`: the group columns, with the types the reader gives them.
+    /// `keys`: the group columns, with the types the reader gives them. `flavor`: `vectorta`
+    /// (default) or `ehlers`.
     #[napi(constructor)]
     pub fn new(
         env: Env,
@@ -73,10 +74,16 @@ impl NativeGroupedStream {
         threads: u32,
         gaps: String,
         keys: Vec<WriterField>,
+        flavor: Option<String>,
     ) -> Result<Self> {
         let kernel = kernel.parse().map_err(|e| core_error(&env, &e))?;
+        let flavor = flavor
+            .as_deref()
+            .map_or(Ok(Flavor::VectorTa), str::parse::<Flavor>)
+            .map_err(|e| core_error(&env, &e))?;
         let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
-        let stream = GroupedStream::new(&periods, kernel, gap_mode(&env, &gaps)?, threads as usize)
+        let gaps = gap_mode(&env, &gaps)?;
+        let stream = GroupedStream::with_flavor(&periods, kernel, flavor, gaps, threads as usize)
             .map_err(|e| core_error(&env, &e))?;
         let fields = keys
             .iter()

@@ -15,13 +15,20 @@ use errors::{Failure, core_error, range_error};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use trendflex_core::{self as core, Kernel};
+use trendflex_core::{self as core, Flavor, Kernel};
 
 /// `(fraction) => void`, called on the JS thread; weak, so it never keeps the process alive.
 type Progress = ThreadsafeFunction<f64, (), f64, Status, false, true>;
 
 fn parse_kernel(env: &Env, name: &str) -> Result<Kernel> {
     name.parse::<Kernel>().map_err(|e| core_error(env, &e))
+}
+
+/// `vectorta` (also when absent) or `ehlers`; anything else is `ERR_UNKNOWN_FLAVOR`.
+fn parse_flavor(env: &Env, name: Option<&str>) -> Result<Flavor> {
+    name.map_or(Ok(Flavor::VectorTa), |n| {
+        n.parse::<Flavor>().map_err(|e| core_error(env, &e))
+    })
 }
 
 /// Refuses an output that shares bytes with the input, before any Rust reference to the output
@@ -42,7 +49,8 @@ fn check_disjoint(env: &Env, prices: &[f64], out_ptr: *const f64, out_len: usize
     Ok(())
 }
 
-/// TrendFlex of `period` over `prices`, written into `out` (same length) in place.
+/// TrendFlex of `period` over `prices`, written into `out` (same length) in place. `flavor`:
+/// `vectorta` (default) or `ehlers`.
 #[napi]
 pub fn trendflex_into(
     env: Env,
@@ -50,17 +58,21 @@ pub fn trendflex_into(
     period: u32,
     kernel: String,
     mut out: Float64ArraySlice,
+    flavor: Option<String>,
 ) -> Result<()> {
     check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
     let kernel = parse_kernel(&env, &kernel)?;
+    let flavor = parse_flavor(&env, flavor.as_deref())?;
     // SAFETY: `out` is a live typed array for the duration of this synchronous call and does not
     // overlap `prices` (checked above), so this is the only reference to its bytes.
     let out = unsafe { out.as_mut() };
-    core::trendflex_into(&prices, period as usize, kernel, out).map_err(|e| core_error(&env, &e))
+    core::trendflex_into_with_flavor(&prices, period as usize, kernel, flavor, out)
+        .map_err(|e| core_error(&env, &e))
 }
 
 /// TrendFlex of every period over `prices`, into `out` row-major (`periods.length` rows of
-/// `prices.length`), in place. `threads`: 0 = all cores.
+/// `prices.length`), in place. `threads`: 0 = all cores. `flavor`: `vectorta` (default) or
+/// `ehlers`.
 #[napi]
 pub fn trendflex_batch_into(
     env: Env,
@@ -69,13 +81,15 @@ pub fn trendflex_batch_into(
     kernel: String,
     threads: u32,
     mut out: Float64ArraySlice,
+    flavor: Option<String>,
 ) -> Result<()> {
     check_disjoint(&env, &prices, out.as_ptr(), out.len())?;
     let kernel = parse_kernel(&env, &kernel)?;
+    let flavor = parse_flavor(&env, flavor.as_deref())?;
     let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
     // SAFETY: as in `trendflex_into`: live for this call, disjoint from `prices`.
     let out = unsafe { out.as_mut() };
-    core::trendflex_batch_into(&prices, &periods, kernel, threads as usize, out)
+    core::trendflex_batch_into_with_flavor(&prices, &periods, kernel, flavor, threads as usize, out)
         .map_err(|e| core_error(&env, &e))
 }
 
@@ -89,6 +103,7 @@ pub struct ComputeTask {
     prices: Float64Array,
     out: Float64Array,
     kernel: Kernel,
+    flavor: Flavor,
     job: Job,
     progress: Option<Progress>,
     failure: Failure,
@@ -104,6 +119,7 @@ impl Task for ComputeTask {
             prices,
             out,
             kernel,
+            flavor,
             job,
             progress,
             failure,
@@ -113,11 +129,14 @@ impl Task for ComputeTask {
         // documents that the caller must not touch `out` until the promise settles.
         let out = unsafe { out.as_mut() };
         let result = match job {
-            Job::Single(period) => core::trendflex_into(prices, *period, *kernel, out),
+            Job::Single(period) => {
+                core::trendflex_into_with_flavor(prices, *period, *kernel, *flavor, out)
+            }
             Job::Batch { periods, threads } => core::trendflex_batch_into_with_progress(
                 prices,
                 periods,
                 *kernel,
+                *flavor,
                 *threads,
                 out,
                 |done, total| {
@@ -147,15 +166,18 @@ fn compute_task(
     prices: Float64Array,
     out: Float64Array,
     kernel: &str,
+    flavor: Option<&str>,
     job: Job,
     progress: Option<Progress>,
 ) -> Result<AsyncTask<ComputeTask>> {
     check_disjoint(env, &prices, out.as_ptr(), out.len())?;
     let kernel = parse_kernel(env, kernel)?;
+    let flavor = parse_flavor(env, flavor)?;
     Ok(AsyncTask::new(ComputeTask {
         prices,
         out,
         kernel,
+        flavor,
         job,
         progress,
         failure: Failure::default(),
@@ -170,20 +192,23 @@ pub fn trendflex_into_async(
     period: u32,
     kernel: String,
     out: Float64Array,
+    flavor: Option<String>,
 ) -> Result<AsyncTask<ComputeTask>> {
     compute_task(
         &env,
         prices,
         out,
         &kernel,
+        flavor.as_deref(),
         Job::Single(period as usize),
         None,
     )
 }
 
 /// `trendflexBatchInto` on the libuv thread pool; `onProgress(fraction)` is called as blocks of
-/// prices finish.
+/// prices finish. `flavor`: `vectorta` (default) or `ehlers`.
 #[napi]
+#[allow(clippy::too_many_arguments)]
 pub fn trendflex_batch_into_async(
     env: Env,
     prices: Float64Array,
@@ -193,13 +218,22 @@ pub fn trendflex_batch_into_async(
     out: Float64Array,
     // Spelled out, not `Progress`: an alias would leak into the generated .d.ts undefined.
     on_progress: Option<ThreadsafeFunction<f64, (), f64, Status, false, true>>,
+    flavor: Option<String>,
 ) -> Result<AsyncTask<ComputeTask>> {
     let periods = periods.into_iter().map(|p| p as usize).collect();
     let job = Job::Batch {
         periods,
         threads: threads as usize,
     };
-    compute_task(&env, prices, out, &kernel, job, on_progress)
+    compute_task(
+        &env,
+        prices,
+        out,
+        &kernel,
+        flavor.as_deref(),
+        job,
+        on_progress,
+    )
 }
 
 /// One kernel this CPU cannot run, and the first feature it lacks.
@@ -317,20 +351,33 @@ impl Drop for PushTask {
 pub struct NativeStream {
     state: Arc<Mutex<Option<StreamState>>>,
     kernel: Kernel,
+    flavor: Flavor,
     threads: u32,
 }
 
 #[napi]
 impl NativeStream {
     /// `periods`: one period, or several (rows in this order). `threads`: 0 = all cores.
+    /// `flavor`: `vectorta` (default) or `ehlers`.
     #[napi(constructor)]
-    pub fn new(env: Env, periods: Vec<u32>, kernel: String, threads: u32) -> Result<Self> {
+    pub fn new(
+        env: Env,
+        periods: Vec<u32>,
+        kernel: String,
+        threads: u32,
+        flavor: Option<String>,
+    ) -> Result<Self> {
         let kernel = parse_kernel(&env, &kernel)?;
+        let flavor = parse_flavor(&env, flavor.as_deref())?;
         let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
         let state = match periods.as_slice() {
-            [period] => core::TrendflexStream::new(*period, kernel).map(StreamState::Single),
-            _ => core::TrendflexBatchStream::new(&periods, kernel, threads as usize)
-                .map(StreamState::Batch),
+            [period] => {
+                core::TrendflexStream::with_flavor(*period, kernel, flavor).map(StreamState::Single)
+            }
+            _ => {
+                core::TrendflexBatchStream::with_flavor(&periods, kernel, flavor, threads as usize)
+                    .map(StreamState::Batch)
+            }
         }
         .map_err(|e| core_error(&env, &e))?;
         let (kernel, threads) = match &state {
@@ -340,6 +387,7 @@ impl NativeStream {
         Ok(NativeStream {
             state: Arc::new(Mutex::new(Some(state))),
             kernel,
+            flavor,
             threads,
         })
     }
@@ -348,6 +396,12 @@ impl NativeStream {
     #[napi(getter)]
     pub fn kernel(&self) -> String {
         self.kernel.to_string()
+    }
+
+    /// The flavour computed: `vectorta` or `ehlers`.
+    #[napi(getter)]
+    pub fn flavor(&self) -> String {
+        self.flavor.to_string()
     }
 
     /// Worker threads per chunk.

@@ -5,7 +5,7 @@
 use std::f64::consts::PI;
 use std::path::PathBuf;
 
-use trendflex_core::{Kernel, available_kernels};
+use trendflex_core::{Flavor, Kernel, available_kernels};
 
 /// TrendFlex as `shared/TRENDFLEX.md` states it, with the window sum recomputed from scratch at
 /// every step (O(n * L)) instead of rolled, and `/ L` instead of `* (1 / L)`: independent of the
@@ -37,6 +37,48 @@ pub fn oracle(x: &[f64], period: usize) -> Vec<f64> {
         out[first + i] = if ms != 0.0 { mysum / ms.sqrt() } else { 0.0 };
     }
     out
+}
+
+/// The `ehlers` flavour straight from Ehlers' EasyLanguage lines (as TRENDFLEX.md quotes them):
+/// no fused operations, the filter as written (`c1 * (y + y') / 2 + c2 * F' + c3 * F''`), the
+/// lag sum `sum (F[i] - F[i-k])` recomputed at every step, `.04 * Sum * Sum + .96 * MS`. Shares
+/// nothing with the kernels' bookkeeping (window sum, pre-halved `c1`, FMAs).
+#[allow(clippy::approx_constant)] // 3.14159 is Ehlers' literal, not an approximation of PI here
+pub fn ehlers_oracle(x: &[f64], length: usize) -> Vec<f64> {
+    let mut out = vec![f64::NAN; x.len()];
+    let Some(first) = x.iter().position(|v| !v.is_nan()) else {
+        return out;
+    };
+    let close = &x[first..];
+    let len = length as f64;
+    let a1 = (-1.414 * 3.14159 / (0.5 * len)).exp();
+    let degrees = 1.414 * 180.0 / (0.5 * len);
+    let b1 = 2.0 * a1 * (degrees * PI / 180.0).cos();
+    let (c2, c3) = (b1, -a1 * a1);
+    let c1 = 1.0 - c2 - c3;
+    let mut filt = vec![0.0; close.len()];
+    for i in 2..close.len() {
+        filt[i] = c1 * (close[i] + close[i - 1]) / 2.0 + c2 * filt[i - 1] + c3 * filt[i - 2];
+    }
+    let mut ms = 0.0;
+    for i in length..close.len() {
+        let mut sum = 0.0;
+        for count in 1..=length {
+            sum += filt[i] - filt[i - count];
+        }
+        sum /= len;
+        ms = 0.04 * sum * sum + 0.96 * ms;
+        out[first + i] = if ms != 0.0 { sum / ms.sqrt() } else { 0.0 };
+    }
+    out
+}
+
+/// The naive oracle of `flavor`.
+pub fn oracle_of(flavor: Flavor, x: &[f64], period: usize) -> Vec<f64> {
+    match flavor {
+        Flavor::VectorTa => oracle(x, period),
+        Flavor::Ehlers => ehlers_oracle(x, period),
+    }
 }
 
 /// SplitMix64: a tiny seeded generator so every run sees the same inputs.
@@ -134,7 +176,19 @@ pub fn parity_closes() -> Vec<f64> {
 
 /// Runs the one-shot single API.
 pub fn single(prices: &[f64], period: usize, kernel: Kernel) -> Vec<f64> {
+    single_in(Flavor::VectorTa, prices, period, kernel)
+}
+
+/// Runs the one-shot single API in `flavor`.
+pub fn single_in(flavor: Flavor, prices: &[f64], period: usize, kernel: Kernel) -> Vec<f64> {
     let mut out = vec![0.0; prices.len()];
-    trendflex_core::trendflex_into(prices, period, kernel, &mut out).unwrap();
+    trendflex_core::trendflex_into_with_flavor(prices, period, kernel, flavor, &mut out).unwrap();
     out
+}
+
+/// `100 + 10 sin(i / 7) + 0.05 i`: the input of the `ehlers` parity vector.
+pub fn ehlers_parity_input() -> Vec<f64> {
+    (0..500)
+        .map(|i| 100.0 + 10.0 * (i as f64 / 7.0).sin() + 0.05 * i as f64)
+        .collect()
 }
