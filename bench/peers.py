@@ -145,6 +145,18 @@ def compute_pandas_groups(src, dst):
     d[["symbol", "timestamp", "trendflex_20"]].to_parquet(dst, compression="lz4", index=False)
 
 
+def check_groups(out, src):
+    """Our grouped Parquet against vector-ta run on every symbol alone, bit for bit."""
+    import pandas as pd, pyarrow.parquet as pq, vector_ta
+    d = pd.read_csv(src)
+    got = pq.read_table(out).column("trendflex_20").to_numpy(zero_copy_only=False)
+    want = d.groupby("symbol", sort=False)["close"].transform(lambda x: vector_ta.trendflex(x.to_numpy(), 20)).to_numpy()
+    same = (got.view(np.int64) == want.view(np.int64)) | (np.isnan(got) & np.isnan(want))
+    if not same.all():
+        i = int(np.argmin(same))
+        sys.exit(f"{out}: row {i}: {got[i]!r} but vector-ta per symbol gives {want[i]!r}")
+
+
 ROUTES = {
     "batch-polars-parquet": batch_polars_parquet,
     "batch-pyarrow-parquet": batch_pyarrow_parquet,
@@ -157,6 +169,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd in ROUTES:
         ROUTES[cmd](*args)
+    elif cmd == "check-groups":
+        check_groups(*args)
     elif cmd.startswith("check-"):
         check(cmd, args[0], args[1], [int(p) for p in args[2:]])
     elif cmd == "make-input":

@@ -184,7 +184,48 @@ section('input', () => {
   return out
 })
 
-// ---------------------------------------------------------------- 5. where the time goes
+// ---------------------------------------------------------------- 5. long tables
+section('groups', () => {
+  const [symbols, rows] = opt.quick ? [200, 2000] : [1000, 2000]
+  const table = (layout, n = rows) => {
+    const path = join(dir, `groups-${symbols}x${n}-${layout}.csv`)
+    if (!existsSync(path)) execFileSync(PY, [PEERS, 'make-groups', String(symbols), String(n), path, layout])
+    return path
+  }
+  const stacked = table('stacked')
+  const interleaved = table('interleaved')
+  const out = { symbols, rows_per_symbol: rows }
+  const pq = (name) => join(dir, `groups-${name}.parquet`)
+  for (const [name, src] of [['stacked', stacked], ['interleaved', interleaved]]) {
+    timed(ours('compute', src, '-p', '20', '--group-by', 'symbol', '--keep', 'timestamp', '-o', pq(name)))
+    execFileSync(PY, [PEERS, 'check-groups', pq(name), src], { stdio: ['ignore', 'ignore', 'inherit'] })
+  }
+  log('compute -p 20: grouped stacked, the same rows ungrouped, grouped interleaved, pandas groupby + vector-ta; alternated')
+  const cmds = [
+    ours('compute', stacked, '-p', '20', '--group-by', 'symbol', '--keep', 'timestamp', '-o', pq('stacked')),
+    ours('compute', stacked, '-p', '20', '--keep', 'symbol,timestamp', '-o', pq('ungrouped')),
+    ours('compute', interleaved, '-p', '20', '--group-by', 'symbol', '--keep', 'timestamp', '-o', pq('interleaved')),
+    peer('compute-pandas-groups', stacked, pq('pandas')),
+  ]
+  out.compute = alternate(cmds)
+  const ratio = (a, b) => median(out.compute[a].runs_s.map((t, i) => t / out.compute[b].runs_s[i]))
+  out.ratios = { grouped_vs_ungrouped: ratio(0, 1), grouped_vs_pandas: ratio(0, 3), interleaved_vs_stacked: ratio(2, 0) }
+  log('peak memory against rows: the same symbols with twice the rows each')
+  const twice = table('stacked', 2 * rows)
+  const r1 = timed(cmds[0])
+  const r2 = timed(ours('compute', twice, '-p', '20', '--group-by', 'symbol', '--keep', 'timestamp', '-o', pq('twice')))
+  const i2 = table('interleaved', 2 * rows)
+  const r3 = timed(cmds[2])
+  const r4 = timed(ours('compute', i2, '-p', '20', '--group-by', 'symbol', '--keep', 'timestamp', '-o', pq('twice-i')))
+  out.memory = { stacked_mb: [r1.rss, r2.rss], interleaved_mb: [r3.rss, r4.rss], rows: [symbols * rows, symbols * rows * 2] }
+  log('--partition-by symbol against the same job to one file')
+  const ds = join(dir, 'groups-dataset')
+  const dsCmd = shell(`rm -rf ${short(ds)} && trendflex compute ${short(stacked)} -p 20 --group-by symbol --keep timestamp --partition-by symbol -o ${short(ds)}`, `rm -rf "${ds}" && "${process.execPath}" "${BIN}" compute "${stacked}" -p 20 --group-by symbol --keep timestamp --partition-by symbol -o "${ds}"`)
+  out.partitioned = alternate([cmds[0], dsCmd], Math.max(2, RUNS - 2))
+  return out
+})
+
+// ---------------------------------------------------------------- 6. where the time goes
 section('profile', () => {
   const perfOk = spawnSync('perf', ['stat', '-e', 'task-clock', 'true'], { stdio: 'ignore' }).status === 0
   if (!perfOk) return { note: 'perf is not available here' }
@@ -250,6 +291,13 @@ function report(r) {
     md.push('## Input side (issue 10)', '', `CSV ingest (${f(i.csv_ingest.file_mb, 1)} MB: a price and a timestamp column, no counting pass): ${f(i.csv_ingest.native_mb_per_s, 0)} MB/s in the addon alone, ${f(i.csv_ingest.node_mb_per_s, 0)} MB/s through Node (\`${i.csv_ingest.command}\`).`, '')
     md.push(`\`compute -p 20 --keep timestamp\`, ${ROWS.toLocaleString('en')}-row CSV to Parquet, against vector-ta + pyarrow doing the same:`, '', ...table, ...rows(i.compute_parquet), '')
     md.push(`A Parquet input past 4 GiB: \`${i.big_parquet_input.command}\` read ${f(i.big_parquet_input.input_gb)} GB in ${f(i.big_parquet_input.wall_s)} s with a peak RSS of ${f(i.big_parquet_input.peak_rss_mb, 0)} MB (one of its row groups is ${f(i.big_parquet_input.row_group_mb, 0)} MB); ${i.big_parquet_input.checked}.`, '')
+  }
+  if (r.groups) {
+    const g = r.groups
+    md.push('## Long tables (issue 11)', '', `${g.symbols.toLocaleString('en')} symbols x ${g.rows_per_symbol.toLocaleString('en')} rows, CSV (symbol, timestamp, close), \`compute -p 20\` to Parquet; the pandas peer is \`groupby("symbol").close.transform(vector_ta.trendflex)\` writing the same Parquet. Outputs checked against vector-ta per symbol first.`, '', ...table, ...rows(g.compute), '')
+    md.push(`Median of per-round ratios: grouped / ungrouped ${f(g.ratios.grouped_vs_ungrouped)} (target <= 1.3), grouped / pandas ${f(g.ratios.grouped_vs_pandas)} (target <= 0.7), interleaved / stacked ${f(g.ratios.interleaved_vs_stacked)} (target <= 1.5).`, '')
+    md.push(`Peak RSS at ${g.memory.rows.map((n) => n.toLocaleString('en')).join(' and ')} rows: stacked ${g.memory.stacked_mb.map((m) => f(m, 0)).join(' and ')} MB, interleaved ${g.memory.interleaved_mb.map((m) => f(m, 0)).join(' and ')} MB.`, '')
+    md.push('`--partition-by symbol` (a dataset of one folder per symbol) against the same job to one file:', '', ...table, ...rows(g.partitioned), '')
   }
   if (r.profile?.percent_of_cpu_samples) {
     md.push('## Where the CPU time of the batch goes', '', `\`${r.profile.command}\` (all threads, user and kernel):`, '', '| part | % of samples |', '|---|---|', ...Object.entries(r.profile.percent_of_cpu_samples).sort((a, b) => b[1] - a[1]).map(([k, v]) => `| ${k} | ${f(v, 1)} |`), '')

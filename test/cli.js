@@ -106,7 +106,9 @@ with open(sys.argv[2], 'wb') as out:
 info.update({"names": names, "rows": t.num_rows, "schema": [[f.name, str(f.type)] for f in t.schema],
              "nulls": {n: t.column(n).null_count for n in names}})
 print(json.dumps(info))`, path, raw, format)
-  const all = new Float64Array(readFileSync(raw).buffer.slice(0))
+  // A copy of exactly the file's bytes: a small read may sit inside Node's shared buffer pool.
+  const bytes = readFileSync(raw)
+  const all = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
   rmSync(raw)
   info.columns = Object.fromEntries(info.names.map((n, j) => [n, all.subarray(j * info.rows, (j + 1) * info.rows)]))
   return info

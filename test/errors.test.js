@@ -48,7 +48,7 @@ const csv = (name, text) => file(name, text)
 const cases = [
   // ---- input: files
   [1, ['compute', join(tmp, 'nope.csv')], /nope\.csv: no such file or directory$/],
-  [1, ['compute', join(tmp, 'a-directory')], /a-directory: is a directory/],
+  [1, ['compute', join(tmp, 'a-directory')], /a-directory: the directory holds no data files$/],
   [1, ['compute', csv('empty.csv', '')], /empty\.csv: empty input: there is no header line/],
   [1, ['compute', csv('blank.csv', '\n\n\r\n')], /blank\.csv: empty input: there is no header line/],
   [1, ['compute', csv('header-only.csv', 'ts,close\n')], /empty input: there are no prices/],

@@ -13,7 +13,7 @@ export default class Batch extends JobCommand {
     { description: 'An Arrow IPC stream into polars, through a pipe', command: '<%= config.bin %> <%= command.id %> prices.csv --periods 5:231 --keep ts -f arrow | python -c "import sys, polars as pl; print(pl.read_ipc_stream(sys.stdin.buffer))"' },
   ]
   static override args = {
-    input: Args.string({ description: 'Price file: CSV or TSV (also .gz, .zst), or Parquet; - or omitted reads stdin. The contents, not the name, tell which.', required: false, ignoreStdin: true }),
+    inputs: Args.string({ multiple: true, description: 'Price files: CSV or TSV (also .gz, .zst), Parquet or Arrow IPC; the contents, not the names, tell which. Several files, a quoted glob (\'data/*.parquet\') or a hive-partitioned directory (data/ with symbol=AAPL/... folders, whose values become columns) are read in order as one table. - or none: stdin.', required: false, ignoreStdin: true }),
   }
   static override flags = {
     periods: Flags.custom<number[]>({ required: true, helpValue: 'START:END[:STEP]|P1,P2,...', description: 'Period grid: a range (5:231, 10:200:10) or a list (10,20,50).', parse: async (input) => parsePeriods(input) })(),
@@ -23,6 +23,6 @@ export default class Batch extends JobCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Batch)
-    await this.runJob(this.jobOptions('batch', args.input, flags.periods, flags, flags.threads))
+    await this.runJob(this.jobOptions('batch', args.inputs ?? [], flags.periods, flags, flags.threads))
   }
 }

@@ -5,8 +5,8 @@ import type * as arrow from 'apache-arrow'
 
 import { dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
-import { type KeepRequest, inputIdentity, openInput } from '../io/readers/index.js'
-import { openSink } from '../io/sink.js'
+import { type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
+import { openDatasetSink, openSink } from '../io/sink.js'
 import { type Compression, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
 import { Progress } from '../io/progress.js'
 import { reportTimings, stopwatch } from '../timings.js'
@@ -19,7 +19,8 @@ export type { Format } from '../io/writers/index.js'
 
 export interface JobOptions {
   command: 'compute' | 'batch'
-  input: string
+  /** Files, globs or hive-partitioned directories, read as one table; none or '-': stdin. */
+  inputs: string[]
   periods: number[]
   column: string
   keep: KeepRequest[]
@@ -31,6 +32,8 @@ export interface JobOptions {
   groupBy: string[]
   /** A group too short for a period is an error, not nulls. */
   strict: boolean
+  /** Write a hive-partitioned dataset into the directory `output`, a folder per value. */
+  partitionBy: string[]
   output: string
   format?: Format
   kernel: KernelName
@@ -93,12 +96,40 @@ function checkOptions(o: JobOptions): number {
   return rows
 }
 
+/** --partition-by writes Parquet only; a name or --format saying otherwise is a mistake. */
+function datasetFormat(o: JobOptions): Format {
+  const named = formatFromName(o.output)
+  if ((o.format && o.format !== 'parquet') || (named && named !== 'parquet')) {
+    throw usageError(`--partition-by writes a Parquet dataset (a directory), not ${o.format ?? named}: drop --format, or write without --partition-by`)
+  }
+  return 'parquet'
+}
+
+/** Partition columns that are neither group nor keep columns: read only to name the folders. */
+function partitionOnly(o: JobOptions): string[] {
+  const asked = [...o.groupBy, ...o.keep.map((k) => k.name)]
+  return o.partitionBy.filter((p) => !asked.includes(p))
+}
+
+/** The partition columns as the input names them (matched like every other column). */
+function partitionColumns(o: JobOptions, matched: string[]): string[] | undefined {
+  if (!o.partitionBy.length) return undefined
+  const asked = [...o.groupBy, ...o.keep.map((k) => k.name), ...partitionOnly(o)]
+  return o.partitionBy.map((p) => matched[asked.indexOf(p)]!)
+}
+
 export async function runJob(o: JobOptions): Promise<JobResult> {
   const started = performance.now()
-  const format = outputFormat(o.output, o.format)
+  const format = o.partitionBy.length ? datasetFormat(o) : outputFormat(o.output, o.format)
   const rows = checkOptions(o)
-  const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: o.input === '-' ? 'stdin' : o.input })
-  const sink = await openSink(o.output, await inputIdentity(o.input))
+  const inputs = await resolveInputs(o.inputs)
+  const ungrouped = partitionKeys(inputs).filter((k) => !o.groupBy.includes(k))
+  if (ungrouped.length) {
+    // A dataset split by year is one series; split by symbol it is many. Only the user knows.
+    process.stderr.write(`trendflex: warning: the input is partitioned by ${ungrouped.join(', ')}, which --group-by does not name: its partitions are computed as one series, one after another\n`)
+  }
+  const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: inputs.name })
+  const sink = o.partitionBy.length ? openDatasetSink(o.output, inputs.identities) : await openSink(o.output, inputs.identities)
   if (FORMATS[format].binary && sink.tty) {
     sink.discard()
     throw usageError(`refusing to write binary ${format === 'arrow' ? 'Arrow' : 'Parquet'} to a terminal: redirect stdout, or give --output FILE (or --format csv)`)
@@ -110,17 +141,18 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   try {
     const opening = stopwatch('open_input')
     const grouped = o.groupBy.length > 0
-    const source = await openInput(o.input, {
+    const source = await openInput(inputs, {
       column: o.column,
       // Group columns first: they lead the output and key the groups.
-      keep: [...o.groupBy.map((name) => ({ name })), ...o.keep],
+      keep: [...o.groupBy.map((name) => ({ name })), ...o.keep, ...partitionOnly(o).map((name) => ({ name }))],
       delimiter: o.delimiter,
       header: o.header,
       keepAsText: format === 'csv',
       // Grouped, --gaps applies within each group, later.
       gaps: grouped ? 'keep' : o.gaps,
       chunkRows: rows,
-      lines: grouped,
+      // Line numbers name a row in a message; with several files, rows are counted per table.
+      lines: grouped && (inputs.files === 'stdin' || inputs.files.length === 1),
     })
     opening()
     progress.start(source.totalRows, source.inputBytes)
@@ -140,6 +172,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         rows: total,
         gaps: o.gaps,
         input: source.name,
+        ...(o.partitionBy.length ? { partition_by: o.partitionBy } : {}),
       }),
     })
 
@@ -173,6 +206,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         metadata: metadata(source.totalRows ?? null, false),
         createdBy: `trendflex version ${o.version} (build parquet-rs)`,
         rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
+        partitionBy: partitionColumns(o, source.keep),
       })
       const waiting = stopwatch('write_wait')
       await writing // the writer takes one chunk at a time; the other slot is free again after

@@ -3,7 +3,7 @@
 // permission bits; a symlink is followed and the file it points to is replaced, the link kept.
 // Anything else (stdout, a FIFO, a device, /dev/stdout, a process substitution) is written in
 // place as a stream, with no temporary file. Every message names the output as the user gave it.
-import { closeSync, constants, fchmodSync, lstatSync, openSync, promises as fs, readlinkSync, rmSync, statSync, type Stats } from 'node:fs'
+import { chmodSync, closeSync, constants, fchmodSync, lstatSync, mkdtempSync, openSync, promises as fs, readdirSync, readlinkSync, renameSync, rmSync, statSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, resolve } from 'node:path'
 import { isatty } from 'node:tty'
@@ -21,6 +21,8 @@ export interface Sink {
   readonly stream: boolean
   /** A terminal: binary formats are refused. */
   readonly tty: boolean
+  /** A dataset: the (temporary) directory its files go to; `fd` is not used. */
+  readonly dir?: string
   /** Makes the output final: a file is checked with `verify` (while still under its temporary
    * name), closed and renamed into place. */
   commit(verify: (fd: number) => Promise<void>): Promise<void>
@@ -39,7 +41,7 @@ function removeOnExit(path: string): void {
     // files are created and renamed synchronously on the main thread, so a signal handled
     // between two tasks always sees this set in step with the disk.
     process.on('exit', () => {
-      for (const p of temporaries) rmSync(p, { force: true })
+      for (const p of temporaries) rmSync(p, { force: true, recursive: true })
     })
   }
   temporaries.add(path)
@@ -76,15 +78,15 @@ function statOrUndefined(path: string): Stats | undefined {
 }
 
 /**
- * Opens the output `output` ('-' = stdout). `input`: the input file's identity; writing over it
- * is refused before anything is read.
+ * Opens the output `output` ('-' = stdout). `inputs`: the input files' identities; writing over
+ * one is refused before anything is read.
  */
-export async function openSink(output: string, input?: { dev: number; ino: number }): Promise<Sink> {
+export async function openSink(output: string, inputs: { dev: number; ino: number }[] = []): Promise<Sink> {
   if (output === '-') return streamSink(1, 'stdout', false)
   const name = output
   const { path, fdLink } = follow(output, name)
   const st = statOrUndefined(path)
-  if (input && st && st.dev === input.dev && st.ino === input.ino) {
+  if (st && inputs.some((i) => st.dev === i.dev && st.ino === i.ino)) {
     throw usageError(`${name} is the input file: write the output somewhere else`)
   }
   if (fdLink && STDOUT_LINK.test(path)) return streamSink(1, name, false)
@@ -164,6 +166,54 @@ function fileSink(target: string, name: string, existing: Stats | undefined): Si
     },
     discard() {
       if (temporaries.has(temp)) finish(false)
+    },
+  }
+}
+
+/**
+ * Opens the directory `output` for a partitioned dataset. Its files are written into a temporary
+ * directory beside it, renamed into place once all are finished and checked: the dataset appears
+ * whole or not at all. An existing directory must be empty (a dataset is never merged into, nor
+ * replaced).
+ */
+export function openDatasetSink(output: string, inputs: { dev: number; ino: number }[] = []): Sink {
+  const name = output
+  if (output === '-') throw usageError('--partition-by writes a directory: give it with --output DIR')
+  const { path } = follow(output, name)
+  const st = statOrUndefined(path)
+  if (st && !st.isDirectory()) throw usageError(`--partition-by writes a directory, and ${name} is ${inputs.some((i) => i.dev === st.dev && i.ino === st.ino) ? 'the input file' : 'a file'}: give a new directory name`)
+  if (st && readdirSync(path).length > 0) throw usageError(`${name} is not empty: --partition-by writes a new or empty directory, and never merges into or replaces one (remove it first)`)
+  const parent = dirname(path)
+  if (!statOrUndefined(parent)?.isDirectory()) throw dataError(`cannot write ${name}: directory ${dirname(output)} does not exist`)
+  let temp: string
+  try {
+    temp = mkdtempSync(join(parent, `.${basename(path)}.trendflex-${process.pid}-`))
+    removeOnExit(temp)
+    chmodSync(temp, 0o777 & ~process.umask())
+  } catch (error) {
+    throw openError(name, error)
+  }
+  return {
+    fd: -1,
+    name,
+    stream: false,
+    tty: false,
+    dir: temp,
+    async commit() {
+      // The writer read every file's footer back before this; an empty target is replaced.
+      try {
+        renameSync(temp, path)
+      } catch (error) {
+        this.discard()
+        throw dataError(`cannot move the dataset into place: ${(error as Error).message}`)
+      } finally {
+        temporaries.delete(temp)
+      }
+    },
+    discard() {
+      if (!temporaries.has(temp)) return
+      rmSync(temp, { force: true, recursive: true })
+      temporaries.delete(temp)
     },
   }
 }

@@ -29,6 +29,8 @@ fn table(interleaved: bool) -> Vec<(u32, f64)> {
     let mut rows = Vec::new();
     if interleaved {
         let longest = *lens.iter().max().unwrap();
+        // `t` is a time step indexing every group's series, not one slice's position.
+        #[allow(clippy::needless_range_loop)]
         for t in 0..longest {
             // Not a fixed rotation: group order changes from step to step.
             let mut gs: Vec<usize> = (0..lens.len()).collect();

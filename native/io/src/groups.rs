@@ -44,7 +44,15 @@ impl GroupKeys {
         let rows = self.converter.convert_columns(arrays)?;
         out.clear();
         out.reserve(rows.num_rows());
+        let mut last: Option<(arrow_row::Row<'_>, u32)> = None;
         for (i, row) in rows.iter().enumerate() {
+            // Stacked tables repeat a key row after row: compare with the last before hashing.
+            if let Some((prev, id)) = last
+                && prev == row
+            {
+                out.push(id);
+                continue;
+            }
             let key = row.as_ref();
             let id = match self.ids.get(key) {
                 Some(&id) => id,
@@ -56,6 +64,7 @@ impl GroupKeys {
                 }
             };
             out.push(id);
+            last = Some((row, id));
         }
         Ok(())
     }

@@ -81,7 +81,11 @@ impl Failure {
 
     /// `name`: the output as the user named it (a path, or "stdout").
     pub fn output(&mut self, name: &str, e: trendflex_io::Error) -> Error {
-        let message = format!("{name}: {e}");
+        let message = if name.is_empty() {
+            e.to_string()
+        } else {
+            format!("{name}: {e}")
+        };
         self.0 = Some(Pending::Output {
             code: output_code(&e),
             message: message.clone(),
@@ -96,7 +100,11 @@ impl Failure {
             trendflex_io::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => "ENOENT",
             _ => output_code(&e),
         };
-        let message = format!("{name}: {e}");
+        let message = if name.is_empty() {
+            e.to_string()
+        } else {
+            format!("{name}: {e}")
+        };
         self.0 = Some(Pending::Output {
             code,
             message: message.clone(),

@@ -9,7 +9,9 @@ use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use trendflex_io::readers::{GapMode, Input, Keep, KeepType, Source, SourceInfo, SourceOptions};
+use trendflex_io::readers::{
+    GapMode, Input, InputFile, Keep, KeepType, Source, SourceInfo, SourceOptions,
+};
 
 use crate::errors::{Failure, range_error};
 use crate::types::type_name;
@@ -21,6 +23,22 @@ pub struct KeepSpec {
     pub name: String,
     #[napi(js_name = "type")]
     pub kind: Option<String>,
+}
+
+/// A column with one value for a whole input file (a hive partition's `key=value`).
+#[napi(object)]
+pub struct ConstantColumn {
+    pub name: String,
+    pub value: String,
+}
+
+/// One of several input files read as one table.
+#[napi(object)]
+pub struct InputFileSpec {
+    pub path: String,
+    /// The file as the user named it, for messages.
+    pub name: String,
+    pub constants: Vec<ConstantColumn>,
 }
 
 #[napi(object)]
@@ -38,8 +56,10 @@ pub struct OpenOptions {
     pub chunk_rows: u32,
     /// Hand out the input line of every row (CSV), for messages about single rows.
     pub lines: Option<bool>,
-    /// The input as the user named it, for messages.
+    /// The input as the user named it, for messages ("" when `files` name themselves).
     pub name: String,
+    /// Several inputs, read one after another as one table (then `path` is ignored).
+    pub files: Option<Vec<InputFileSpec>>,
 }
 
 /// One keep column of a chunk in Arrow's layout (offset 0, fresh buffers the caller owns).
@@ -193,7 +213,7 @@ impl NativeSource {
 
 #[cfg_attr(test, allow(dead_code))]
 pub struct OpenTask {
-    input: Input,
+    files: Vec<InputFile>,
     options: SourceOptions,
     chunk_rows: usize,
     name: String,
@@ -207,8 +227,12 @@ impl Task for OpenTask {
     type JsValue = NativeSource;
 
     fn compute(&mut self) -> Result<Source> {
-        Source::open(&self.input, &self.options, self.chunk_rows)
-            .map_err(|e| self.failure.input(&self.name, e))
+        Source::open_many(
+            std::mem::take(&mut self.files),
+            &self.options,
+            self.chunk_rows,
+        )
+        .map_err(|e| self.failure.input(&self.name, e))
     }
 
     fn resolve(&mut self, _env: Env, source: Source) -> Result<NativeSource> {
@@ -241,8 +265,27 @@ pub fn open_source(
     options: OpenOptions,
 ) -> Result<AsyncTask<OpenTask>> {
     let parsed = parse_options(&env, &options)?;
+    let files = match &options.files {
+        Some(files) => files
+            .iter()
+            .map(|f| InputFile {
+                input: Input::Path(f.path.clone().into()),
+                name: f.name.clone(),
+                constants: f
+                    .constants
+                    .iter()
+                    .map(|c| (c.name.clone(), c.value.clone()))
+                    .collect(),
+            })
+            .collect(),
+        None => vec![InputFile {
+            input: path.map_or(Input::Stdin, |p| Input::Path(p.into())),
+            name: options.name.clone(),
+            constants: Vec::new(),
+        }],
+    };
     Ok(AsyncTask::new(OpenTask {
-        input: path.map_or(Input::Stdin, |p| Input::Path(p.into())),
+        files,
         options: parsed,
         chunk_rows: options.chunk_rows.max(1) as usize,
         name: options.name,

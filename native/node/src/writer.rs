@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use arrow_schema::{Field, Schema, SchemaRef};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use trendflex_io::{ColumnBytes, Compression, Format, Loan, Options, Summary, Writer};
+use trendflex_io::{ColumnBytes, Compression, Format, Loan, Options, Partition, Summary, Writer};
 
 use crate::errors::{Failure, range_error};
 use crate::types::data_type;
@@ -42,6 +42,10 @@ pub struct WriterOptions {
     pub metadata: Option<HashMap<String, String>>,
     /// The output as the user named it, for messages (a path, or "stdout").
     pub name: String,
+    /// Parquet: write a hive-partitioned dataset into this existing, empty directory, with
+    /// folders named by the `partitionBy` columns (`fd` is then not used).
+    pub partition_dir: Option<String>,
+    pub partition_by: Option<Vec<String>>,
 }
 
 /// One column of a chunk in Arrow's memory layout, as byte views of JS typed arrays.
@@ -63,6 +67,8 @@ pub struct WriteSummary {
     pub rows: f64,
     pub bytes: f64,
     pub format: String,
+    /// Files written: 1, or a partitioned dataset's.
+    pub files: f64,
 }
 
 fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
@@ -92,6 +98,13 @@ fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
         direct: o.direct.unwrap_or(false),
         created_by: o.created_by.clone().unwrap_or_else(|| "trendflex".into()),
         row_group_rows: o.row_group_rows.unwrap_or(0) as usize,
+        partition: match (&o.partition_dir, &o.partition_by) {
+            (Some(dir), Some(columns)) if !columns.is_empty() => Some(Partition {
+                dir: dir.into(),
+                columns: columns.clone(),
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -326,6 +339,7 @@ fn summary_to_js(s: &Summary) -> WriteSummary {
         rows: s.rows as f64,
         bytes: s.bytes as f64,
         format: format_name(s.format).into(),
+        files: s.files as f64,
     }
 }
 
@@ -389,6 +403,7 @@ pub fn verify_output(
             format,
             rows: summary.rows as u64,
             bytes: summary.bytes as u64,
+            files: summary.files as u64,
         },
         name,
         failure: Failure::default(),

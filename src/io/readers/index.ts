@@ -1,31 +1,26 @@
-// Opening the input: CSV/TSV (plain, .gz or .zst) or Parquet, from a file or stdin ('-'), all
-// read natively in the addon (told apart by their first bytes). Each chunk's prices go straight
+// Opening the input: CSV/TSV (plain, .gz or .zst), Parquet or Arrow IPC, from files (several
+// are one table, read in order) or stdin, all read natively in the addon (told apart by their
+// first bytes). Each chunk's prices go straight
 // into the caller's buffer; keep columns come back as Arrow buffers, made Arrow data here
 // without a copy.
-import { fstatSync, promises as fs } from 'node:fs'
-
 import * as arrow from 'apache-arrow'
 
 import type { KeepBuffers, NativeSource } from '../../../native/node/binding.cjs'
 import { dataError } from '../../errors.js'
 import { native } from '../../native.js'
 import { typeFromName } from '../arrow-types.js'
+import type { Inputs } from './inputs.js'
 import type { InputChunk, InputOptions, InputSource } from './source.js'
 
+export { FILENAME, type Inputs, partitionKeys, resolveInputs } from './inputs.js'
 export type { InputChunk, InputOptions, InputSource, KeepRequest } from './source.js'
 
-/** Device and inode of the input: a regular file's, stdin's when it is one. */
-export async function inputIdentity(path: string): Promise<{ dev: number; ino: number } | undefined> {
-  const st = path === '-' ? fstatSync(0) : await fs.stat(path).catch(() => undefined)
-  return st?.isFile() ? { dev: st.dev, ino: st.ino } : undefined
-}
-
-/** Opens `path` ('-' = stdin) as a price source. */
-export async function openInput(path: string, o: InputOptions): Promise<InputSource> {
-  const name = path === '-' ? 'stdin' : path
+/** Opens the inputs as one price source. */
+export async function openInput(inputs: Inputs, o: InputOptions): Promise<InputSource> {
+  const { name, files } = inputs
   let source: NativeSource
   try {
-    source = await native().openSource(path === '-' ? null : path, {
+    source = await native().openSource(null, {
       column: o.column,
       keep: o.keep,
       delimiter: o.delimiter,
@@ -34,14 +29,16 @@ export async function openInput(path: string, o: InputOptions): Promise<InputSou
       gaps: o.gaps,
       chunkRows: o.chunkRows,
       lines: o.lines,
-      name,
+      // One input: messages start with its name; several: with the name of the one at fault.
+      name: files !== 'stdin' && files.length > 1 ? '' : name,
+      files: files === 'stdin' ? undefined : files,
     })
   } catch (error) {
     throw inputError(error)
   }
   let firstRow = 0
   return {
-    format: source.format as 'csv' | 'parquet',
+    format: source.format as InputSource['format'],
     name,
     column: source.column,
     keep: source.keep,

@@ -24,8 +24,9 @@ export interface InputChunk {
 }
 
 export interface InputSource {
-  readonly format: 'csv' | 'parquet'
-  /** File name, or "stdin". */
+  /** Of the first input, when there are several. */
+  readonly format: 'csv' | 'parquet' | 'arrow'
+  /** File name, "stdin", or "N files". */
   readonly name: string
   /** The matched price column. */
   readonly column: string

@@ -1,164 +1,30 @@
 //! Parquet in, with the arrow-rs `parquet` crate: only the columns needed, row group by row
-//! group (memory is bounded by one row group of those columns, whatever the file's size), the
-//! price cast to f64 from any integer, float or decimal type, keep columns with their own types.
+//! group (memory is bounded by one row group of those columns, whatever the file's size).
 
 use std::fs::File;
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_cast::cast;
-use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use trendflex_csv::match_column;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{Chunk, Error, SourceOptions};
+use super::batches::{BatchSource, Columns};
+use super::{Error, SourceOptions};
 
-pub struct ParquetSource {
-    batches: ParquetRecordBatchReader,
-    /// Where the price and each keep column are among the projected columns.
-    price: usize,
-    keep: Vec<usize>,
-    /// A batch of which rows from `.1` on are still to be handed out.
-    pending: Option<(RecordBatch, usize)>,
-    pub column: String,
-    pub keep_names: Vec<String>,
-    pub keep_types: Vec<DataType>,
-    pub total_rows: u64,
-}
-
-fn numeric(t: &DataType) -> bool {
-    t.is_integer()
-        || t.is_floating()
-        || matches!(
-            t,
-            DataType::Decimal32(..)
-                | DataType::Decimal64(..)
-                | DataType::Decimal128(..)
-                | DataType::Decimal256(..)
-        )
-}
-
-/// The type a keep column is handed out as: dictionaries decoded, large and view strings as
-/// plain ones; `None` when it cannot be kept at all.
-fn keep_type(t: &DataType) -> Option<DataType> {
-    Some(match t {
-        DataType::Dictionary(_, value) => return keep_type(value),
-        DataType::LargeUtf8 | DataType::Utf8View | DataType::Utf8 => DataType::Utf8,
-        DataType::LargeBinary | DataType::BinaryView | DataType::Binary => DataType::Binary,
-        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => DataType::Decimal128(*p, *s),
-        t if t.is_primitive() || *t == DataType::Boolean => t.clone(),
-        _ => return None,
-    })
-}
-
-impl ParquetSource {
-    /// `chunk_rows`: rows per chunk handed out.
-    pub fn open(file: File, o: &SourceOptions, chunk_rows: usize) -> Result<Self, Error> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| Error::Input(format!("not a readable Parquet file ({e})")))?;
-        let schema = builder.schema().clone();
-        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let find =
-            |wanted: &str| match_column(&names, wanted).map_err(|e| Error::Input(e.to_string()));
-        let price_at = find(&o.price)?;
-        let keep_at = o
-            .keep
-            .iter()
-            .map(|k| find(&k.name))
-            .collect::<Result<Vec<_>, _>>()?;
-        let price_type = schema.field(price_at).data_type();
-        if !numeric(price_type) {
-            return Err(Error::Input(format!(
-                "column {} has type {price_type}, not a number",
-                names[price_at]
-            )));
-        }
-        let keep_types = keep_at
-            .iter()
-            .map(|&i| {
-                let t = schema.field(i).data_type();
-                keep_type(t).ok_or_else(|| {
-                    Error::Input(format!(
-                        "column {} has type {t}, which cannot be kept",
-                        names[i]
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut wanted: Vec<usize> = keep_at.iter().copied().chain([price_at]).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let position = |i: usize| wanted.binary_search(&i).unwrap_or(0);
-        let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
-        let batches = builder
-            .with_projection(mask)
-            .with_batch_size(chunk_rows.max(1))
-            .build()
-            .map_err(|e| Error::Input(format!("not a readable Parquet file ({e})")))?;
-        Ok(ParquetSource {
-            batches,
-            price: position(price_at),
-            keep: keep_at.iter().map(|&i| position(i)).collect(),
-            pending: None,
-            column: names[price_at].clone(),
-            keep_names: keep_at.iter().map(|&i| names[i].clone()).collect(),
-            keep_types,
-            total_rows,
-        })
-    }
-
-    /// The next chunk of up to `prices.len()` rows (nulls become NaN).
-    pub fn next(&mut self, prices: &mut [f64]) -> Result<Chunk, Error> {
-        let (batch, from) = match self.pending.take() {
-            Some(p) => p,
-            None => match self.batches.next() {
-                None => {
-                    return Ok(Chunk {
-                        rows: 0,
-                        keep: Vec::new(),
-                        lines: Vec::new(),
-                    });
-                }
-                Some(b) => (
-                    b.map_err(|e| Error::Input(format!("cannot read its data ({e})")))?,
-                    0,
-                ),
-            },
-        };
-        let rows = (batch.num_rows() - from).min(prices.len());
-        if from + rows < batch.num_rows() {
-            self.pending = Some((batch.clone(), from + rows));
-        }
-        let batch = batch.slice(from, rows);
-        let price = cast(batch.column(self.price), &DataType::Float64)?;
-        let values = price
-            .as_any()
-            .downcast_ref::<arrow_array::Float64Array>()
-            .expect("cast to Float64");
-        prices[..rows].copy_from_slice(values.values());
-        if let Some(nulls) = values.nulls() {
-            for i in nulls.iter().enumerate().filter(|(_, v)| !v).map(|(i, _)| i) {
-                prices[i] = f64::NAN;
-            }
-        }
-        let keep = self
-            .keep
-            .iter()
-            .zip(&self.keep_types)
-            .map(|(&k, t)| {
-                let a = batch.column(k);
-                if a.data_type() == t {
-                    Ok(a.clone())
-                } else {
-                    cast(a, t).map_err(Error::from)
-                }
-            })
-            .collect::<Result<Vec<ArrayRef>, _>>()?;
-        Ok(Chunk {
-            rows,
-            keep,
-            lines: Vec::new(),
-        })
-    }
+/// Opens a Parquet file; `chunk_rows`: rows per chunk handed out. Also returns its row count.
+pub fn open(file: File, o: &SourceOptions, chunk_rows: usize) -> Result<(BatchSource, u64), Error> {
+    let unreadable = |e: parquet::errors::ParquetError| {
+        Error::Input(format!("not a readable Parquet file ({e})"))
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
+    let columns = Columns::plan(builder.schema(), o)?;
+    let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), columns.wanted.iter().copied());
+    let batches = builder
+        .with_projection(mask)
+        .with_batch_size(chunk_rows.max(1))
+        .build()
+        .map_err(unreadable)?;
+    Ok((
+        BatchSource::new(Box::new(batches), columns, false),
+        total_rows,
+    ))
 }

@@ -4,11 +4,13 @@
 
 mod arrow;
 mod csv;
+mod dataset;
 mod footer;
 mod parquet;
 
 use std::fs::File;
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -48,6 +50,17 @@ pub struct Options {
     pub created_by: String,
     /// Parquet: rows per row group, in whole batches (0: a row group per batch).
     pub row_group_rows: usize,
+    /// Parquet: write a hive-partitioned dataset into this directory instead of the descriptor.
+    pub partition: Option<Partition>,
+}
+
+/// Where and by what a dataset is partitioned.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    /// An existing, empty directory.
+    pub dir: PathBuf,
+    /// Columns of the schema; their values name the folders.
+    pub columns: Vec<String>,
 }
 
 impl Default for Options {
@@ -60,6 +73,7 @@ impl Default for Options {
             direct: false,
             created_by: "trendflex".into(),
             row_group_rows: 0,
+            partition: None,
         }
     }
 }
@@ -70,12 +84,15 @@ pub struct Summary {
     pub format: Format,
     pub rows: u64,
     pub bytes: u64,
+    /// Files written: 1, or a dataset's.
+    pub files: u64,
 }
 
 enum Inner {
     Parquet(Box<parquet::ParquetWriter>),
     Csv(Box<csv::CsvWriter>),
     Arrow(Box<arrow::ArrowWriter>),
+    Dataset(Box<dataset::DatasetWriter>),
 }
 
 /// Writes record batches of `schema` to the descriptor `fd` in one format.
@@ -88,6 +105,24 @@ impl Writer {
     /// The schema's metadata goes into Arrow output at once (Parquet takes its metadata at
     /// `finish`, when the row count is known).
     pub fn new(schema: SchemaRef, fd: RawFd, options: &Options) -> Result<Self, Error> {
+        if let Some(p) = &options.partition {
+            if options.format != Format::Parquet {
+                return Err(Error::Input(
+                    "a partitioned dataset is written as Parquet".into(),
+                ));
+            }
+            let w = dataset::DatasetWriter::new(
+                schema,
+                &p.dir,
+                &p.columns,
+                options.compression,
+                &options.created_by,
+                options.row_group_rows,
+            )?;
+            return Ok(Writer {
+                inner: Inner::Dataset(Box::new(w)),
+            });
+        }
         let out = sink::sink(fd, options.hold, options.direct);
         let inner = match options.format {
             Format::Parquet => Inner::Parquet(Box::new(parquet::ParquetWriter::new(
@@ -113,6 +148,7 @@ impl Writer {
             Inner::Parquet(w) => w.write(batch, release),
             Inner::Csv(w) => w.write(batch, release),
             Inner::Arrow(w) => w.write(batch, release),
+            Inner::Dataset(w) => w.write(batch),
         }
     }
 
@@ -125,6 +161,7 @@ impl Writer {
                     format: Format::Parquet,
                     rows,
                     bytes,
+                    files: 1,
                 }
             }
             Inner::Csv(w) => {
@@ -133,6 +170,7 @@ impl Writer {
                     format: Format::Csv,
                     rows,
                     bytes,
+                    files: 1,
                 }
             }
             Inner::Arrow(w) => {
@@ -141,6 +179,16 @@ impl Writer {
                     format: Format::Arrow,
                     rows,
                     bytes,
+                    files: 1,
+                }
+            }
+            Inner::Dataset(w) => {
+                let (rows, bytes, files) = w.finish(metadata)?;
+                Summary {
+                    format: Format::Parquet,
+                    rows,
+                    bytes,
+                    files,
                 }
             }
         })

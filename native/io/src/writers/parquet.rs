@@ -60,7 +60,11 @@ fn codec(c: Compression) -> Codec {
 /// Floats get BYTE_STREAM_SPLIT (it makes noisy doubles compress: 14% smaller with lz4,
 /// measured) and no dictionary; text keeps the dictionary (symbols repeat); other columns are
 /// plain.
-fn properties(schema: &SchemaRef, compression: Compression, created_by: &str) -> WriterProperties {
+pub(super) fn properties(
+    schema: &SchemaRef,
+    compression: Compression,
+    created_by: &str,
+) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(codec(compression))
         .set_dictionary_enabled(false)

@@ -1,0 +1,168 @@
+// Several inputs read as one table: files in the order given, quoted globs, hive-partitioned
+// directories (written by pyarrow, partition values as columns), Parquet and CSV mixed, and Arrow
+// IPC (stream on stdin, file) as input. Each checked bit for bit against the API run on the same
+// prices in one piece, or per group.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+
+import { trendflex } from 'trendflex'
+
+import { PYTHON, assertSameBits, csvColumns, ok, pyarrowGrid, python, run, tempDir } from './cli.js'
+import { randomWalk } from './helpers.js'
+
+const tmp = tempDir('inputs')
+const csv = (x, from = 0) => 'ts,close\n' + Array.from(x, (v, i) => `${from + i},${Number.isNaN(v) ? '' : v}`).join('\n') + '\n'
+
+describe('several files are one table, in order', () => {
+  const x = randomWalk(700, 7)
+  // part-2 must come before part-10: names sort by their numbers, as a person reads them.
+  const parts = [
+    ['part-1.csv', 0, 150],
+    ['part-2.csv', 150, 400],
+    ['part-10.csv', 400, 700],
+  ]
+  for (const [name, a, b] of parts) writeFileSync(join(tmp, name), csv(x.subarray(a, b), a))
+
+  it('files given one by one', () => {
+    const { cols } = csvColumns(ok(['compute', ...parts.map(([n]) => join(tmp, n)), '--keep', 'ts', '-p', '30']))
+    assertSameBits(cols.trendflex_30, trendflex(x, 30), 'three CSV files')
+    assert.deepEqual(Array.from(cols.ts), Array.from(x, (_, i) => i))
+  })
+
+  it('a quoted glob, in natural order (part-2 before part-10)', () => {
+    const { cols } = csvColumns(ok(['compute', join(tmp, 'part-*.csv'), '--keep', 'ts', '-p', '30']))
+    assertSameBits(cols.trendflex_30, trendflex(x, 30), 'glob')
+    assert.deepEqual(Array.from(cols.ts), Array.from(x, (_, i) => i))
+  })
+
+  it('Parquet and CSV mixed; keep columns take the first file\'s types', () => {
+    const pq = join(tmp, 'middle.parquet')
+    python(`
+import sys, pyarrow as pa, pyarrow.parquet as pq, pyarrow.csv as pc, json
+t = pc.read_csv(sys.argv[1]); pq.write_table(t, sys.argv[2], row_group_size=64); print(json.dumps(str(t.schema.field("ts").type)))`, join(tmp, 'part-2.csv'), pq)
+    const out = join(tmp, 'mixed.parquet')
+    ok(['compute', join(tmp, 'part-1.csv'), pq, join(tmp, 'part-10.csv'), '--keep', 'ts', '-p', '30', '-o', out])
+    const t = python('import sys, json, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); print(json.dumps({"ts": str(t.schema.field("ts").type), "v": t.column("trendflex_30").to_pylist(), "t": t.column("ts").to_pylist()}))', out)
+    assert.equal(t.ts, 'int64')
+    assert.deepEqual(t.t, Array.from(x, (_, i) => i))
+    assertSameBits(Float64Array.from(t.v, (v) => v ?? NaN), trendflex(x, 30), 'CSV, Parquet, CSV')
+  })
+
+  it('--group-by filename: every file its own series', () => {
+    const { cols, rows } = csvColumns(ok(['compute', join(tmp, 'part-1.csv'), join(tmp, 'part-2.csv'), '--group-by', 'filename', '-p', '30']))
+    assert.equal(rows[0][0], join(tmp, 'part-1.csv'))
+    assert.equal(rows[150][0], join(tmp, 'part-2.csv'))
+    assertSameBits(cols.trendflex_30.subarray(0, 150), trendflex(x.subarray(0, 150), 30), 'part-1 alone')
+    assertSameBits(cols.trendflex_30.subarray(150), trendflex(x.subarray(150, 400), 30), 'part-2 alone')
+  })
+
+  it('a missing file fails before anything is written', () => {
+    const out = join(tmp, 'never.parquet')
+    const r = run(['compute', join(tmp, 'part-1.csv'), join(tmp, 'nope.csv'), '-o', out])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /nope\.csv: no such file or directory\n$/)
+    assert.equal(existsSync(out), false)
+  })
+
+  it('a glob that matches nothing, and stdin with files, are usage errors', () => {
+    let r = run(['compute', join(tmp, 'zzz-*.csv')])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /no file matches .*zzz-\*\.csv/)
+    r = run(['compute', join(tmp, 'part-1.csv'), '-'])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /stdin \(-\) cannot be read together with files/)
+  })
+
+  it('an error in a later file names that file and its line', () => {
+    const bad = join(tmp, 'bad.csv')
+    writeFileSync(bad, 'ts,close\n1,100\n2,abc\n')
+    const r = run(['compute', join(tmp, 'part-1.csv'), bad, '-p', '30', '-o', join(tmp, 'bad-out.csv')])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /^trendflex: .*bad\.csv: line 3/)
+    assert.equal(existsSync(join(tmp, 'bad-out.csv')), false)
+  })
+
+  it('the output may not be one of the inputs', () => {
+    const r = run(['compute', join(tmp, 'part-1.csv'), join(tmp, 'part-2.csv'), '-o', join(tmp, 'part-2.csv')])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /part-2\.csv is the input file/)
+  })
+})
+
+describe('a hive-partitioned directory', () => {
+  const symbols = { AAPL: 300, 'BRK/B': 90, MSFT: 250 }
+  const prices = Object.fromEntries(Object.entries(symbols).map(([s, n], i) => [s, randomWalk(n, 70 + i)]))
+  const ds = join(tmp, 'ds')
+  const flat = join(tmp, 'long.csv')
+  writeFileSync(flat, 'symbol,ts,close\n' + Object.entries(prices).flatMap(([s, x]) => Array.from(x, (v, i) => `${s},${i},${v}`)).join('\n') + '\n')
+  // pyarrow writes it: symbol=AAPL/<uuid>-0.parquet, %-encoding the slash, as Hive does.
+  python(`
+import sys, json, pyarrow.csv as pc, pyarrow.dataset as ds
+t = pc.read_csv(sys.argv[1])
+ds.write_dataset(t, sys.argv[2], format="parquet", partitioning=["symbol"], partitioning_flavor="hive", max_rows_per_group=64, max_rows_per_file=128)
+print(json.dumps(1))`, flat, ds)
+  mkdirSync(join(ds, '_meta'), { recursive: true })
+  writeFileSync(join(ds, '_SUCCESS'), '')
+  writeFileSync(join(ds, '_meta', 'x.txt'), 'not data')
+
+  for (const format of ['parquet', 'arrow']) {
+    it(`--group-by symbol, partition values as a column, to ${format}: every symbol as if alone`, () => {
+      const out = join(tmp, `ds-out.${format}`)
+      ok(['batch', ds, '--group-by', 'symbol', '--keep', 'ts', '--periods', '5,20,64', '-o', out])
+      const t = python(`
+import sys, json, pyarrow as pa, pyarrow.ipc as ipc, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1]) if sys.argv[2] == 'parquet' else ipc.open_stream(pa.OSFile(sys.argv[1])).read_all()
+print(json.dumps({"names": t.column_names, "symbol": t.column("symbol").to_pylist(), "ts": t.column("ts").to_pylist()}))`, out, format)
+      assert.deepEqual(t.names, ['symbol', 'ts', 'trendflex_5', 'trendflex_20', 'trendflex_64'])
+      const grid = pyarrowGrid(out, format)
+      for (const [s, x] of Object.entries(prices)) {
+        const at = t.symbol.flatMap((v, i) => (v === s ? [i] : []))
+        assert.equal(at.length, x.length, `${s}: all rows`)
+        assert.deepEqual(at.map((i) => t.ts[i]), Array.from(x, (_, i) => i), `${s}: rows in order`)
+        for (const p of [5, 20, 64]) {
+          assertSameBits(Float64Array.from(at, (i) => grid.columns[`trendflex_${p}`][i]), trendflex(x, p), `${s}, period ${p}`)
+        }
+      }
+    })
+  }
+
+  it('partitions that differ between inputs are refused', () => {
+    const r = run(['compute', ds, join(tmp, 'part-1.csv')])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /is partitioned by nothing, but .* by symbol/)
+  })
+})
+
+describe('Arrow IPC input', () => {
+  const x = randomWalk(500, 3)
+  x.fill(NaN, 0, 4)
+  const source = join(tmp, 'arrow-src.csv')
+  writeFileSync(source, csv(x))
+  const toArrow = (kind) => `
+import sys, pyarrow as pa, pyarrow.csv as pc
+t = pc.read_csv(sys.argv[1])
+sink = sys.stdout.buffer if sys.argv[2] == 'stream' else pa.OSFile(sys.argv[3], 'wb')
+w = pa.ipc.new_stream(sink, t.schema) if sys.argv[2] == 'stream' else pa.ipc.new_file(sink, t.schema)
+for b in t.to_batches(max_chunksize=37): w.write_batch(b)
+w.close()
+if sys.argv[2] == 'stream': sys.stdout.buffer.flush()
+else: sink.close(); print(1)`
+
+  it('a stream on stdin, batches of any size (pyarrow writes it)', () => {
+    const stream = execFileSync(PYTHON, ['-c', toArrow(), source, 'stream'])
+    const r = run(['compute', '-p', '20', '--keep', 'ts'], { input: stream })
+    assert.equal(r.status, 0, r.stderr)
+    const { cols } = csvColumns(r.stdout)
+    assertSameBits(cols.trendflex_20, trendflex(x, 20), 'Arrow stream on stdin')
+  })
+
+  it('a file', () => {
+    const file = join(tmp, 'prices.arrow')
+    python(toArrow(), source, 'file', file)
+    const { cols } = csvColumns(ok(['compute', file, '-p', '20']))
+    assertSameBits(cols.trendflex_20, trendflex(x, 20), 'Arrow file')
+  })
+})
