@@ -5,12 +5,12 @@
 //   node bench/ingest.mjs FILE
 import { statSync } from 'node:fs'
 
-import { openInput } from '../dist/io/readers/index.js'
+import { openInput, resolveInputs } from '../dist/io/readers/index.js'
 
 const path = process.argv[2]
 for (let r = 0; r < 5; r++) {
   const t = performance.now()
-  const src = await openInput(path, { column: 'close', keep: [{ name: 'timestamp' }], header: true, keepAsText: false, gaps: 'error', chunkRows: 65536 })
+  const src = await openInput(await resolveInputs([path]), { column: 'close', keep: [{ name: 'timestamp' }], header: true, keepAsText: false, gaps: 'error', chunkRows: 65536 })
   const buf = new Float64Array(65536)
   let rows = 0
   for (;;) {

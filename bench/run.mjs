@@ -82,6 +82,8 @@ const section = (name, f) => {
   if (ONLY && !ONLY.has(name)) return
   log(`-- ${name}`)
   results[name] = f()
+  results.sections = { ...results.sections, [name]: new Date().toISOString() }
+  save() // a section that fails later does not cost the ones done
 }
 
 // ---------------------------------------------------------------- 1. kernels
@@ -267,17 +269,24 @@ section('startup', () => {
 })
 
 // ---------------------------------------------------------------- report
-const previous = existsSync(join(ROOT, 'bench', 'results.json')) ? JSON.parse(readFileSync(join(ROOT, 'bench', 'results.json'), 'utf8')) : {}
-const all = ONLY ? { ...previous, ...results } : results
-writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(all, null, 2) + '\n')
-writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), report(all))
 log('wrote bench/RESULTS.md and bench/results.json')
+
+/** Merges this run's sections into bench/results.json (sections not run keep their figures and
+ * the date they were measured) and rewrites bench/RESULTS.md. */
+function save() {
+  const file = join(ROOT, 'bench', 'results.json')
+  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}
+  const all = { ...previous, ...results, sections: { ...previous.sections, ...results.sections } }
+  writeFileSync(file, JSON.stringify(all, null, 2) + '\n')
+  writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), report(all))
+}
 
 function report(r) {
   const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : String(v))
   const rows = (stats) => stats.map((s) => `| \`${s.command}\` | ${f(s.wall_s)} | ${f(s.wall_vs_first)} | ${f(s.user_s)} | ${f(s.sys_s)} | ${f(s.peak_rss_mb, 0)} |`)
   const table = ['| command | wall s | wall / first (median of rounds) | user s | sys s | peak RSS MB |', '|---|---|---|---|---|---|']
-  const md = ['# trendflex benchmark results', '', `Written by \`npm run bench\` (bench/run.mjs) on ${r.date}. Machine: ${r.machine}.`, `Medians of ${r.runs} alternated rounds unless said. Every output was checked against vector-ta (bit for bit, a few periods, read back by pyarrow or polars) before anything was timed.`, '']
+  const when = Object.entries(r.sections ?? {}).map(([k, d]) => `${k} ${d.slice(0, 16).replace('T', ' ')}`).join(', ')
+  const md = ['# trendflex benchmark results', '', `Written by \`npm run bench\` (bench/run.mjs). Machine: ${r.machine}. Sections measured (UTC): ${when || r.date}.`, `Medians of ${r.runs} alternated rounds unless said. Every output was checked against vector-ta (bit for bit, a few periods, read back by pyarrow or polars) before anything was timed.`, '']
   if (r.output) {
     const o = r.output
     md.push('## Output engine (issue 9)', '', `Batch, 227 periods with a timestamp column kept, ${ROWS.toLocaleString('en')}-row CSV to Parquet (lz4). Peers: \`bench/peers.py\` (vector-ta \`trendflex_batch\`, then polars \`write_parquet(compression="lz4")\` or pyarrow \`write_table(compression="lz4")\`).`, '', ...table, ...rows(o.batch_parquet), '')

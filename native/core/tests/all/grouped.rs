@@ -2,9 +2,7 @@
 //! kernel in any flavour, equals that group run alone, bit for bit; gaps and short groups stay
 //! within their group.
 
-mod common;
-
-use common::{kernels, random_walk, same};
+use crate::common::{kernels, random_walk, same};
 use trendflex_core::gaps::GapMode;
 use trendflex_core::{
     Error, Flavor, GroupError, GroupedStream, Kernel, trendflex_batch_into_with_flavor,

@@ -2,9 +2,7 @@
 //! every length around lane widths and the engine's block, NaN runs, extreme magnitudes, every
 //! period edge, threads, and chunked streaming against one-shot.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trendflex_core::{
     Flavor, Kernel, TrendflexBatchStream, TrendflexStream, trendflex_batch_into_with_flavor,
 };

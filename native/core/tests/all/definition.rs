@@ -1,9 +1,7 @@
 //! The scalar kernel against the definition: a naive oracle and VectorTA's parity vectors; the
 //! `ehlers` flavour against its own oracle (Ehlers' EasyLanguage lines) and parity vector.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trendflex_core::{Flavor, Kernel, trendflex_batch_into_with_flavor, trendflex_into};
 
 #[test]

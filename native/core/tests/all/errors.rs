@@ -1,7 +1,6 @@
 //! Every row of the error table, for single, batch and the streams, and nothing written on error.
 
-mod common;
-
+use crate::common;
 use trendflex_core::*;
 
 fn single_err(prices: &[f64], period: usize) -> Error {

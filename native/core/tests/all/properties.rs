@@ -1,9 +1,7 @@
 //! Property tests: random series (with NaN runs), periods, chunkings, thread counts, kernels and
 //! flavours all give the scalar one-shot bits of their flavour.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use trendflex_core::{Flavor, Kernel, TrendflexBatchStream, TrendflexStream};
 

@@ -1,0 +1,4 @@
+//! trendflex-io's integration tests, one binary (each test binary is linked with LTO).
+
+mod readers;
+mod writers;
