@@ -28,6 +28,15 @@ pub fn range_error(env: &Env, code: &str, message: String) -> Error {
     Error::from_unknown_without_coercion(js)
 }
 
+/// Takes an object's state for a call or a task on the thread pool (which hands it back when it
+/// ends), or says the object is busy: `busy` is the sentence, with what to do about it.
+pub fn take_state<T>(env: &Env, slot: &std::sync::Mutex<Option<T>>, busy: &str) -> Result<T> {
+    slot.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .ok_or_else(|| range_error(env, "ERR_BUSY", busy.into()))
+}
+
 /// A JS `Error` with `code`.
 pub fn coded_error(env: &Env, code: &str, message: String) -> Error {
     let js = JsError::from(Error::new(code, message)).into_unknown(*env);

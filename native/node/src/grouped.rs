@@ -12,7 +12,7 @@ use trendflex_core::{Flavor, GroupError, GroupedStream};
 use trendflex_io::groups::{GroupKeys, nan_validity};
 use trendflex_io::{ColumnBytes, Loan};
 
-use crate::errors::{Failure, core_error, range_error};
+use crate::errors::{Failure, core_error, range_error, take_state};
 use crate::types::data_type;
 use crate::writer::{ColumnBuffers, WriterField};
 
@@ -148,18 +148,11 @@ impl NativeGroupedStream {
         lines: Option<Float64Array>,
         name: String,
     ) -> Result<AsyncTask<PushGroups>> {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| {
-                range_error(
-                    &env,
-                    "ERR_BUSY",
-                    "the grouped stream is busy with an earlier push; await it first".into(),
-                )
-            })?;
+        let state = take_state(
+            &env,
+            &self.state,
+            "the grouped stream is busy with an earlier push; await it first",
+        )?;
         if out.len() != self.periods * prices.len()
             || validity.len() < self.periods * stride as usize
         {

@@ -10,7 +10,7 @@ mod writer;
 
 use std::sync::{Arc, Mutex};
 
-use errors::{Failure, core_error, range_error};
+use errors::{Failure, core_error, range_error, take_state};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -411,17 +411,11 @@ impl NativeStream {
     }
 
     fn take(&self, env: &Env) -> Result<StreamState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| {
-                range_error(
-                    env,
-                    "ERR_BUSY",
-                    "the stream is busy with an earlier pushAsync; await it first".into(),
-                )
-            })
+        take_state(
+            env,
+            &self.state,
+            "the stream is busy with an earlier pushAsync; await it first",
+        )
     }
 
     /// Feeds the next chunk synchronously; `out` receives `rows * prices.length` values.

@@ -13,7 +13,7 @@ use trendflex_io::readers::{
     GapMode, Input, InputFile, Keep, KeepType, Source, SourceInfo, SourceOptions,
 };
 
-use crate::errors::{Failure, range_error};
+use crate::errors::{Failure, range_error, take_state};
 use crate::types::type_name;
 
 /// A column to keep: its name (or, without a header, its 1-based position) and, if declared,
@@ -188,18 +188,11 @@ impl NativeSource {
     /// alone until the promise settles.
     #[napi(ts_return_type = "Promise<ReadResult>")]
     pub fn read_async(&self, env: Env, prices: Float64Array) -> Result<AsyncTask<ReadTask>> {
-        let source = self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| {
-                range_error(
-                    &env,
-                    "ERR_BUSY",
-                    "the source is busy with an earlier readAsync; await it first".into(),
-                )
-            })?;
+        let source = take_state(
+            &env,
+            &self.state,
+            "the source is busy with an earlier readAsync; await it first",
+        )?;
         Ok(AsyncTask::new(ReadTask {
             home: self.state.clone(),
             source: Some(source),

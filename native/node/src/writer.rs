@@ -10,7 +10,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use trendflex_io::{ColumnBytes, Compression, Format, Loan, Options, Partition, Summary, Writer};
 
-use crate::errors::{Failure, range_error};
+use crate::errors::{Failure, range_error, take_state};
 use crate::types::data_type;
 
 /// One output column: its name and type (`float64`, `int64`, `utf8`, `bool`, `date32`,
@@ -119,17 +119,11 @@ pub struct NativeWriter {
 
 impl NativeWriter {
     fn take(&self, env: &Env) -> Result<Writer> {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| {
-                range_error(
-                    env,
-                    "ERR_BUSY",
-                    "the writer is busy with an earlier call, finished or aborted".into(),
-                )
-            })
+        take_state(
+            env,
+            &self.state,
+            "the writer is busy with an earlier call, finished or aborted",
+        )
     }
 }
 
