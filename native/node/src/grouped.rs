@@ -8,13 +8,14 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use trendflex_core::gaps::GapMode;
-use trendflex_core::{Flavor, GroupError, GroupedStream};
+use trendflex_core::{GroupError, GroupedStream};
 use trendflex_io::groups::{GroupKeys, nan_validity};
 use trendflex_io::{ColumnBytes, Loan};
 
 use crate::errors::{Failure, core_error, range_error, take_state};
 use crate::types::data_type;
 use crate::writer::{ColumnBuffers, WriterField};
+use crate::{parse_flavor, parse_kernel};
 
 /// What a push tells: each period's null count (its bitmap is in `validity`) and the groups so far.
 #[napi(object, object_from_js = false)]
@@ -76,11 +77,8 @@ impl NativeGroupedStream {
         keys: Vec<WriterField>,
         flavor: Option<String>,
     ) -> Result<Self> {
-        let kernel = kernel.parse().map_err(|e| core_error(&env, &e))?;
-        let flavor = flavor
-            .as_deref()
-            .map_or(Ok(Flavor::VectorTa), str::parse::<Flavor>)
-            .map_err(|e| core_error(&env, &e))?;
+        let kernel = parse_kernel(&env, &kernel)?;
+        let flavor = parse_flavor(&env, flavor.as_deref())?;
         let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
         let gaps = gap_mode(&env, &gaps)?;
         let stream = GroupedStream::with_flavor(&periods, kernel, flavor, gaps, threads as usize)
@@ -236,17 +234,7 @@ impl Task for PushGroups {
     fn compute(&mut self) -> Result<(Vec<u32>, u32)> {
         let state = self.state.as_mut().expect("a push carries the state");
         let n = self.prices.len();
-        let bytes: Vec<ColumnBytes<'_>> = self
-            .keys
-            .iter()
-            .map(|c| ColumnBytes {
-                values: &c.values,
-                validity: c.validity.as_deref(),
-                validity_offset: c.validity_offset.unwrap_or(0) as usize,
-                values_offset: c.values_offset.unwrap_or(0) as usize,
-                offsets: c.offsets.as_deref(),
-            })
-            .collect();
+        let bytes: Vec<ColumnBytes<'_>> = self.keys.iter().map(ColumnBuffers::bytes).collect();
         let loan = Loan::new();
         // SAFETY: the task holds references to every typed array until it settles, which is after
         // `loan` and the batch made over them are dropped at the end of this block; the JS side

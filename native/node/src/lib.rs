@@ -20,12 +20,12 @@ use trendflex_core::{self as core, Flavor, Kernel};
 /// `(fraction) => void`, called on the JS thread; weak, so it never keeps the process alive.
 type Progress = ThreadsafeFunction<f64, (), f64, Status, false, true>;
 
-fn parse_kernel(env: &Env, name: &str) -> Result<Kernel> {
+pub(crate) fn parse_kernel(env: &Env, name: &str) -> Result<Kernel> {
     name.parse::<Kernel>().map_err(|e| core_error(env, &e))
 }
 
 /// `vectorta` (also when absent) or `ehlers`; anything else is `ERR_UNKNOWN_FLAVOR`.
-fn parse_flavor(env: &Env, name: Option<&str>) -> Result<Flavor> {
+pub(crate) fn parse_flavor(env: &Env, name: Option<&str>) -> Result<Flavor> {
     name.map_or(Ok(Flavor::VectorTa), |n| {
         n.parse::<Flavor>().map_err(|e| core_error(env, &e))
     })

@@ -61,6 +61,19 @@ pub struct ColumnBuffers {
     pub offsets: Option<Uint8Array>,
 }
 
+impl ColumnBuffers {
+    /// The column as the byte views trendflex-io borrows a batch from.
+    pub fn bytes(&self) -> ColumnBytes<'_> {
+        ColumnBytes {
+            values: &self.values,
+            validity: self.validity.as_deref(),
+            validity_offset: self.validity_offset.unwrap_or(0) as usize,
+            values_offset: self.values_offset.unwrap_or(0) as usize,
+            offsets: self.offsets.as_deref(),
+        }
+    }
+}
+
 /// What a finished writer wrote.
 #[napi(object)]
 pub struct WriteSummary {
@@ -245,17 +258,7 @@ impl Task for WriteTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        let bytes: Vec<ColumnBytes<'_>> = self
-            .columns
-            .iter()
-            .map(|c| ColumnBytes {
-                values: &c.values,
-                validity: c.validity.as_deref(),
-                validity_offset: c.validity_offset.unwrap_or(0) as usize,
-                values_offset: c.values_offset.unwrap_or(0) as usize,
-                offsets: c.offsets.as_deref(),
-            })
-            .collect();
+        let bytes: Vec<ColumnBytes<'_>> = self.columns.iter().map(ColumnBuffers::bytes).collect();
         let writer = self
             .writer
             .as_mut()
