@@ -177,8 +177,9 @@ pub(crate) fn convert(
             let mut offsets = Vec::with_capacity(rows + 1);
             offsets.push(0);
             for i in 0..rows {
-                // A blank field is missing: an empty string under a cleared bit.
-                mark(i, !fields.get(i).trim_ascii().is_empty());
+                // Only an empty field is missing (an empty string under a cleared bit): text is
+                // kept as written, whitespace too.
+                mark(i, !fields.get(i).is_empty());
                 offsets.push(fields.ends[i] as i32);
             }
             KeepValues::Text {
@@ -238,7 +239,11 @@ mod tests {
                 bytes: "BTC é".as_bytes().to_vec()
             }
         );
-        assert_eq!(t.validity[0], 0b101);
+        assert_eq!(t.validity[0], 0b111, "whitespace is text, not missing");
+        let e = convert(&fields(&["a", ""]), 2, KeepType::Text)
+            .ok()
+            .unwrap();
+        assert_eq!((e.validity[0], e.null_count), (0b01, 1));
     }
 
     #[test]

@@ -200,7 +200,7 @@ impl CsvReader {
         for f in &self.keep {
             rows = rows.min(f.rows_within(TEXT_LIMIT));
         }
-        if rows == 0 && !self.prices.is_empty() && self.ready() > 0 {
+        if rows == 0 && !prices.is_empty() && !self.prices.is_empty() && self.ready() > 0 {
             // A single text field past 2 GiB: it can never be handed out.
             let (c, column) = self
                 .keep
@@ -214,6 +214,18 @@ impl CsvReader {
                 column,
                 bytes: self.keep[c].get(0).len(),
             });
+        }
+        if rows == 0 {
+            // Nothing to hand out: the input has ended (or failed) with no row waiting, or its
+            // rows wait for the sample. Keep types may still be undecided here.
+            return match self.error() {
+                Some(e) => Err(e.clone()),
+                None => Ok(Taken {
+                    rows: 0,
+                    keep: Vec::new(),
+                    lines: Vec::new(),
+                }),
+            };
         }
         let types = self.types.clone().unwrap_or_default();
         let mut keep = Vec::with_capacity(self.keep.len());
@@ -235,16 +247,6 @@ impl CsvReader {
                     return self.take(&mut prices[..row]);
                 }
             }
-        }
-        if rows == 0 {
-            if let Some(e) = self.error() {
-                return Err(e.clone());
-            }
-            return Ok(Taken {
-                rows: 0,
-                keep: Vec::new(),
-                lines: Vec::new(),
-            });
         }
         prices[..rows].copy_from_slice(&self.prices[..rows]);
         self.prices.drain(..rows);

@@ -1,7 +1,8 @@
 //! Cutting a byte stream into records, identically however the stream is chunked: `csv_core`
 //! does the splitting and unescaping; around it, this strips a UTF-8 BOM, skips blank lines while
 //! counting them (so every record knows the line it starts on), refuses bytes that are not text,
-//! and remembers where a quoted field opened, to name that line if the input ends inside it.
+//! and follows quoting as csv_core does, to name the line of a quoted field the input ends inside.
+//! A line ends at `\n`, `\r\n` or a lone `\r`, as records do (and as Python's `csv` counts).
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
@@ -41,16 +42,56 @@ pub struct Splitter {
     /// Whether `csv_core` is inside a record (has seen a byte that is not a line terminator).
     in_record: bool,
     /// The line of the next unread byte.
-    line: u64,
+    lines: Lines,
     record_line: u64,
     /// Bytes of the stream checked as text so far, and the start of a UTF-8 sequence cut by the
     /// end of the last piece.
     offset: u64,
     carry: Vec<u8>,
-    /// The line where the quoted field the stream is inside opened, if it is inside one.
-    quote: Option<u64>,
-    /// The byte before the next one, to tell a quote that opens a field from one inside it.
-    previous: u8,
+    /// Where the current field stands as to quoting, followed as csv_core follows it.
+    quoting: Quoting,
+    /// The line the quoted field being read opened on.
+    quote_line: u64,
+}
+
+/// Line numbers: a line ends at `\n`, `\r\n` or a lone `\r`, the terminators csv_core ends
+/// records at, so every record starts on a line of its own.
+#[derive(Clone, Copy)]
+struct Lines {
+    line: u64,
+    /// The last byte counted was a `\r`: a `\n` right after it ends no new line.
+    after_cr: bool,
+}
+
+impl Lines {
+    fn advance(&mut self, bytes: &[u8]) {
+        for at in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            let cr_before = if at == 0 {
+                self.after_cr
+            } else {
+                bytes[at - 1] == b'\r'
+            };
+            if bytes[at] == b'\r' || !cr_before {
+                self.line += 1;
+            }
+        }
+        if let Some(&last) = bytes.last() {
+            self.after_cr = last == b'\r';
+        }
+    }
+}
+
+/// csv_core's view of quoting (RFC 4180: a quote opens a field only at its start, `""` inside a
+/// quoted field is a quote), reduced to what tells whether the input ended inside quotes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a field: a quote here opens it.
+    FieldStart,
+    /// Inside an unquoted field (or after a quoted one closed): quotes are characters.
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: it closes the field unless another quote follows.
+    QuoteInQuoted,
 }
 
 /// Callback for each record, which may refuse it (stopping the split).
@@ -67,12 +108,15 @@ impl Splitter {
             ends: vec![0; 64],
             ends_len: 0,
             in_record: false,
-            line: 1,
+            lines: Lines {
+                line: 1,
+                after_cr: false,
+            },
             record_line: 1,
             offset: 0,
             carry: Vec::new(),
-            quote: None,
-            previous: b'\n',
+            quoting: Quoting::FieldStart,
+            quote_line: 1,
         }
     }
 
@@ -100,8 +144,10 @@ impl Splitter {
         if let Some(head) = self.head.take() {
             self.split(&head, on_record)?;
         }
-        if let Some(line) = self.quote {
-            return Err(CsvError::UnclosedQuote { line });
+        if self.quoting == Quoting::Quoted {
+            return Err(CsvError::UnclosedQuote {
+                line: self.quote_line,
+            });
         }
         while self.in_record {
             // An empty input tells csv_core the data ended; it then completes the open record.
@@ -143,8 +189,9 @@ impl Splitter {
     }
 
     fn split(&mut self, mut input: &[u8], on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
-        // Quotes are followed only where there are any: most price files have none.
-        let quotes = self.quote.is_some() || memchr::memchr(b'"', input).is_some();
+        // Quotes are followed byte by byte only where there are any: most price files have none.
+        let quotes = matches!(self.quoting, Quoting::Quoted | Quoting::QuoteInQuoted)
+            || memchr::memchr(b'"', input).is_some();
         // Never pass csv_core an empty slice here: to it that means end of input.
         while !input.is_empty() {
             if !self.in_record {
@@ -154,64 +201,71 @@ impl Splitter {
                     .iter()
                     .position(|&b| b != b'\n' && b != b'\r')
                     .unwrap_or(input.len());
-                self.line += count_newlines(&input[..start]);
+                self.lines.advance(&input[..start]);
                 input = &input[start..];
                 if input.is_empty() {
                     break;
                 }
                 self.in_record = true;
-                self.record_line = self.line;
-                self.previous = b'\n';
+                self.record_line = self.lines.line;
+                self.quoting = Quoting::FieldStart;
             }
-            let line = self.line;
             let (result, read) = self.read(input);
+            let consumed = &input[..read];
             if quotes {
-                self.track_quotes(&input[..read], line);
+                self.follow_quotes(consumed);
+            } else {
+                self.lines.advance(consumed);
+                if let Some(&last) = consumed.last() {
+                    self.quoting = self.after_unquoted(last);
+                }
             }
             input = &input[read..];
             if result == ReadRecordResult::Record {
-                self.quote = None;
                 self.emit(on_record)?;
             }
         }
         Ok(())
     }
 
-    /// Follows quotes in `consumed` (starting on `line`): one that opens a field (after a
-    /// delimiter or at a record's start) opens, the next one closes. Only used to name the line
-    /// of a quote still open when the input ends, so doubled quotes need no care.
-    fn track_quotes(&mut self, consumed: &[u8], mut line: u64) {
-        for at in memchr::memchr2_iter(b'"', b'\n', consumed) {
-            if consumed[at] == b'\n' {
-                line += 1;
-            } else if self.quote.is_some() {
-                self.quote = None;
-            } else {
-                let before = if at == 0 {
-                    self.previous
-                } else {
-                    consumed[at - 1]
-                };
-                if before == self.delimiter || before == b'\n' || before == b'\r' {
-                    self.quote = Some(line);
-                }
-            }
+    /// The quoting state after an unquoted byte `b`.
+    fn after_unquoted(&self, b: u8) -> Quoting {
+        if b == self.delimiter || b == b'\n' || b == b'\r' {
+            Quoting::FieldStart
+        } else {
+            Quoting::Unquoted
         }
-        if let Some(&last) = consumed.last() {
-            self.previous = last;
+    }
+
+    /// Follows `consumed` byte by byte through csv_core's quoting rules, counting lines, to know
+    /// whether the input is inside a quoted field and on which line that field opened.
+    fn follow_quotes(&mut self, consumed: &[u8]) {
+        for &b in consumed {
+            self.quoting = match (self.quoting, b) {
+                (Quoting::FieldStart, b'"') => {
+                    self.quote_line = self.lines.line;
+                    Quoting::Quoted
+                }
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::Quoted, _) => Quoting::Quoted,
+                (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                (_, b) => self.after_unquoted(b),
+            };
+            if b == b'\n' || b == b'\r' {
+                self.lines.advance(&[b]);
+            } else {
+                self.lines.after_cr = false;
+            }
         }
     }
 
     /// One csv_core step; grows whichever buffer it reports full, so the caller simply retries.
     fn read(&mut self, input: &[u8]) -> (ReadRecordResult, usize) {
-        let line_before = self.reader.line();
         let (result, read, written, ended) = self.reader.read_record(
             input,
             &mut self.bytes[self.bytes_len..],
             &mut self.ends[self.ends_len..],
         );
-        // csv_core counts every '\n' it consumes, inside quoted fields too.
-        self.line += self.reader.line() - line_before;
         self.bytes_len += written;
         self.ends_len += ended;
         match result {
@@ -234,10 +288,6 @@ impl Splitter {
         self.in_record = false;
         result
     }
-}
-
-fn count_newlines(bytes: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 #[cfg(test)]

@@ -271,3 +271,107 @@ fn errors_name_their_line_and_what_was_wrong() {
         "the rows before an error are taken first"
     );
 }
+
+/// Found by a differential fuzz against Python's `csv` module: each of these once crashed the
+/// process, lost a record, named the wrong line or emptied a kept field.
+#[test]
+fn an_error_before_any_row_is_an_error_with_keep_columns_too() {
+    let options = || Options {
+        keep: vec![keep("id")],
+        ..Options::default()
+    };
+    for piece in [1, 4, 1000] {
+        let r = run("id,close\na,abc\nb,2\n", options(), piece, 10);
+        assert_eq!(
+            r.error.map(|e| e.to_string()).as_deref(),
+            Some("line 2, column close: 'abc' is not a number"),
+            "pieces of {piece}"
+        );
+        assert!(r.prices.is_empty());
+        let r = run("id,close\n", options(), piece, 10);
+        assert!(
+            r.error.is_none() && r.prices.is_empty(),
+            "a header alone is no rows"
+        );
+        let r = run("id,close\na,1\nb,x\n", options(), piece, 10);
+        assert_eq!(r.prices, [1.0]);
+        assert_eq!(
+            r.error.map(|e| e.to_string()).as_deref(),
+            Some("line 3, column close: 'x' is not a number")
+        );
+    }
+}
+
+#[test]
+fn a_doubled_quote_inside_a_quoted_field_keeps_it_open() {
+    let options = || Options {
+        price: "close".into(),
+        keep: vec![keep("id")],
+        ..Options::default()
+    };
+    for piece in [1, 2, 7, 1000] {
+        let r = run("close,id\n1,a\n2,b\n3,\"x\"\"\nc,4\n", options(), piece, 10);
+        assert_eq!(
+            r.error.map(|e| e.to_string()).as_deref(),
+            Some("line 4: a quoted field starts here and is never closed (a '\"' is missing)"),
+            "pieces of {piece}: the last record must not swallow the line after it"
+        );
+        let r = run("id,close\na,1\nb,2\n\"a\"\"b\n\",3", options(), piece, 10);
+        assert!(r.error.is_none(), "pieces of {piece}: {:?}", r.error);
+        assert_eq!(r.prices, [1.0, 2.0, 3.0]);
+        assert_eq!(r.lines, [2, 3, 4]);
+    }
+}
+
+#[test]
+fn a_lone_carriage_return_ends_a_line_as_it_ends_a_record() {
+    for piece in [1, 3, 1000] {
+        let r = run("ts,close\r1,1\r\r2,x\r", Options::default(), piece, 10);
+        assert_eq!(r.prices, [1.0]);
+        assert_eq!(r.lines, [2]);
+        assert_eq!(
+            r.error.map(|e| e.to_string()).as_deref(),
+            Some("line 4, column close: 'x' is not a number"),
+            "pieces of {piece}"
+        );
+        let r = run(
+            "ts,close\r\n1,1\r\n\"a\rb\",2\n3,\"\r\n",
+            Options::default(),
+            piece,
+            10,
+        );
+        assert_eq!(r.lines, [2, 3]);
+        assert_eq!(
+            r.error.map(|e| e.to_string()).as_deref(),
+            Some("line 5: a quoted field starts here and is never closed (a '\"' is missing)"),
+            "pieces of {piece}"
+        );
+    }
+}
+
+#[test]
+fn kept_text_is_kept_as_written_whitespace_too() {
+    let options = Options {
+        keep: vec![keep("id")],
+        keep_as_text: true,
+        ..Options::default()
+    };
+    let r = run(
+        "id,close\n\" \",1\n\"\t\",2\n\"\n\",3\n,4\n",
+        options,
+        1,
+        10,
+    );
+    assert!(r.error.is_none());
+    let col = &r.keep[0][0];
+    let KeepValues::Text { offsets, bytes } = &col.values else {
+        panic!("not text")
+    };
+    assert_eq!(bytes, b" \t\n");
+    assert_eq!(offsets, &[0, 1, 2, 3, 3]);
+    assert_eq!(
+        (col.validity[0], col.null_count),
+        (0b0111, 1),
+        "only the empty field is missing"
+    );
+}

@@ -208,12 +208,12 @@ fn float(out: &mut Vec<u8>, v: f64) {
 fn needs_quotes(text: &[u8], delimiter: u8) -> bool {
     text.iter()
         .any(|&b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r')
-        || text.first() == Some(&b' ')
-        || text.last() == Some(&b' ')
+        || text.first().is_some_and(u8::is_ascii_whitespace)
+        || text.last().is_some_and(u8::is_ascii_whitespace)
 }
 
 /// A text field, quoted (RFC 4180) when it holds the delimiter, a quote or a line break, or
-/// starts or ends with a space a reader might trim.
+/// starts or ends with whitespace a reader might trim.
 fn text_field(out: &mut Vec<u8>, text: &[u8], delimiter: u8) {
     if !needs_quotes(text, delimiter) {
         out.extend_from_slice(text);
@@ -255,12 +255,14 @@ mod tests {
 
     #[test]
     fn text_is_quoted_only_when_it_must_be() {
-        let cases: [(&str, &str); 6] = [
+        let cases: [(&str, &str); 8] = [
             ("BTC", "BTC"),
             ("ETH, spot", "\"ETH, spot\""),
             ("say \"hi\"", "\"say \"\"hi\"\"\""),
             ("two\nlines", "\"two\nlines\""),
             (" padded", "\" padded\""),
+            ("\t", "\"\t\""),
+            ("tab\t", "\"tab\t\""),
             ("", ""),
         ];
         for (text, want) in cases {
