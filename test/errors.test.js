@@ -3,14 +3,16 @@
 // and no raw bytes of the input.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { describe, it } from 'node:test'
 
 import { kernels } from 'trendflex'
 
-import { BIN, FIX, PYTHON, ok, run, tempDir } from './cli.js'
+import { parse } from 'csv-parse/sync'
+
+import { BIN, FIX, PYTHON, ok, pyarrowRead, run, tempDir } from './cli.js'
 import { ROOT } from './helpers.js'
 
 const tmp = tempDir('errors')
@@ -69,6 +71,13 @@ const cases = [
   [1, ['compute', csv('more.csv', 'ts,close\n1,100\n2,101,extra\n')], /more\.csv: line 3: 3 fields where the header has 2/],
   [1, ['compute', csv('fewer.csv', 'ts,close,v\n1,100,5\n2,101\n')], /fewer\.csv: line 3: 2 fields where the header has 3/],
   [1, ['compute', csv('quote.csv', 'ts,close\n1,100\n2,"101\n3,102\n4,103\n')], /quote\.csv: line 3: a quoted field starts here and is never closed/],
+  // found by a differential fuzz against Python's csv module: a bad first row or no rows with
+  // --keep once aborted the process; a quote left open by `""` swallowed the next record; a lone
+  // CR ended records but not lines
+  [1, ['compute', csv('bad-first.csv', 'id,close\na,abc\nb,2\n'), '--keep', 'id', '-o', join(tmp, 'bad-first.parquet')], /bad-first\.csv: line 2, column close: 'abc' is not a number$/],
+  [1, ['compute', csv('header-keep.csv', 'id,close\n'), '--keep', 'id', '-o', join(tmp, 'header-keep.parquet')], /empty input: there are no prices/],
+  [1, ['compute', csv('doubled.csv', 'close,id\n1,a\n2,b\n3,"x""\nc,4\n'), '--keep', 'id'], /doubled\.csv: line 4: a quoted field starts here and is never closed/],
+  [1, ['compute', csv('lone-cr.csv', 'ts,close\r1,1\r\r2,x\r')], /lone-cr\.csv: line 4, column close: 'x' is not a number$/],
   [1, ['compute', csv('escape.csv', 'ts,close\n1,\u001b[2J\n')], /line 2, column close: '\\u\{1b\}\[2J' is not a number/],
   [1, ['compute', file('latin1.csv', Buffer.from('ts,close,name\n1,100,caf\xe9\n', 'latin1')), '--keep', 'name'], /latin1\.csv: does not look like delimited text: a byte sequence that is not UTF-8 at byte 23 \(give CSV, TSV, their \.gz or \.zst, or Parquet\)$/],
   [1, ['compute', file('binary.csv', Buffer.from([0x74, 0x73, 0x0a, 0x00, 0xff, 0x13]))], /binary\.csv: does not look like delimited text: a NUL byte at byte 3/],
@@ -145,5 +154,44 @@ describe('bad input, flags and outputs: one line, the right exit code', () => {
       assert.match(text, /USAGE/)
     }
     assert.match(ok(['compute', '-h']), /--no-header/)
+  })
+})
+
+describe('what a fuzz found: nothing crashes, nothing is lost, nothing is left behind', () => {
+  const dir = tempDir('fuzz-found')
+  const leftovers = () => readdirSync(dir).filter((f) => f !== 'out.parquet' && f !== 'out.csv')
+
+  it('an error on the first data row, with --keep into Parquet, leaves the old output and no temporary file', () => {
+    const out = join(dir, 'out.parquet')
+    writeFileSync(out, 'old')
+    const r = run(['compute', file('first-bad.csv', 'id,close\na,abc\nb,2\n'), '--keep', 'id', '-o', out])
+    assert.equal(r.status, 1, r.stderr)
+    assert.equal(readFileSync(out, 'utf8'), 'old')
+    assert.deepEqual(leftovers(), [])
+  })
+
+  it('a panic inside the addon is one line, exit 1, and the Sink still cleans up', () => {
+    const out = join(dir, 'out.parquet')
+    writeFileSync(out, 'old')
+    const r = run(['batch', PRICES, '--periods', '10,20', '-o', out], { env: { TRENDFLEX_TEST_PANIC: 'write' } })
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stderr, /^trendflex: panicked at .*failpoint 'write'.* \(a bug in trendflex: please report it with the command that caused it\)\n$/)
+    assert.equal(readFileSync(out, 'utf8'), 'old')
+    assert.deepEqual(leftovers(), [])
+  })
+
+  it('a quoted field with doubled quotes and a line break, last in a file with no final newline, is read', () => {
+    const input = file('mirror.csv', 'id,close\na,1\nb,2\n"a""b\n",3\nd,4')
+    const rows = parse(ok(['compute', input, '-p', '2', '--keep', 'id']), { relax_column_count: false })
+    assert.deepEqual(rows.map((r) => r[0]), ['id', 'a', 'b', 'a"b\n', 'd'])
+  })
+
+  it('kept text is written as it was read, whitespace too (CSV and Parquet)', () => {
+    const input = file('spaces.csv', 'id,close\n" ",1\n"\t",2\n"\n",3\n,4\n')
+    const rows = parse(ok(['compute', input, '-p', '2', '--keep', 'id']), { relax_column_count: false })
+    assert.deepEqual(rows.map((r) => r[0]), ['id', ' ', '\t', '\n', ''])
+    const pq = join(dir, 'spaces.parquet')
+    ok(['compute', input, '-p', '2', '--keep', 'id', '-o', pq])
+    assert.deepEqual(pyarrowRead(pq).columns.id, [' ', '\t', '\n', null])
   })
 })

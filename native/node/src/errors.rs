@@ -129,3 +129,43 @@ impl Failure {
         }
     }
 }
+
+/// What the last panic said and where, as the hook installed at load records it: a panic's
+/// payload carries only its message.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Installed when the addon loads: a panic is recorded for `catch_panics` instead of printed,
+/// so that it reaches the user as one line through the error path, not as a backtrace.
+#[napi_derive::module_init]
+fn record_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info.to_string().replace('\n', " ");
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
+    }));
+}
+
+/// Runs a task's work on the thread pool. A panic there (a bug: bad input is an error value)
+/// would unwind into libuv and abort Node, printing a backtrace and stranding the output's
+/// temporary file; here it becomes an error like any other, naming where it happened.
+pub fn catch_panics<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let recorded = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let what = recorded.unwrap_or_else(|| panic_to_error(payload).reason);
+        Err(Error::new(
+            Status::GenericFailure,
+            format!(
+                "{what} (a bug in trendflex: please report it with the command that caused it)"
+            ),
+        ))
+    })
+}
+
+/// Test-only fault injection: with `TRENDFLEX_TEST_PANIC=<place>` in the environment, the task
+/// at that place panics, so that the tests can check what a user would see of a bug there.
+pub fn failpoint(place: &str) {
+    static WANTED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let wanted = WANTED.get_or_init(|| std::env::var("TRENDFLEX_TEST_PANIC").ok());
+    if wanted.as_deref() == Some(place) {
+        panic!("failpoint '{place}' (TRENDFLEX_TEST_PANIC)");
+    }
+}

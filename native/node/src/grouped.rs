@@ -12,7 +12,7 @@ use trendflex_core::{GroupError, GroupedStream};
 use trendflex_io::groups::{GroupKeys, nan_validity};
 use trendflex_io::{ColumnBytes, Loan};
 
-use crate::errors::{Failure, core_error, range_error, take_state};
+use crate::errors::{Failure, catch_panics, core_error, range_error, take_state};
 use crate::types::data_type;
 use crate::writer::{ColumnBuffers, WriterField};
 use crate::{parse_flavor, parse_kernel};
@@ -67,7 +67,7 @@ fn gap_mode(env: &Env, gaps: &str) -> Result<GapMode> {
 impl NativeGroupedStream {
     /// `keys`: the group columns, with the types the reader gives them. `flavor`: `vectorta`
     /// (default) or `ehlers`.
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(
         env: Env,
         periods: Vec<u32>,
@@ -132,7 +132,7 @@ impl NativeGroupedStream {
     /// validity into `validity` (`stride` bytes per period). `lines`: the input line of each row,
     /// for messages (else rows are numbered from `firstRow`). Leave the arrays alone until the
     /// promise settles.
-    #[napi(ts_return_type = "Promise<GroupedPush>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<GroupedPush>")]
     #[allow(clippy::too_many_arguments)]
     pub fn push_async(
         &self,
@@ -179,7 +179,7 @@ impl NativeGroupedStream {
 
     /// The groups that cannot give every period a value (too few valid prices, or none), and how
     /// many groups there were.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn finish(&self, env: Env) -> Result<Vec<ShortGroup>> {
         let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_ref().ok_or_else(|| {
@@ -232,41 +232,44 @@ impl Task for PushGroups {
     type JsValue = GroupedPush;
 
     fn compute(&mut self) -> Result<(Vec<u32>, u32)> {
-        let state = self.state.as_mut().expect("a push carries the state");
-        let n = self.prices.len();
-        let bytes: Vec<ColumnBytes<'_>> = self.keys.iter().map(ColumnBuffers::bytes).collect();
-        let loan = Loan::new();
-        // SAFETY: the task holds references to every typed array until it settles, which is after
-        // `loan` and the batch made over them are dropped at the end of this block; the JS side
-        // leaves them alone meanwhile (documented on `pushAsync`).
-        let keyed = unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, n) }
-            .and_then(|batch| state.keys.ids(batch.columns(), &mut state.ids));
-        drop(loan);
-        keyed.map_err(|e| self.failure.input(&self.name, e))?;
-        // SAFETY: as above; `prices`, `out` and `validity` are distinct typed arrays (the JS side
-        // allocates them apart) and nothing else in this task refers to their bytes.
-        let (prices, out, validity) = unsafe {
-            (
-                self.prices.as_mut(),
-                self.out.as_mut(),
-                self.validity.as_mut(),
-            )
-        };
-        if let Err(GroupError::Gap { group, row }) = state.stream.push(&state.ids, prices, out) {
-            let at = match &self.lines {
-                Some(lines) => format!("line {}", lines[row]),
-                None => format!("row {}", self.first_row + row as u64 + 1),
+        catch_panics(|| {
+            let state = self.state.as_mut().expect("a push carries the state");
+            let n = self.prices.len();
+            let bytes: Vec<ColumnBytes<'_>> = self.keys.iter().map(ColumnBuffers::bytes).collect();
+            let loan = Loan::new();
+            // SAFETY: the task holds references to every typed array until it settles, which is after
+            // `loan` and the batch made over them are dropped at the end of this block; the JS side
+            // leaves them alone meanwhile (documented on `pushAsync`).
+            let keyed = unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, n) }
+                .and_then(|batch| state.keys.ids(batch.columns(), &mut state.ids));
+            drop(loan);
+            keyed.map_err(|e| self.failure.input(&self.name, e))?;
+            // SAFETY: as above; `prices`, `out` and `validity` are distinct typed arrays (the JS side
+            // allocates them apart) and nothing else in this task refers to their bytes.
+            let (prices, out, validity) = unsafe {
+                (
+                    self.prices.as_mut(),
+                    self.out.as_mut(),
+                    self.validity.as_mut(),
+                )
             };
-            let message = format!(
-                "{}: {at}: missing price after the group's first valid one (--gaps error); use --gaps ffill to carry its last price forward, or --gaps propagate",
-                state.keys.name(group)
-            );
-            return Err(self
-                .failure
-                .input(&self.name, trendflex_io::Error::Input(message)));
-        }
-        let nulls = nan_validity(out, n, validity, self.stride);
-        Ok((nulls, state.keys.len() as u32))
+            if let Err(GroupError::Gap { group, row }) = state.stream.push(&state.ids, prices, out)
+            {
+                let at = match &self.lines {
+                    Some(lines) => format!("line {}", lines[row]),
+                    None => format!("row {}", self.first_row + row as u64 + 1),
+                };
+                let message = format!(
+                    "{}: {at}: missing price after the group's first valid one (--gaps error); use --gaps ffill to carry its last price forward, or --gaps propagate",
+                    state.keys.name(group)
+                );
+                return Err(self
+                    .failure
+                    .input(&self.name, trendflex_io::Error::Input(message)));
+            }
+            let nulls = nan_validity(out, n, validity, self.stride);
+            Ok((nulls, state.keys.len() as u32))
+        })
     }
 
     fn resolve(

@@ -10,7 +10,7 @@ mod writer;
 
 use std::sync::{Arc, Mutex};
 
-use errors::{Failure, core_error, range_error, take_state};
+use errors::{Failure, catch_panics, core_error, range_error, take_state};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -51,7 +51,7 @@ fn check_disjoint(env: &Env, prices: &[f64], out_ptr: *const f64, out_len: usize
 
 /// TrendFlex of `period` over `prices`, written into `out` (same length) in place. `flavor`:
 /// `vectorta` (default) or `ehlers`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn trendflex_into(
     env: Env,
     prices: Float64ArraySlice,
@@ -73,7 +73,7 @@ pub fn trendflex_into(
 /// TrendFlex of every period over `prices`, into `out` row-major (`periods.length` rows of
 /// `prices.length`), in place. `threads`: 0 = all cores. `flavor`: `vectorta` (default) or
 /// `ehlers`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn trendflex_batch_into(
     env: Env,
     prices: Float64ArraySlice,
@@ -115,41 +115,43 @@ impl Task for ComputeTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        let ComputeTask {
-            prices,
-            out,
-            kernel,
-            flavor,
-            job,
-            progress,
-            failure,
-        } = self;
-        // SAFETY: the task holds references to both typed arrays, so their buffers stay alive
-        // until it settles; they were checked disjoint when the task was made. The JS API
-        // documents that the caller must not touch `out` until the promise settles.
-        let out = unsafe { out.as_mut() };
-        let result = match job {
-            Job::Single(period) => {
-                core::trendflex_into_with_flavor(prices, *period, *kernel, *flavor, out)
-            }
-            Job::Batch { periods, threads } => core::trendflex_batch_into_with_progress(
+        catch_panics(|| {
+            let ComputeTask {
                 prices,
-                periods,
-                *kernel,
-                *flavor,
-                *threads,
                 out,
-                |done, total| {
-                    if let Some(p) = progress {
-                        p.call(
-                            done as f64 / total as f64,
-                            ThreadsafeFunctionCallMode::NonBlocking,
-                        );
-                    }
-                },
-            ),
-        };
-        result.map_err(|e| failure.core(e))
+                kernel,
+                flavor,
+                job,
+                progress,
+                failure,
+            } = self;
+            // SAFETY: the task holds references to both typed arrays, so their buffers stay alive
+            // until it settles; they were checked disjoint when the task was made. The JS API
+            // documents that the caller must not touch `out` until the promise settles.
+            let out = unsafe { out.as_mut() };
+            let result = match job {
+                Job::Single(period) => {
+                    core::trendflex_into_with_flavor(prices, *period, *kernel, *flavor, out)
+                }
+                Job::Batch { periods, threads } => core::trendflex_batch_into_with_progress(
+                    prices,
+                    periods,
+                    *kernel,
+                    *flavor,
+                    *threads,
+                    out,
+                    |done, total| {
+                        if let Some(p) = progress {
+                            p.call(
+                                done as f64 / total as f64,
+                                ThreadsafeFunctionCallMode::NonBlocking,
+                            );
+                        }
+                    },
+                ),
+            };
+            result.map_err(|e| failure.core(e))
+        })
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -185,7 +187,7 @@ fn compute_task(
 }
 
 /// `trendflexInto` on the libuv thread pool; resolves when `out` is filled.
-#[napi]
+#[napi(catch_unwind)]
 pub fn trendflex_into_async(
     env: Env,
     prices: Float64Array,
@@ -207,7 +209,7 @@ pub fn trendflex_into_async(
 
 /// `trendflexBatchInto` on the libuv thread pool; `onProgress(fraction)` is called as blocks of
 /// prices finish. `flavor`: `vectorta` (default) or `ehlers`.
-#[napi]
+#[napi(catch_unwind)]
 #[allow(clippy::too_many_arguments)]
 pub fn trendflex_batch_into_async(
     env: Env,
@@ -260,7 +262,7 @@ pub struct KernelInfo {
 }
 
 /// Kernels this CPU runs and which one `auto` picks.
-#[napi]
+#[napi(catch_unwind)]
 pub fn kernel_info(env: Env) -> Result<KernelInfo> {
     let auto = core::resolve(Kernel::Auto).map_err(|e| core_error(&env, &e))?;
     Ok(KernelInfo {
@@ -316,16 +318,18 @@ impl Task for PushTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        // SAFETY: the task references both arrays (kept alive until it settles); they were
-        // checked disjoint when it was made, and the JS API documents not touching `out` meanwhile.
-        let out = unsafe { self.out.as_mut() };
-        let state = self
-            .state
-            .as_mut()
-            .expect("a push task always carries the state");
-        state
-            .push(&self.prices, out)
-            .map_err(|e| self.failure.core(e))
+        catch_panics(|| {
+            // SAFETY: the task references both arrays (kept alive until it settles); they were
+            // checked disjoint when it was made, and the JS API documents not touching `out` meanwhile.
+            let out = unsafe { self.out.as_mut() };
+            let state = self
+                .state
+                .as_mut()
+                .expect("a push task always carries the state");
+            state
+                .push(&self.prices, out)
+                .map_err(|e| self.failure.core(e))
+        })
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -359,7 +363,7 @@ pub struct NativeStream {
 impl NativeStream {
     /// `periods`: one period, or several (rows in this order). `threads`: 0 = all cores.
     /// `flavor`: `vectorta` (default) or `ehlers`.
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(
         env: Env,
         periods: Vec<u32>,
@@ -419,7 +423,7 @@ impl NativeStream {
     }
 
     /// Feeds the next chunk synchronously; `out` receives `rows * prices.length` values.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn push(
         &self,
         env: Env,
@@ -435,7 +439,7 @@ impl NativeStream {
     }
 
     /// Feeds the next chunk on the libuv thread pool. Await it before the next push.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn push_async(
         &self,
         env: Env,
@@ -454,7 +458,7 @@ impl NativeStream {
     }
 
     /// Checks everything pushed against the error table (empty, all missing, too few prices).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn finish(&self, env: Env) -> Result<()> {
         let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let result = match guard.as_ref() {
@@ -476,7 +480,7 @@ impl NativeStream {
 /// these very buffers and returns each run's milliseconds, so the binding's overhead can be
 /// measured against Rust in one process, same input, same memory. `periods` of length 1 runs
 /// the single-series path.
-#[napi(js_name = "__benchCore")]
+#[napi(catch_unwind, js_name = "__benchCore")]
 pub fn bench_core(
     env: Env,
     prices: Float64ArraySlice,
@@ -507,7 +511,7 @@ pub fn bench_core(
 /// `[first, end]`: the index of the first valid (not NaN) price, and of the first missing price
 /// after it (`prices.length` when there is none); `first` is `prices.length` when every price is
 /// missing. Outputs can have values only inside `[first + period, end)`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn price_span(prices: Float64ArraySlice) -> Vec<f64> {
     let first = prices
         .iter()

@@ -13,7 +13,7 @@ use trendflex_io::readers::{
     GapMode, Input, InputFile, Keep, KeepType, Source, SourceInfo, SourceOptions,
 };
 
-use crate::errors::{Failure, range_error, take_state};
+use crate::errors::{Failure, catch_panics, range_error, take_state};
 use crate::types::type_name;
 
 /// A column to keep: its name (or, without a header, its 1-based position) and, if declared,
@@ -186,7 +186,7 @@ impl NativeSource {
 
     /// Reads the next chunk into `prices` (up to its length) on the thread pool. Leave `prices`
     /// alone until the promise settles.
-    #[napi(ts_return_type = "Promise<ReadResult>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<ReadResult>")]
     pub fn read_async(&self, env: Env, prices: Float64Array) -> Result<AsyncTask<ReadTask>> {
         let source = take_state(
             &env,
@@ -220,12 +220,14 @@ impl Task for OpenTask {
     type JsValue = NativeSource;
 
     fn compute(&mut self) -> Result<Source> {
-        Source::open_many(
-            std::mem::take(&mut self.files),
-            &self.options,
-            self.chunk_rows,
-        )
-        .map_err(|e| self.failure.input(&self.name, e))
+        catch_panics(|| {
+            Source::open_many(
+                std::mem::take(&mut self.files),
+                &self.options,
+                self.chunk_rows,
+            )
+            .map_err(|e| self.failure.input(&self.name, e))
+        })
     }
 
     fn resolve(&mut self, _env: Env, source: Source) -> Result<NativeSource> {
@@ -250,7 +252,7 @@ impl Task for OpenTask {
 }
 
 /// Opens `path` (`null`: stdin) on the thread pool, reading as far as its columns.
-#[napi(ts_return_type = "Promise<NativeSource>")]
+#[napi(catch_unwind, ts_return_type = "Promise<NativeSource>")]
 #[cfg_attr(test, allow(dead_code))]
 pub fn open_source(
     env: Env,
@@ -311,23 +313,25 @@ impl Task for ReadTask {
     type JsValue = ReadResult;
 
     fn compute(&mut self) -> Result<Read> {
-        let source = self
-            .source
-            .as_mut()
-            .expect("a read task carries the source");
-        // SAFETY: the task holds a reference to `prices`, keeping it alive until it settles; the
-        // JS side does not touch it meanwhile (documented on `readAsync`).
-        let prices = unsafe { self.prices.as_mut() };
-        let chunk = source
-            .next(prices)
-            .map_err(|e| self.failure.input(&self.name, e))?;
-        let lines = if self.lines { chunk.lines } else { Vec::new() };
-        Ok(Read {
-            rows: chunk.rows,
-            keep: chunk.keep,
-            gaps: source.gaps(),
-            bytes_read: source.bytes_read(),
-            lines,
+        catch_panics(|| {
+            let source = self
+                .source
+                .as_mut()
+                .expect("a read task carries the source");
+            // SAFETY: the task holds a reference to `prices`, keeping it alive until it settles; the
+            // JS side does not touch it meanwhile (documented on `readAsync`).
+            let prices = unsafe { self.prices.as_mut() };
+            let chunk = source
+                .next(prices)
+                .map_err(|e| self.failure.input(&self.name, e))?;
+            let lines = if self.lines { chunk.lines } else { Vec::new() };
+            Ok(Read {
+                rows: chunk.rows,
+                keep: chunk.keep,
+                gaps: source.gaps(),
+                bytes_read: source.bytes_read(),
+                lines,
+            })
         })
     }
 

@@ -10,7 +10,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use trendflex_io::{ColumnBytes, Compression, Format, Loan, Options, Partition, Summary, Writer};
 
-use crate::errors::{Failure, range_error, take_state};
+use crate::errors::{Failure, catch_panics, range_error, take_state};
 use crate::types::data_type;
 
 /// One output column: its name and type (`float64`, `int64`, `utf8`, `bool`, `date32`,
@@ -144,7 +144,7 @@ impl NativeWriter {
 impl NativeWriter {
     /// `fd` must stay open until `finishAsync` settles or `abort` returns. Parquet and CSV write
     /// their header at once, Arrow its schema (held back with `hold`).
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(
         env: Env,
         fd: i32,
@@ -184,7 +184,7 @@ impl NativeWriter {
 
     /// Encodes one chunk of `rows` rows on the thread pool; `release`: output held back so far
     /// may go out. Leave the arrays alone until the promise settles.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn write_async(
         &self,
         env: Env,
@@ -217,7 +217,7 @@ impl NativeWriter {
     }
 
     /// Ends the output (Parquet: the footer with `metadata`) and lets everything out.
-    #[napi(ts_return_type = "Promise<WriteSummary>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<WriteSummary>")]
     pub fn finish_async(
         &self,
         env: Env,
@@ -235,7 +235,7 @@ impl NativeWriter {
     }
 
     /// Stops without finishing (waits for encoding threads); the caller discards the output.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abort(&self) {
         drop(self.state.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
@@ -258,20 +258,24 @@ impl Task for WriteTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        let bytes: Vec<ColumnBytes<'_>> = self.columns.iter().map(ColumnBuffers::bytes).collect();
-        let writer = self
-            .writer
-            .as_mut()
-            .expect("a write task carries the writer");
-        let loan = Loan::new();
-        // SAFETY: the task holds references to every typed array, so their memory stays alive
-        // until it settles, which is after `loan` is dropped at the end of this block; the JS API
-        // documents that the arrays are not modified until then.
-        let result =
-            unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, self.rows) }
-                .and_then(|batch| writer.write(&batch, self.release));
-        drop(loan);
-        result.map_err(|e| self.failure.output(&self.name, e))
+        catch_panics(|| {
+            crate::errors::failpoint("write");
+            let bytes: Vec<ColumnBytes<'_>> =
+                self.columns.iter().map(ColumnBuffers::bytes).collect();
+            let writer = self
+                .writer
+                .as_mut()
+                .expect("a write task carries the writer");
+            let loan = Loan::new();
+            // SAFETY: the task holds references to every typed array, so their memory stays alive
+            // until it settles, which is after `loan` is dropped at the end of this block; the JS API
+            // documents that the arrays are not modified until then.
+            let result =
+                unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, self.rows) }
+                    .and_then(|batch| writer.write(&batch, self.release));
+            drop(loan);
+            result.map_err(|e| self.failure.output(&self.name, e))
+        })
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -305,13 +309,15 @@ impl Task for FinishTask {
     type JsValue = WriteSummary;
 
     fn compute(&mut self) -> Result<Summary> {
-        let writer = self
-            .writer
-            .take()
-            .expect("a finish task carries the writer");
-        writer
-            .finish(std::mem::take(&mut self.metadata))
-            .map_err(|e| self.failure.output(&self.name, e))
+        catch_panics(|| {
+            let writer = self
+                .writer
+                .take()
+                .expect("a finish task carries the writer");
+            writer
+                .finish(std::mem::take(&mut self.metadata))
+                .map_err(|e| self.failure.output(&self.name, e))
+        })
     }
 
     fn resolve(&mut self, _env: Env, s: Summary) -> Result<WriteSummary> {
@@ -356,12 +362,15 @@ impl Task for VerifyTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        use std::os::fd::FromRawFd;
-        // SAFETY: the caller keeps `fd` open until the task settles; ManuallyDrop keeps this
-        // `File` from closing a descriptor it does not own.
-        let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(self.fd) });
-        trendflex_io::verify(&mut file, &self.summary)
-            .map_err(|e| self.failure.output(&self.name, e))
+        catch_panics(|| {
+            use std::os::fd::FromRawFd;
+            // SAFETY: the caller keeps `fd` open until the task settles; ManuallyDrop keeps this
+            // `File` from closing a descriptor it does not own.
+            let mut file =
+                std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(self.fd) });
+            trendflex_io::verify(&mut file, &self.summary)
+                .map_err(|e| self.failure.output(&self.name, e))
+        })
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -374,7 +383,7 @@ impl Task for VerifyTask {
 }
 
 /// Verifies the finished file open at `fd` against `summary` (see `VerifyTask`).
-#[napi(ts_return_type = "Promise<void>")]
+#[napi(catch_unwind, ts_return_type = "Promise<void>")]
 #[cfg_attr(test, allow(dead_code))]
 pub fn verify_output(
     env: Env,
@@ -409,7 +418,7 @@ pub fn verify_output(
 
 /// Moves the finished temporary file `temp` over `target` atomically (see trendflex-io's
 /// `replace`). `name`: the output as the user named it, for the message.
-#[napi]
+#[napi(catch_unwind)]
 #[cfg_attr(test, allow(dead_code))]
 pub fn replace_file(env: Env, temp: String, target: String, name: String) -> Result<()> {
     let mut failure = Failure::default();
