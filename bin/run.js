@@ -15,4 +15,12 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
 const end = process.argv.indexOf('--')
 const args = process.argv.slice(2).map((a, i) => (a === '-h' && (end < 0 || i + 2 < end) ? '--help' : a))
 
+// `--version` also names the native addon loaded and the kernels, for bug reports.
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+  const { versionReport } = await import('../dist/version.js')
+  const { text, ok } = versionReport()
+  process.stdout.write(`${text}\n`)
+  process.exit(ok ? 0 : 1)
+}
+
 await execute({ args, dir: import.meta.url })

@@ -178,4 +178,12 @@ describe('kernels', () => {
     assert.match(text, new RegExp(`auto: +${info.best} \\(the fastest this CPU runs\\)`))
     assert.deepEqual(JSON.parse(ok(['kernels', '--json'], { env: { TRENDFLEX_KERNEL: '' } })).available, info.available)
   })
+
+  it('--version names the addon loaded and the kernels, for bug reports', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+    const addon = join(ROOT, 'native', 'node', 'trendflex.linux-x64-gnu.node')
+    const want = `trendflex/${version} linux-x64-gnu node-${process.version}\naddon: source-built ${addon}\nkernels: ${kernels().available.join(', ')} (auto: ${kernels().best})\n`
+    assert.equal(ok(['--version'], { env: { TRENDFLEX_KERNEL: '' } }), want)
+    assert.equal(ok(['-v'], { env: { TRENDFLEX_KERNEL: '', TRENDFLEX_ADDON: addon } }), want.replace('source-built', 'TRENDFLEX_ADDON'))
+  })
 })

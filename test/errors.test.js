@@ -118,6 +118,8 @@ const cases = [
   [2, ['compute', csv('clash.csv', 'trendflex_20,close\n1,2\n'), '--keep', 'trendflex_20'], /output column 'trendflex_20' would appear twice/],
   [2, ['compute', PRICES], /TRENDFLEX_KERNEL=bogus: not a kernel; set it to one of auto, scalar, avx2, avx512, or unset it/, { TRENDFLEX_KERNEL: 'bogus' }],
   ...kernels().unavailable.map((u) => [2, ['compute', PRICES, '-k', u.name], new RegExp(`kernel ${u.name} needs the CPU feature ${u.missing}`)]),
+  // ---- the addon
+  [1, ['compute', PRICES], /^trendflex: no native addon for linux-x64-gnu loads; tried TRENDFLEX_ADDON \/nonexistent\.node: .*Build it from source with `npm rebuild trendflex`/, { TRENDFLEX_ADDON: '/nonexistent.node' }],
   // ---- outputs
   [1, ['compute', PRICES, '-o', join(tmp, 'no-such-dir', 'x.csv')], /cannot write .*no-such-dir\/x\.csv: directory .*no-such-dir does not exist/],
   [1, ['compute', PRICES, '-o', join(tmp, 'a-directory')], /cannot write .*a-directory: it is a directory/],
