@@ -108,3 +108,24 @@ print(json.dumps({"rows": len(d), "dtype": str(d["trendflex_20"].dtype), "missin
     assert.deepEqual(r, { rows: 2000, dtype: 'float64', missing: 20, first: trendflex(close, 20)[20] })
   })
 })
+
+describe('Parquet float encoding', () => {
+  const encodings = (path) =>
+    python(`
+import json, sys, pyarrow.parquet as pq
+md = pq.ParquetFile(sys.argv[1]).metadata
+print(json.dumps({md.schema.column(j).name: sorted(md.row_group(0).column(j).encodings) for j in range(md.num_columns)}))`, path)
+
+  it('floats are PLAIN by default, which every reader opens; BYTE_STREAM_SPLIT when asked; the same values', () => {
+    const plain = join(tmp, 'plain.parquet')
+    const split = join(tmp, 'split.parquet')
+    ok(['batch', PRICES, '--periods', '10,20', '--keep', 'ts', '-o', plain])
+    ok(['batch', PRICES, '--periods', '10,20', '--keep', 'ts', '--float-encoding', 'byte-stream-split', '-o', split])
+    const [p, s] = [encodings(plain), encodings(split)]
+    for (const c of ['trendflex_10', 'trendflex_20']) {
+      assert.ok(p[c].includes('PLAIN') && !p[c].includes('BYTE_STREAM_SPLIT'), `${c}: ${p[c]}`)
+      assert.ok(s[c].includes('BYTE_STREAM_SPLIT'), `${c}: ${s[c]}`)
+    }
+    assert.deepEqual(pyarrowGrid(plain).columns, pyarrowGrid(split).columns)
+  })
+})

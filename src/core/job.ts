@@ -1,13 +1,13 @@
 // One run of `compute` or `batch`: read -> gaps -> compute -> write, chunk by chunk. Two result
 // slots are allocated once: the kernel computes chunk k+1 into one while the writer encodes chunk
 // k from the other, so memory is bounded by two chunks whatever the input length.
-import type * as arrow from 'apache-arrow'
+import { type Schema, Utf8 } from 'apache-arrow'
 
 import { dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
 import { type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
 import { openDatasetSink, openSink } from '../io/sink.js'
-import { type Compression, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
+import { type Compression, type FloatEncoding, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
 import { Progress } from '../io/progress.js'
 import { reportTimings, stopwatch } from '../timings.js'
 import { ResultSlot, outputSchema } from './chunks.js'
@@ -42,6 +42,7 @@ export interface JobOptions {
   threads: number
   gaps: Gaps
   compression: Compression
+  floatEncoding: FloatEncoding
   /** Rows per chunk; default `chunkRows(periods)`. */
   chunkRows?: number
   /** Rows per Parquet row group (whole chunks); default `rowGroupRows(periods)`. */
@@ -176,10 +177,19 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       }),
     })
 
+    const writerOptions = (rows: number | null) => ({
+      compression: o.compression,
+      floatEncoding: o.floatEncoding,
+      hold: sink.stream,
+      metadata: metadata(rows, false),
+      createdBy: `trendflex version ${o.version} (build parquet-rs)`,
+      rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
+      partitionBy: partitionColumns(o, source.keep),
+    })
     const slots = [new ResultSlot(rows, o.periods.length), new ResultSlot(rows, o.periods.length)]
     // Two price buffers: the reader fills one (on a worker thread) while the kernel reads the other.
     const prices = [new Float64Array(rows), new Float64Array(rows)]
-    let schema: arrow.Schema | undefined
+    let schema: Schema | undefined
     let total = 0
     let next = source.read(prices[0]!)
     reading = next
@@ -200,14 +210,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       computing()
       total = chunk.firstRow + n
       progress.computed(total)
-      writer ??= createWriter(format, sink, schema, {
-        compression: o.compression,
-        hold: sink.stream,
-        metadata: metadata(source.totalRows ?? null, false),
-        createdBy: `trendflex version ${o.version} (build parquet-rs)`,
-        rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
-        partitionBy: partitionColumns(o, source.keep),
-      })
+      writer ??= createWriter(format, sink, schema, writerOptions(source.totalRows ?? null))
       const waiting = stopwatch('write_wait')
       await writing // the writer takes one chunk at a time; the other slot is free again after
       waiting()
@@ -217,8 +220,15 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       writing = writer.write(batch, release).then(() => progress.written(done))
       writing.catch(() => {}) // reported when awaited
     }
-    if (total === 0) throw dataError(`${source.name}: empty input: there are no prices to compute on`)
-    const warning = series.finish() // the whole-series checks: too few prices for a period
+    if (total === 0) {
+      // An engine's empty partition, or a filter that matched nothing, passes through as an empty
+      // result with the output schema; one series read from a file with no rows is a mistake.
+      if (!(grouped || source.format === 'arrow')) throw dataError(`${source.name}: empty input: there are no prices to compute on`)
+      // Keep columns whose type only rows would tell (CSV, typed from a sample) are text.
+      schema = outputSchema(source.keep, source.keep.map((_, i) => ({ type: source.keepTypes?.[i] ?? new Utf8() })), names)
+      writer = createWriter(format, sink, schema, writerOptions(null))
+    }
+    const warning = total === 0 ? undefined : series.finish() // the whole-series checks: too few prices for a period
     const waiting = stopwatch('write_wait')
     await writing
     waiting()

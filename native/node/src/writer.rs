@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use arrow_schema::{Field, Schema, SchemaRef};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use trendflex_io::{ColumnBytes, Compression, Format, Loan, Options, Partition, Summary, Writer};
+use trendflex_io::{ColumnBytes, Compression, FloatEncoding, Format, Loan, Options, Partition, Summary, Writer};
 
 use crate::errors::{Failure, catch_panics, range_error, take_state};
 use crate::types::data_type;
@@ -28,6 +28,9 @@ pub struct WriterOptions {
     pub format: String,
     /// Parquet: `lz4` (LZ4_RAW, the default), `zstd`, `snappy` or `none`.
     pub compression: Option<String>,
+    /// Parquet: how float columns are stored, `plain` (the default, which every reader opens) or
+    /// `byte-stream-split` (smaller with compression; Spark 4.1's default reader cannot open it).
+    pub float_encoding: Option<String>,
     /// CSV: one ASCII character, default `,`.
     pub delimiter: Option<String>,
     /// Hold all output back until a write with `release` (or `finish`).
@@ -99,6 +102,11 @@ fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
         "none" => Compression::None,
         other => return Err(bad(format!("unknown compression '{other}'"))),
     };
+    let float_encoding = match o.float_encoding.as_deref().unwrap_or("plain") {
+        "plain" => FloatEncoding::Plain,
+        "byte-stream-split" => FloatEncoding::ByteStreamSplit,
+        other => return Err(bad(format!("unknown float encoding '{other}'"))),
+    };
     let delimiter = match o.delimiter.as_deref().unwrap_or(",").as_bytes() {
         [d] if d.is_ascii() && !matches!(d, b'"' | b'\n' | b'\r') => *d,
         _ => return Err(bad("the delimiter must be one ASCII character".into())),
@@ -106,6 +114,7 @@ fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
     Ok(Options {
         format,
         compression,
+        float_encoding,
         delimiter,
         hold: o.hold.unwrap_or(false),
         direct: o.direct.unwrap_or(false),

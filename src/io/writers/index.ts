@@ -12,10 +12,10 @@ import type { Sink } from '../sink.js'
 import { arrowStream } from './arrow.js'
 import { csv } from './csv.js'
 import type { Format, FormatSpec } from './format.js'
-import { type Compression, parquet } from './parquet.js'
+import { type Compression, type FloatEncoding, parquet } from './parquet.js'
 
 export type { Format, FormatSpec } from './format.js'
-export { COMPRESSIONS, type Compression } from './parquet.js'
+export { COMPRESSIONS, type Compression, FLOAT_ENCODINGS, type FloatEncoding } from './parquet.js'
 export type { WriteSummary } from '../../../native/node/binding.cjs'
 
 export const FORMATS: Record<Format, FormatSpec> = { parquet, csv, arrow: arrowStream }
@@ -28,6 +28,7 @@ export function formatFromName(path: string): Format | undefined {
 
 export interface WriterOptions {
   compression: Compression
+  floatEncoding: FloatEncoding
   /** Hold everything back until a write with `release` (streams: see Sink). */
   hold: boolean
   /** Key-value metadata: Parquet's footer, Arrow's schema. */
@@ -58,6 +59,7 @@ export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o
   const w = new (native().NativeWriter)(sink.fd, fields, {
     format,
     compression: o.compression,
+    floatEncoding: o.floatEncoding,
     hold: o.hold,
     // Past the page cache, whose copying costs the encoders CPU (see the addon's sink).
     direct: !sink.stream,

@@ -23,7 +23,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::parquet::{footer_rows, properties};
-use crate::{Compression, Error};
+use crate::{Compression, Error, FloatEncoding};
 
 /// Bytes of encoded, not yet written row groups across all open files before the largest is
 /// flushed as a row group.
@@ -88,6 +88,7 @@ impl DatasetWriter {
         dir: &Path,
         partition_by: &[String],
         compression: Compression,
+        float_encoding: FloatEncoding,
         created_by: &str,
         row_group_rows: usize,
     ) -> Result<Self, Error> {
@@ -120,7 +121,7 @@ impl DatasetWriter {
             .collect();
         Ok(DatasetWriter {
             dir: dir.to_path_buf(),
-            properties: properties(&file_schema, compression, created_by),
+            properties: properties(&file_schema, compression, float_encoding, created_by),
             file_schema,
             keys,
             values,

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use super::footer;
 use crate::sink::{self, Sink};
-use crate::{Compression, Error};
+use crate::{Compression, Error, FloatEncoding};
 
 enum Message {
     RowGroup(Vec<ArrowColumnChunk>),
@@ -57,12 +57,13 @@ fn codec(c: Compression) -> Codec {
     }
 }
 
-/// Floats get BYTE_STREAM_SPLIT (it makes noisy doubles compress: 14% smaller with lz4,
-/// measured) and no dictionary; text keeps the dictionary (symbols repeat); other columns are
-/// plain.
+/// Floats get PLAIN, or BYTE_STREAM_SPLIT if asked (noisy doubles compress better so, but Spark
+/// 4.1's default reader cannot open it), and no dictionary; text keeps the dictionary (symbols
+/// repeat); other columns are plain.
 pub(super) fn properties(
     schema: &SchemaRef,
     compression: Compression,
+    floats: FloatEncoding,
     created_by: &str,
 ) -> WriterProperties {
     let mut b = WriterProperties::builder()
@@ -79,7 +80,7 @@ pub(super) fn properties(
     for field in schema.fields() {
         let path = ColumnPath::from(field.name().as_str());
         match field.data_type() {
-            DataType::Float64 | DataType::Float32 => {
+            DataType::Float64 | DataType::Float32 if floats == FloatEncoding::ByteStreamSplit => {
                 b = b.set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
             }
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary => {
@@ -95,12 +96,13 @@ impl ParquetWriter {
     pub fn new(
         schema: SchemaRef,
         compression: Compression,
+        float_encoding: FloatEncoding,
         created_by: &str,
         row_group_rows: usize,
         out: Sink,
     ) -> Result<Self, Error> {
         let options =
-            ArrowWriterOptions::new().with_properties(properties(&schema, compression, created_by));
+            ArrowWriterOptions::new().with_properties(properties(&schema, compression, float_encoding, created_by));
         // Through ArrowWriter so the footer carries the ARROW:schema readers use for types.
         let (file, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
             .into_serialized_writer()?;
