@@ -3,14 +3,14 @@
 // IPC (stream on stdin, file) as input. Each checked bit for bit against the API run on the same
 // prices in one piece, or per group.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 
 import { trendflex } from 'trendflex'
 
-import { PYTHON, assertSameBits, csvColumns, ok, pyarrowGrid, python, run, tempDir } from './cli.js'
+import { BIN, PYTHON, assertSameBits, csvColumns, ok, pyarrowGrid, pyarrowRead, python, run, tempDir } from './cli.js'
 import { randomWalk } from './helpers.js'
 
 const tmp = tempDir('inputs')
@@ -164,5 +164,47 @@ else: sink.close(); print(1)`
     python(toArrow(), source, 'file', file)
     const { cols } = csvColumns(ok(['compute', file, '-p', '20']))
     assertSameBits(cols.trendflex_20, trendflex(x, 20), 'Arrow file')
+  })
+})
+
+describe('no rows in: an empty result where a pipeline passes nothing through', () => {
+  const empty = join(tmp, 'empty.arrow')
+  execFileSync(PYTHON, ['-c', `
+import sys, pyarrow as pa
+s = pa.schema([("symbol", pa.string()), ("ts", pa.timestamp("ms", tz="UTC")), ("close", pa.float64())])
+with pa.OSFile(sys.argv[1], "wb") as f:
+    pa.ipc.new_stream(f, s).close()`, empty])
+  const streamOf = (bytes) => {
+    const out = join(tmp, 'empty-out.arrow')
+    writeFileSync(out, bytes)
+    return python('import sys, json, pyarrow as pa; t = pa.ipc.open_stream(pa.OSFile(sys.argv[1])).read_all(); print(json.dumps([[f.name, str(f.type)] for f in t.schema] + [t.num_rows]))', out)
+  }
+  const input = () => execFileSync('cat', [empty])
+
+  it('an Arrow IPC stream with a schema and no rows (an empty Spark or Ray partition): the output schema, no rows, exit 0', () => {
+    for (const [args, schema] of [
+      [['compute', '-p', '20', '--keep', 'ts'], [['ts', 'timestamp[ms, tz=UTC]'], ['trendflex_20', 'double']]],
+      [['batch', '--periods', '10,20', '--group-by', 'symbol', '--keep', 'ts'], [['symbol', 'string'], ['ts', 'timestamp[ms, tz=UTC]'], ['trendflex_10', 'double'], ['trendflex_20', 'double']]],
+    ]) {
+      const r = spawnSync(process.execPath, [BIN, ...args, '-f', 'arrow'], { input: input() })
+      assert.equal(r.status, 0, String(r.stderr))
+      assert.equal(String(r.stderr), '')
+      assert.deepEqual(streamOf(r.stdout), [...schema, 0], args.join(' '))
+    }
+  })
+
+  it('into Parquet, and from CSV with --group-by: a valid file of no rows', () => {
+    const pq = join(tmp, 'empty-grid.parquet')
+    const r = spawnSync(process.execPath, [BIN, 'batch', '--periods', '10,20', '--group-by', 'symbol', '--keep', 'ts', '-o', pq], { input: input() })
+    assert.equal(r.status, 0, String(r.stderr))
+    const read = pyarrowRead(pq)
+    assert.deepEqual([read.rows, read.schema.map((f) => f[0])], [0, ['symbol', 'ts', 'trendflex_10', 'trendflex_20']])
+    assert.equal(ok(['compute', '--group-by', 'symbol', '--keep', 'ts'], { input: 'symbol,ts,close\n' }), 'symbol,ts,trendflex_20\n')
+  })
+
+  it('one series from a file with no rows stays an error', () => {
+    const r = run(['compute', '--keep', 'ts'], { input: 'symbol,ts,close\n' })
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /^trendflex: stdin: empty input: there are no prices to compute on\n$/)
   })
 })

@@ -52,7 +52,7 @@ function record(schema: arrow.Schema, keep: arrow.Data[], results: arrow.Data[],
 
 /** The output schema: the keep columns with the types their first chunk has, then one nullable
  * Float64 column per period. */
-export function outputSchema(keepNames: string[], keep: arrow.Data[], resultNames: string[]): arrow.Schema {
+export function outputSchema(keepNames: string[], keep: { type: arrow.DataType }[], resultNames: string[]): arrow.Schema {
   return new arrow.Schema([
     ...keepNames.map((name, i) => new arrow.Field(name, keep[i]!.type, true)),
     ...resultNames.map((name) => new arrow.Field(name, new arrow.Float64(), true)),

@@ -42,6 +42,7 @@ export async function openInput(inputs: Inputs, o: InputOptions): Promise<InputS
     name,
     column: source.column,
     keep: source.keep,
+    keepTypes: source.keepTypes?.map(typeFromName),
     totalRows: source.totalRows ?? undefined,
     inputBytes: source.inputBytes ?? undefined,
     async read(prices: Float64Array): Promise<InputChunk> {

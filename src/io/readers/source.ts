@@ -32,6 +32,9 @@ export interface InputSource {
   readonly column: string
   /** The matched keep columns. */
   readonly keep: string[]
+  /** Their Arrow types, when known before any row is read (Parquet and Arrow inputs, declared
+   * CSV types); CSV columns typed from a sample have none until then. */
+  readonly keepTypes?: arrow.DataType[]
   /** Rows in the input, when known before reading it all (Parquet). */
   readonly totalRows?: number
   /** The input file's size, when it is one. */
