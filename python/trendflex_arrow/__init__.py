@@ -5,6 +5,9 @@ Arrow IPC stream written by a feeder thread (so that neither pipe fills while th
 the batches it writes are yielded as they arrive, and its stderr is kept by another thread and
 raised, on a non-zero exit, as a ``TrendflexError`` carrying trendflex's own message.
 
+``spark_map`` and ``ray_map`` shard a long table by its group column(s) so that every partition
+holds whole groups in time order, and run one trendflex process per partition.
+
 The executable is the ``bin`` argument, else ``$TRENDFLEX_BIN``, else ``trendflex`` on PATH; a
 path ending in ``.js`` (a checkout's ``bin/run.js``) is run with ``node``. It is looked up where
 the function runs: on an engine, on each worker.
@@ -31,6 +34,8 @@ __all__ = [
     "TrendflexNotFoundError",
     "trendflex_batches",
     "output_schema",
+    "spark_map",
+    "ray_map",
 ]
 
 Batches = Iterable[Union[pa.RecordBatch, pa.Table]]
@@ -270,3 +275,118 @@ def output_schema(input_schema: pa.Schema, args: Sequence[str], *, bin: Union[st
     finally:
         run.close()
     return run.schema
+
+
+def _check_grouped(args: Sequence[str], keys: List[str]) -> None:
+    """A partition holds many groups: without --group-by trendflex would compute them as one series."""
+    if not keys:
+        raise ValueError("key: name the column(s) whose values are the series (e.g. key='symbol')")
+    grouped = {c.strip() for v in _option([str(a) for a in args], "--group-by") for c in v.split(",")}
+    missing = [k for k in keys if k not in grouped]
+    if missing:
+        raise ValueError(
+            f"args must include --group-by {','.join(keys)}: each partition holds several values of "
+            f"{', '.join(missing)}, which trendflex would otherwise compute as one series"
+        )
+
+
+def _ship_by_value(cloudpickle) -> None:
+    """The function sent to workers travels by value: workers need pyarrow, not this package."""
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _spark_to_arrow(schema, large: bool, timezone: Optional[str]) -> pa.Schema:
+    """The Arrow schema of a Spark schema, as mapInArrow hands it over."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    try:  # pyspark 4.3 and later
+        return to_arrow_schema(schema, timezone=timezone, prefers_large_types=large)
+    except TypeError:  # pyspark 4.0 to 4.2: timestamps in UTC
+        return to_arrow_schema(schema, prefers_large_types=large)
+
+
+def _spark_function(args: List[str], bin, target: pa.Schema):
+    def trendflex_partition(batches):
+        for batch in trendflex_batches(batches, args, bin=bin):
+            # Spark checks types exactly: trendflex writes text as utf8 whatever came in, and its
+            # schema carries metadata; give Spark what it was declared.
+            yield batch.replace_schema_metadata(None).cast(target)
+
+    return trendflex_partition
+
+
+def spark_map(
+    df,
+    args: Sequence[str],
+    *,
+    key: Names,
+    order_by: Names = None,
+    partitions: Optional[int] = None,
+    bin: Union[str, os.PathLike, None] = None,
+):
+    """trendflex over a Spark DataFrame: one process per partition, through ``mapInArrow``.
+
+    ``df.repartition(partitions, *key).sortWithinPartitions(*key, *order_by)``, so that every
+    partition holds whole groups, each in time order; ``args`` must group by ``key`` (``--group-by
+    symbol``). ``order_by`` is the column(s) that order a group's rows (a timestamp): without it
+    rows reach trendflex in whatever order the shuffle leaves them. ``partitions=None`` leaves the
+    number to Spark (``spark.sql.shuffle.partitions``). The output schema is asked of trendflex on
+    the driver (``output_schema``), so the driver needs the executable too.
+    """
+    from pyspark import cloudpickle
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    keys, order = _names(key), _names(order_by)
+    _check_grouped(args, keys)
+    args = _stream_args(args)
+    spark = df.sparkSession
+    large = str(spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false")).lower() == "true"
+    timezone = spark.conf.get("spark.sql.session.timeZone", None)
+    arrow_in = _spark_to_arrow(df.schema, large, timezone)
+    # A timestamp without a time zone is TimestampNTZ, as Spark sent it.
+    declared = from_arrow_schema(output_schema(arrow_in, args, bin=bin), prefer_timestamp_ntz=True)
+    target = _spark_to_arrow(declared, large, timezone)
+    _ship_by_value(cloudpickle)
+    parts = df.repartition(partitions, *keys) if partitions else df.repartition(*keys)
+    return parts.sortWithinPartitions(*keys, *order).mapInArrow(_spark_function(args, bin, target), declared)
+
+
+def _ray_function(args: List[str], bin, order: List[str]):
+    def trendflex_block(table: pa.Table):
+        if order and table.num_rows:
+            table = table.sort_by([(c, "ascending") for c in order])
+        for batch in trendflex_batches(table.to_batches(), args, bin=bin):
+            # Blocks' schemas are unified: trendflex's metadata differs from run to run.
+            yield pa.Table.from_batches([batch.replace_schema_metadata(None)])
+
+    return trendflex_block
+
+
+def ray_map(
+    ds,
+    args: Sequence[str],
+    *,
+    key: Names,
+    order_by: Names = None,
+    partitions: Optional[int] = None,
+    bin: Union[str, os.PathLike, None] = None,
+):
+    """trendflex over a Ray Dataset: one process per block, through ``map_batches``.
+
+    ``ds.repartition(partitions, keys=key, sort=True)`` hash-partitions whole groups into blocks;
+    each block is sorted by ``key`` and ``order_by`` (Ray sorts by the keys only) and piped
+    whole (``batch_size=None``) through trendflex. ``args`` must group by ``key``.
+    ``partitions=None`` is the cluster's CPU count.
+    """
+    import ray
+    from ray import cloudpickle
+
+    keys, order = _names(key), _names(order_by)
+    _check_grouped(args, keys)
+    args = _stream_args(args)
+    if partitions is None:
+        cpus = ray.cluster_resources().get("CPU") if ray.is_initialized() else os.cpu_count()
+        partitions = max(1, int(cpus or 1))
+    _ship_by_value(cloudpickle)
+    fn = _ray_function(args, bin, keys + order if order else [])
+    return ds.repartition(partitions, keys=keys, sort=True).map_batches(fn, batch_size=None, batch_format="pyarrow")
