@@ -13,7 +13,7 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, String
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression as Codec, Encoding};
-use trendflex_io::{Compression, Format, Options, Summary, Writer, verify};
+use trendflex_io::{Compression, FloatEncoding, Format, Options, Summary, Writer, verify};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -58,12 +58,22 @@ fn batches() -> Vec<RecordBatch> {
 }
 
 fn write_all(format: Format, compression: Compression, hold: bool) -> (File, Summary) {
+    write_floats(format, compression, hold, FloatEncoding::default())
+}
+
+fn write_floats(
+    format: Format,
+    compression: Compression,
+    hold: bool,
+    float_encoding: FloatEncoding,
+) -> (File, Summary) {
     // In the crate's directory: a real filesystem, where O_DIRECT is taken.
     let mut file = tempfile::tempfile_in(env!("CARGO_MANIFEST_DIR")).unwrap();
     let direct = true;
     let options = Options {
         format,
         compression,
+        float_encoding,
         hold,
         direct,
         ..Options::default()
@@ -121,7 +131,12 @@ fn parquet_round_trips_with_metadata_one_row_group_per_batch() {
         Compression::Snappy,
         Compression::None,
     ] {
-        let (file, _) = write_all(Format::Parquet, compression, false);
+        // Floats PLAIN by default (every reader opens it), BYTE_STREAM_SPLIT when asked.
+        let floats = match compression {
+            Compression::Lz4 | Compression::Zstd => FloatEncoding::Plain,
+            _ => FloatEncoding::ByteStreamSplit,
+        };
+        let (file, _) = write_floats(Format::Parquet, compression, false, floats);
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
         let meta = builder.metadata().clone();
         let groups: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
@@ -143,9 +158,10 @@ fn parquet_round_trips_with_metadata_one_row_group_per_batch() {
                 Compression::None => Codec::UNCOMPRESSED,
             }
         );
-        assert!(
+        assert_eq!(
             col.encodings().any(|e| e == Encoding::BYTE_STREAM_SPLIT),
-            "floats are split"
+            floats == FloatEncoding::ByteStreamSplit,
+            "floats are split only when asked: {floats:?}"
         );
         assert!(
             col.statistics()
