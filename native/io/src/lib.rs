@@ -16,4 +16,6 @@ mod writers;
 pub use borrow::{ColumnBytes, Loan, borrowed_batch};
 pub use error::Error;
 pub use replace::replace;
-pub use writers::{Compression, FloatEncoding, Format, Options, Partition, Summary, Writer, verify};
+pub use writers::{
+    Compression, FloatEncoding, Format, Options, Partition, Summary, Writer, verify,
+};

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use arrow_schema::{Field, Schema, SchemaRef};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use trendflex_io::{ColumnBytes, Compression, FloatEncoding, Format, Loan, Options, Partition, Summary, Writer};
+use trendflex_io::{
+    ColumnBytes, Compression, FloatEncoding, Format, Loan, Options, Partition, Summary, Writer,
+};
 
 use crate::errors::{Failure, catch_panics, range_error, take_state};
 use crate::types::data_type;

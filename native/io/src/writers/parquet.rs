@@ -101,8 +101,12 @@ impl ParquetWriter {
         row_group_rows: usize,
         out: Sink,
     ) -> Result<Self, Error> {
-        let options =
-            ArrowWriterOptions::new().with_properties(properties(&schema, compression, float_encoding, created_by));
+        let options = ArrowWriterOptions::new().with_properties(properties(
+            &schema,
+            compression,
+            float_encoding,
+            created_by,
+        ));
         // Through ArrowWriter so the footer carries the ARROW:schema readers use for types.
         let (file, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
             .into_serialized_writer()?;
