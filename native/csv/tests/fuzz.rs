@@ -10,7 +10,10 @@
 //! `TRENDFLEX_FUZZ_CASES` (default 100,000) and `TRENDFLEX_FUZZ_SEED` choose the run; a failure
 //! names the seed of its case.
 
-use trendflex_csv::{CsvError, CsvReader, Keep, KeepValues, Options};
+mod common;
+
+use common::{Run, run};
+use trendflex_csv::{CsvError, Keep, KeepColumn, KeepValues, Options};
 
 /// splitmix64: a seeded generator, enough for test inputs.
 struct Rng(u64);
@@ -281,71 +284,45 @@ fn oracle(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
-struct Read {
-    prices: Vec<f64>,
-    lines: Vec<u64>,
-    texts: Vec<Vec<Vec<u8>>>,
-    error: Option<CsvError>,
-}
-
-fn read(case: &Case, rng: &mut Rng) -> Read {
-    let keep: Vec<String> = (0..case.columns)
+/// The reader's rows over `case`, fed in random pieces with random take sizes: prices, lines,
+/// each row's text fields, and the error that ended the input.
+fn read(case: &Case, rng: &mut Rng) -> (Run, Vec<Vec<Vec<u8>>>) {
+    let keep = (0..case.columns)
         .filter(|&c| c != case.price_at)
-        .map(|c| format!("t{c}"))
+        .map(|c| Keep {
+            name: format!("t{c}"),
+            kind: None,
+        })
         .collect();
-    let mut r = CsvReader::new(Options {
-        keep: keep
-            .iter()
-            .map(|n| Keep {
-                name: n.clone(),
-                kind: None,
-            })
-            .collect(),
+    let options = Options {
+        keep,
         keep_as_text: true,
         ..Options::default()
-    });
+    };
     let piece = *rng.pick(&[1, 2, 3, 7, 64, usize::MAX]);
     let take = *rng.pick(&[1, 3, 1000]);
-    let mut pieces = case.bytes.chunks(piece.min(case.bytes.len().max(1)));
-    let mut out = Read {
-        prices: Vec::new(),
-        lines: Vec::new(),
-        texts: Vec::new(),
-        error: None,
-    };
-    let mut buf = vec![0.0; take];
-    loop {
-        while r.ready() < take && !r.done() {
-            match pieces.next() {
-                Some(p) => r.feed(p),
-                None => r.end(),
+    let got = run(
+        &case.bytes,
+        options,
+        piece.min(case.bytes.len().max(1)),
+        take,
+    );
+    // Every case has a text column besides the price, so each take's first column counts its rows.
+    let mut texts = Vec::new();
+    for columns in &got.keep {
+        let text = |k: &KeepColumn, i: usize| match &k.values {
+            KeepValues::Text { offsets, bytes } => {
+                bytes[offsets[i] as usize..offsets[i + 1] as usize].to_vec()
             }
-        }
-        match r.take(&mut buf) {
-            Ok(t) if t.rows == 0 => return out,
-            Ok(t) => {
-                out.prices.extend_from_slice(&buf[..t.rows]);
-                out.lines.extend(t.lines);
-                for i in 0..t.rows {
-                    out.texts.push(
-                        t.keep
-                            .iter()
-                            .map(|k| match &k.values {
-                                KeepValues::Text { offsets, bytes } => {
-                                    bytes[offsets[i] as usize..offsets[i + 1] as usize].to_vec()
-                                }
-                                other => panic!("not text: {other:?}"),
-                            })
-                            .collect(),
-                    );
-                }
-            }
-            Err(e) => {
-                out.error = Some(e);
-                return out;
-            }
-        }
+            other => panic!("not text: {other:?}"),
+        };
+        let rows = match &columns[0].values {
+            KeepValues::Text { offsets, .. } => offsets.len() - 1,
+            other => panic!("not text: {other:?}"),
+        };
+        texts.extend((0..rows).map(|i| columns.iter().map(|k| text(k, i)).collect::<Vec<_>>()));
     }
+    (got, texts)
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -391,7 +368,7 @@ fn generated_csv_reads_as_the_model_and_the_csv_crate_say_whatever_the_pieces() 
             with_errors += 1;
         }
         let mut rng = Rng(seed ^ 0xA5A5);
-        let got = read(&case, &mut rng);
+        let (got, got_texts) = read(&case, &mut rng);
         assert_eq!(got.error, case.error, "{}", ctx());
         let n = if case.prefix_only {
             got.prices.len().min(case.records.len())
@@ -402,7 +379,7 @@ fn generated_csv_reads_as_the_model_and_the_csv_crate_say_whatever_the_pieces() 
         for (k, (price, texts, line)) in case.records[..n].iter().enumerate() {
             assert!(same(got.prices[k], *price), "{}: row {k}", ctx());
             assert_eq!(got.lines[k], *line, "{}: row {k}", ctx());
-            assert_eq!(&got.texts[k], texts, "{}: row {k}", ctx());
+            assert_eq!(&got_texts[k], texts, "{}: row {k}", ctx());
         }
     }
     println!(

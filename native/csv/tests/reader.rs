@@ -1,48 +1,10 @@
 //! The reader end to end: whatever the pieces the bytes come in and whatever the take sizes, the
 //! same rows, types and errors, each error naming its line.
 
-use trendflex_csv::{CsvError, CsvReader, Keep, KeepColumn, KeepType, KeepValues, Options};
+mod common;
 
-/// Feeds `input` in pieces of `piece` bytes, taking `take` rows at a time; returns every price,
-/// every line, the keep columns of each take, and the error that ended it, if any.
-struct Run {
-    prices: Vec<f64>,
-    lines: Vec<u64>,
-    keep: Vec<Vec<KeepColumn>>,
-    error: Option<CsvError>,
-}
-
-fn run(input: &str, options: Options, piece: usize, take: usize) -> Run {
-    let mut r = CsvReader::new(options);
-    let mut out = Run {
-        prices: Vec::new(),
-        lines: Vec::new(),
-        keep: Vec::new(),
-        error: None,
-    };
-    let mut buf = vec![0.0; take];
-    let mut pieces = input.as_bytes().chunks(piece);
-    loop {
-        while r.ready() < take && !r.done() {
-            match pieces.next() {
-                Some(p) => r.feed(p),
-                None => r.end(),
-            }
-        }
-        match r.take(&mut buf) {
-            Ok(t) if t.rows == 0 => return out,
-            Ok(t) => {
-                out.prices.extend_from_slice(&buf[..t.rows]);
-                out.lines.extend(t.lines);
-                out.keep.push(t.keep);
-            }
-            Err(e) => {
-                out.error = Some(e);
-                return out;
-            }
-        }
-    }
-}
+use common::run;
+use trendflex_csv::{Keep, KeepColumn, KeepType, KeepValues, Options};
 
 fn keep(name: &str) -> Keep {
     Keep {
