@@ -7,7 +7,7 @@
 //   node scripts/install.mjs --from-source    always build (development)
 //   node scripts/install.mjs --from-source --out DIR   build into DIR (scripts/pack.mjs)
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -54,7 +54,7 @@ if (cargo.error || cargo.status !== 0) {
 // The napi-rs CLI drives cargo and names the file as the loader expects. A checkout has it as a
 // dev dependency; an installed package fetches the same version from the registry.
 const local = join(ROOT, 'node_modules', '.bin', 'napi')
-const { devDependencies } = JSON.parse(await (await import('node:fs/promises')).readFile(join(ROOT, 'package.json'), 'utf8'))
+const { devDependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 const napi = existsSync(local) ? [local] : ['npx', '--yes', '--package', `@napi-rs/cli@${devDependencies['@napi-rs/cli']}`, 'napi']
 const out = args.out ?? join(ROOT, 'native', 'node')
 const build = [
