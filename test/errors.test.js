@@ -197,3 +197,30 @@ describe('what a fuzz found: nothing crashes, nothing is lost, nothing is left b
     assert.deepEqual(pyarrowRead(pq).columns.id, [' ', '\t', '\n', null])
   })
 })
+
+describe('as a newcomer types it: flags first, nothing piped, an output that cannot be made', () => {
+  it('an input after --keep, --group-by or --partition-by stays the input (values are comma-separated)', () => {
+    const want = ok(['compute', PRICES, '--keep', 'ts,close', '-p', '10'])
+    assert.equal(ok(['compute', '--keep', 'ts,close', PRICES, '-p', '10']), want)
+    assert.equal(ok(['compute', '--keep', 'ts', '--keep', 'close', PRICES, '-p', '10']), want, 'the flag given twice')
+    const long = file('flags-first.csv', 'symbol,close\n' + Array.from({ length: 40 }, (_, i) => `${'AB'[i % 2]},${100 + Math.sin(i)}`).join('\n') + '\n')
+    assert.equal(ok(['compute', '--group-by', 'symbol', long, '-p', '5']), ok(['compute', long, '--group-by', 'symbol', '-p', '5']))
+    const ds = join(tmp, 'flags-first-ds')
+    ok(['compute', '--partition-by', 'symbol', long, '--group-by', 'symbol', '-p', '5', '-o', ds])
+    assert.deepEqual(readdirSync(ds).sort(), ['symbol=A', 'symbol=B'])
+  })
+
+  it('no input named and stdin a terminal: says so, exit 2, instead of waiting', () => {
+    // `script` gives the command a terminal; `timeout` turns a wait into a failure.
+    const r = spawnSync('script', ['-qec', `timeout 20 ${process.execPath} ${BIN} compute -p 5`, '/dev/null'], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] })
+    assert.equal(r.status, 2, r.stdout + r.stderr)
+    assert.match(r.stdout, /trendflex: no input: name a price file, or pipe one in \(stdin is a terminal\)/)
+  })
+
+  it('an output whose temporary file cannot be created is named as the user gave it', () => {
+    const r = run(['compute', PRICES, '-o', '/proc/trendflex-out.csv'])
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stderr, /^trendflex: cannot write \/proc\/trendflex-out\.csv: [^\n]+\n$/)
+    assert.doesNotMatch(r.stderr, /\.tmp|\.trendflex-/, 'not the temporary file')
+  })
+})

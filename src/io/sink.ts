@@ -109,7 +109,10 @@ export async function openSink(output: string, inputs: { dev: number; ino: numbe
 function openError(name: string, error: unknown): Error {
   const e = error as NodeJS.ErrnoException
   const reason = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on device', ENXIO: 'no reader on the other end' }[e.code ?? '']
-  return dataError(`cannot write ${name}: ${reason ?? e.message}`)
+  // Node's message names the path it tried (`ENOENT: no such file or directory, open '/x/.y.tmp'`),
+  // which may be our temporary file: keep only the reason, so the message names the user's path.
+  const text = e.code ? e.message.replace(/^[A-Z0-9_]+: /, '').replace(/, \w+ '.*'$/s, '') : e.message
+  return dataError(`cannot write ${name}: ${reason ?? text}`)
 }
 
 function streamSink(fd: number, name: string, owned: boolean, close?: () => Promise<void>): Sink {

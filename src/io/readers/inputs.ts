@@ -41,6 +41,11 @@ export function partitionKeys(inputs: Inputs): string[] {
 /** Resolves the input arguments (none, or '-': stdin). */
 export async function resolveInputs(args: string[]): Promise<Inputs> {
   if (args.length === 0 || (args.length === 1 && args[0] === '-')) {
+    // Nothing named and nothing piped: say so rather than wait for typing (as gzip and zstd do).
+    // An explicit '-' still reads a terminal, for whoever means to type prices.
+    if (args.length === 0 && process.stdin.isTTY) {
+      throw usageError('no input: name a price file, or pipe one in (stdin is a terminal)')
+    }
     const st = statSync('/dev/stdin', { throwIfNoEntry: false })
     return { files: 'stdin', name: 'stdin', identities: st?.isFile() ? [{ dev: st.dev, ino: st.ino }] : [] }
   }
