@@ -208,3 +208,48 @@ with pa.OSFile(sys.argv[1], "wb") as f:
     assert.match(r.stderr, /^trendflex: stdin: empty input: there are no prices to compute on\n$/)
   })
 })
+
+describe('time-zone-aware timestamps kept: the same instants in every output format', () => {
+  // As pandas writes them: a named zone (with a daylight-saving change inside the data), UTC, and
+  // a zone-less timestamp beside them.
+  const input = join(tmp, 'tz.parquet')
+  execFileSync(PYTHON, ['-c', `
+import sys, pandas as pd, numpy as np
+n = 60
+ts = pd.date_range("2024-03-09 22:00", periods=n, freq="h", tz="America/New_York")
+pd.DataFrame({"ny": ts, "utc": ts.tz_convert("UTC").astype("datetime64[ms, UTC]"), "naive": ts.tz_localize(None),
+              "close": 100 + np.sin(np.arange(n) / 5)}).to_parquet(sys.argv[1])`, input])
+  const want = python(`
+import sys, json, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+print(json.dumps({n: [str(t.schema.field(n).type), t.column(n).cast("int64").to_pylist()] for n in ("ny", "utc", "naive")}))`, input)
+
+  it('into CSV: ISO 8601 with the offset of the zone, which pandas parses back to the same instants', () => {
+    const out = join(tmp, 'tz.csv')
+    ok(['compute', input, '--keep', 'ny,utc,naive', '-p', '5', '-o', out])
+    const text = ok(['compute', input, '--keep', 'ny', '-p', '5'])
+    assert.match(text.split('\n')[1], /^2024-03-09T22:00:00-05:00,/, 'New York time before the change, with its offset')
+    assert.match(text.split('\n').find((l) => l.startsWith('2024-03-10T03:00:00')) ?? '', /^2024-03-10T03:00:00-04:00,/, 'and after it')
+    const got = python(`
+import sys, json, pandas as pd
+d = pd.read_csv(sys.argv[1])
+print(json.dumps({c: pd.to_datetime(d[c], utc=(c != "naive"), format="ISO8601").dt.as_unit("ns").astype("int64").tolist() for c in ("ny", "utc", "naive")}))`, out)
+    const ns = (unit, xs) => xs.map((v) => v * { 'ns': 1, 'us': 1e3, 'ms': 1e6, 's': 1e9 }[unit])
+    for (const c of ['ny', 'utc', 'naive']) {
+      const unit = /timestamp\[(\w+)/.exec(want[c][0])[1]
+      assert.deepEqual(got[c], ns(unit, want[c][1]), `${c}: the same instants`)
+    }
+  })
+
+  for (const format of ['parquet', 'arrow']) {
+    it(`into ${format}: the same type, zone included, and the same values`, () => {
+      const out = join(tmp, `tz-out.${format}`)
+      ok(['compute', input, '--keep', 'ny,utc,naive', '-p', '5', '-o', out])
+      const got = python(`
+import sys, json, pyarrow as pa, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1]) if sys.argv[2] == "parquet" else pa.ipc.open_stream(pa.OSFile(sys.argv[1])).read_all()
+print(json.dumps({n: [str(t.schema.field(n).type), t.column(n).cast("int64").to_pylist()] for n in ("ny", "utc", "naive")}))`, out, format)
+      assert.deepEqual(got, want)
+    })
+  }
+})
