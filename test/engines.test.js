@@ -27,17 +27,6 @@ const SCRIPT = join(ROOT, 'python', 'tests', 'engines.py')
 // Parquet checks below are about the readers that do not.
 const PACKAGES = ['pyspark==4.1.4', 'ray[data]==2.60.0', 'pyarrow==26.0.1', 'numpy==2.4.6']
 
-// CLI changes these tests need, pending on another branch: until each lands, the tests that need
-// it are TODO (they run, and report, but do not fail the suite). Set to true when it has landed.
-// An empty Arrow IPC input gives an empty output stream of the output schema, exit 0: needed by
-// output_schema, and so by every Spark job (spark_map declares the schema from it).
-const EMPTY_ARROW_INPUT = true
-// Parquet float columns are written PLAIN by default, which Spark before 4.3 reads.
-const PLAIN_FLOATS = true
-const needs = (landed, what) => (landed ? {} : { todo: `needs the CLI change: ${what}` })
-const EMPTY = needs(EMPTY_ARROW_INPUT, 'an empty Arrow input answers an empty stream, exit 0')
-const PLAIN = needs(PLAIN_FLOATS, 'PLAIN float encoding by default')
-
 const BAD_SYMBOL = 'S013'
 const seconds = (start) => ((performance.now() - start) / 1000).toFixed(1)
 
@@ -139,17 +128,17 @@ describe('trendflex_arrow on its own', () => {
   it('raises TrendflexError with trendflex message and exit code', () => result(run, 'unit: failure'))
   it('stops trendflex when the consumer stops early', () => result(run, 'unit: early close'))
   it('re-raises an error of the input batches', () => result(run, 'unit: input error'))
-  it('output_schema: asks trendflex with an empty stream', EMPTY, () => result(run, 'unit: output_schema'))
+  it('output_schema: asks trendflex with an empty stream', () => result(run, 'unit: output_schema'))
 })
 
 describe('Spark local[2], spark_map in 4 partitions', () => {
   let run
   before(() => (run = checks('spark')))
-  it('compute --group-by symbol -p 20 --keep ts: identical to a direct run', EMPTY, () => result(run, 'spark: compute'))
-  it('batch --group-by symbol --periods 10,20,50 --keep ts: identical to a direct run', EMPTY, () => result(run, 'spark: batch'))
-  it('a missing close mid-symbol fails the job with trendflex message', EMPTY, () => assertBadRow(result(run, 'spark: failing row')))
-  it('spark.read.parquet reads a trendflex batch Parquet file', PLAIN, () => result(run, 'spark: read batch parquet'))
-  it('spark.read.parquet reads a --partition-by dataset', PLAIN, () => result(run, 'spark: read partition-by dataset'))
+  it('compute --group-by symbol -p 20 --keep ts: identical to a direct run', () => result(run, 'spark: compute'))
+  it('batch --group-by symbol --periods 10,20,50 --keep ts: identical to a direct run', () => result(run, 'spark: batch'))
+  it('a missing close mid-symbol fails the job with trendflex message', () => assertBadRow(result(run, 'spark: failing row')))
+  it('spark.read.parquet reads a trendflex batch Parquet file', () => result(run, 'spark: read batch parquet'))
+  it('spark.read.parquet reads a --partition-by dataset', () => result(run, 'spark: read partition-by dataset'))
 })
 
 describe('Ray Data local, ray_map in 4 blocks', () => {
