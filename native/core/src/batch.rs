@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::engine::LaneGroup;
 use crate::params::PeriodParams;
 use crate::scalar::ScalarState;
+use crate::state::PeriodState;
 use crate::{Error, Flavor, Kernel};
 
 /// The state of every period of a batch, shaped for the kernel that runs it.
@@ -35,6 +36,47 @@ impl Units {
                     params
                         .chunks(lanes)
                         .map(|c| LaneGroup::new(c, lanes))
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// Every period's canonical state, in row order.
+    pub fn save(&self) -> Vec<PeriodState> {
+        match self {
+            Units::Scalar(states) => states.iter().map(ScalarState::save).collect(),
+            Units::Groups(_, groups) => groups.iter().flat_map(LaneGroup::save).collect(),
+        }
+    }
+
+    /// [`Units::new`] continuing from `states` (one per period) after `valid` valid prices, the
+    /// last being `y_prev`.
+    pub fn restore(
+        periods: &[usize],
+        kernel: Kernel,
+        flavor: Flavor,
+        valid: usize,
+        y_prev: f64,
+        states: &[PeriodState],
+    ) -> Self {
+        let params = PeriodParams::many(periods, flavor);
+        match kernel {
+            Kernel::Scalar | Kernel::Auto => Units::Scalar(
+                params
+                    .into_iter()
+                    .zip(states)
+                    .map(|(p, st)| ScalarState::restore(p, valid, y_prev, st))
+                    .collect(),
+            ),
+            Kernel::Avx2 | Kernel::Avx512 => {
+                let lanes = kernel.lanes();
+                Units::Groups(
+                    kernel,
+                    params
+                        .chunks(lanes)
+                        .zip(states.chunks(lanes))
+                        .map(|(p, st)| LaneGroup::restore(p, lanes, valid, y_prev, st))
                         .collect(),
                 )
             }

@@ -8,6 +8,7 @@
 use crate::lanes::{Lanes, MAX_LANES};
 use crate::params::PeriodParams;
 use crate::scalar::{ScalarState, deviation, mean_square, normalize, smooth};
+use crate::state::PeriodState;
 
 /// Prices a lane group keeps history for between shifts of its history buffer.
 pub(crate) const BLOCK: usize = 512;
@@ -67,6 +68,57 @@ impl LaneGroup {
             hist: Vec::new(),
             row: 0,
         }
+    }
+
+    /// The canonical state of each real row (see `state`), in row order.
+    pub fn save(&self) -> Vec<PeriodState> {
+        let n = self.lanes;
+        (0..self.rows)
+            .map(|j| {
+                let len = self.seen.min(self.params[j].period);
+                PeriodState {
+                    s1: self.s1[j],
+                    s2: self.s2[j],
+                    w: self.w[j],
+                    ms: self.ms[j],
+                    window: (self.row - len..self.row)
+                        .map(|r| self.hist[r * n + j])
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// A group continuing from `states` (one per period of `params`, as `save` gave them), after
+    /// `valid` valid prices, the last being `y_prev`.
+    pub fn restore(
+        params: &[PeriodParams],
+        lanes: usize,
+        valid: usize,
+        y_prev: f64,
+        states: &[PeriodState],
+    ) -> Self {
+        assert_eq!(params.len(), states.len());
+        let mut g = LaneGroup::new(params, lanes);
+        let n = lanes;
+        // Row `rows - k` holds s[valid - k]; each lane fills the rows its window covers (a lane
+        // never looks further back than its period). Padding lanes repeat the last period.
+        let rows = valid.min(g.max_period);
+        g.hist = vec![0.0; rows * n];
+        for j in 0..n {
+            let st = &states[j.min(states.len() - 1)];
+            g.s1[j] = st.s1;
+            g.s2[j] = st.s2;
+            g.w[j] = st.w;
+            g.ms[j] = st.ms;
+            for (k, &v) in st.window.iter().enumerate() {
+                g.hist[(rows - st.window.len() + k) * n + j] = v;
+            }
+        }
+        g.seen = valid;
+        g.y_prev = y_prev;
+        g.row = rows;
+        g
     }
 
     /// Feeds `prices`; row `r` of the group writes its outputs to

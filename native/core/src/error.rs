@@ -32,6 +32,14 @@ pub enum Error {
     },
     /// The worker threads for a batch could not be started.
     ThreadPool { threads: usize, reason: String },
+    /// Saved state that cannot be resumed: not a state, damaged, or another stream's.
+    State(crate::StateError),
+}
+
+impl From<crate::StateError> for Error {
+    fn from(e: crate::StateError) -> Self {
+        Error::State(e)
+    }
 }
 
 impl fmt::Display for Error {
@@ -76,6 +84,7 @@ impl fmt::Display for Error {
             Error::ThreadPool { threads, reason } => {
                 write!(f, "could not start {threads} worker threads: {reason}")
             }
+            Error::State(e) => e.fmt(f),
         }
     }
 }

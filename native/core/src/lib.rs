@@ -14,6 +14,7 @@ mod grouped;
 mod lanes;
 mod params;
 mod scalar;
+mod state;
 mod stream;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -26,6 +27,7 @@ pub use error::Error;
 pub use flavor::Flavor;
 pub use grouped::{GroupError, GroupReport, GroupedStream};
 pub use params::smoother_length;
+pub use state::StateError;
 pub use stream::{TrendflexBatchStream, TrendflexStream};
 
 /// Columns a one-shot batch computes between progress reports.

@@ -2,6 +2,7 @@
 //! Every other kernel is tested bit for bit against this one.
 
 use crate::params::{PeriodParams, Smoother};
+use crate::state::PeriodState;
 
 // The four formulas of the definition, shared by every kernel's non-vector steps and mirrored
 // op for op by the vector engine.
@@ -62,6 +63,37 @@ impl ScalarState {
             w: -0.0,
             ms: 0.0,
             ring: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// This period's state in canonical form (see `state`).
+    pub fn save(&self) -> PeriodState {
+        // During warm-up `ring` holds every smoothed value in order; after it, `ring[pos]` is the
+        // oldest.
+        let mut window = self.ring[self.pos..].to_vec();
+        window.extend_from_slice(&self.ring[..self.pos]);
+        PeriodState {
+            s1: self.s1,
+            s2: self.s2,
+            w: self.w,
+            ms: self.ms,
+            window,
+        }
+    }
+
+    /// The state `save` gave, after `valid` valid prices, the last being `y_prev`.
+    pub fn restore(p: PeriodParams, valid: usize, y_prev: f64, st: &PeriodState) -> Self {
+        debug_assert_eq!(st.window.len(), valid.min(p.period));
+        ScalarState {
+            p,
+            seen: valid,
+            y_prev,
+            s1: st.s1,
+            s2: st.s2,
+            w: st.w,
+            ms: st.ms,
+            ring: st.window.clone(),
             pos: 0,
         }
     }

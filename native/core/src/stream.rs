@@ -5,24 +5,58 @@
 use crate::batch::{Exec, Units};
 use crate::params::{self, PeriodParams};
 use crate::scalar::ScalarState;
+use crate::state::{Kind, SeriesState};
 use crate::{Error, Flavor, Kernel, dispatch};
 
-/// Counts what the error table needs to know about everything pushed so far.
-#[derive(Debug, Clone, Copy, Default)]
+/// Counts what the error table needs to know about everything pushed so far, and keeps the last
+/// prices a saved state needs (see `state`).
+#[derive(Debug, Clone, Default)]
 struct Seen {
     total: usize,
     /// Prices from the first valid one on (`m` of the definition).
     valid: usize,
+    /// The last `min(valid, keep)` of those prices.
+    tail: Vec<f64>,
+    /// The longest period.
+    keep: usize,
 }
 
 impl Seen {
+    fn new(keep: usize) -> Self {
+        Seen {
+            keep,
+            ..Seen::default()
+        }
+    }
+
     fn add(&mut self, prices: &[f64]) {
         self.total += prices.len();
-        self.valid += if self.valid > 0 {
-            prices.len()
+        let y = if self.valid > 0 {
+            prices
         } else {
-            params::valid_len(prices)
+            &prices[prices.len() - params::valid_len(prices)..]
         };
+        self.valid += y.len();
+        let y = &y[y.len().saturating_sub(self.keep)..];
+        let drop = (self.tail.len() + y.len()).saturating_sub(self.keep);
+        self.tail.drain(..drop);
+        self.tail.extend_from_slice(y);
+    }
+
+    fn restore(st: &SeriesState, keep: usize) -> Result<Self, Error> {
+        let size = |n: u64| {
+            usize::try_from(n).map_err(|_| {
+                Error::State(crate::StateError::Corrupt {
+                    reason: format!("{n} prices do not fit this machine"),
+                })
+            })
+        };
+        Ok(Seen {
+            total: size(st.total)?,
+            valid: size(st.valid)?,
+            tail: st.tail.clone(),
+            keep,
+        })
     }
 }
 
@@ -60,7 +94,7 @@ impl TrendflexStream {
         Ok(TrendflexStream {
             state: ScalarState::new(PeriodParams::new(period, flavor)),
             kernel,
-            seen: Seen::default(),
+            seen: Seen::new(period),
         })
     }
 
@@ -96,6 +130,44 @@ impl TrendflexStream {
     /// prices, too few valid prices); call it after the last chunk.
     pub fn finish(&self) -> Result<(), Error> {
         params::check_data(self.seen.total, self.seen.valid, &[self.period()])
+    }
+
+    /// Everything needed to continue this stream later, bit for bit, with any kernel: see
+    /// [`TrendflexStream::resume`]. Versioned and checksummed bytes.
+    pub fn save_state(&self) -> Vec<u8> {
+        SeriesState {
+            kind: Kind::Single,
+            flavor: self.flavor(),
+            periods: vec![self.period()],
+            total: self.seen.total as u64,
+            valid: self.seen.valid as u64,
+            tail: self.seen.tail.clone(),
+            states: vec![self.state.save()],
+        }
+        .to_bytes()
+    }
+
+    /// A stream continuing where the one that saved `state` stopped: pushing the rest of the
+    /// series gives, bit for bit, what one stream over the whole series gives for those rows.
+    /// `state` must have been saved by a stream of the same period and flavour (else
+    /// [`Error::State`] says what differs); any kernel may resume any kernel's state.
+    pub fn resume(
+        period: usize,
+        kernel: Kernel,
+        flavor: Flavor,
+        state: &[u8],
+    ) -> Result<Self, Error> {
+        let mut stream = Self::with_flavor(period, kernel, flavor)?;
+        let st = SeriesState::from_bytes(state)?;
+        st.check(Kind::Single, &[period], flavor)?;
+        stream.seen = Seen::restore(&st, period)?;
+        stream.state = ScalarState::restore(
+            stream.state.p,
+            stream.seen.valid,
+            st.y_prev(),
+            &st.states[0],
+        );
+        Ok(stream)
     }
 }
 
@@ -145,7 +217,7 @@ impl TrendflexBatchStream {
             flavor,
             exec: Exec::new(threads)?,
             units: Units::new(periods, kernel, flavor),
-            seen: Seen::default(),
+            seen: Seen::new(periods.iter().copied().max().unwrap_or(0)),
         })
     }
 
@@ -211,5 +283,44 @@ impl TrendflexBatchStream {
     /// (in row order) that has too few valid prices.
     pub fn finish(&self) -> Result<(), Error> {
         params::check_data(self.seen.total, self.seen.valid, &self.periods)
+    }
+
+    /// Everything needed to continue this stream later, bit for bit, with any kernel and thread
+    /// count: see [`TrendflexBatchStream::resume`].
+    pub fn save_state(&self) -> Vec<u8> {
+        SeriesState {
+            kind: Kind::Batch,
+            flavor: self.flavor,
+            periods: self.periods.clone(),
+            total: self.seen.total as u64,
+            valid: self.seen.valid as u64,
+            tail: self.seen.tail.clone(),
+            states: self.units.save(),
+        }
+        .to_bytes()
+    }
+
+    /// [`TrendflexStream::resume`] for a batch: `state` must have been saved by a batch stream
+    /// of the same periods, in the same order, and flavour.
+    pub fn resume(
+        periods: &[usize],
+        kernel: Kernel,
+        flavor: Flavor,
+        threads: usize,
+        state: &[u8],
+    ) -> Result<Self, Error> {
+        let mut stream = Self::with_flavor(periods, kernel, flavor, threads)?;
+        let st = SeriesState::from_bytes(state)?;
+        st.check(Kind::Batch, periods, flavor)?;
+        stream.seen = Seen::restore(&st, stream.seen.keep)?;
+        stream.units = Units::restore(
+            periods,
+            stream.kernel,
+            flavor,
+            stream.seen.valid,
+            st.y_prev(),
+            &st.states,
+        );
+        Ok(stream)
     }
 }

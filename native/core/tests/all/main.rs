@@ -8,3 +8,4 @@ mod errors;
 mod grouped;
 mod kernels;
 mod properties;
+mod state;
