@@ -259,6 +259,15 @@ export interface StreamOptions {
   flavor?: FlavorName
   /** Worker threads per chunk for several periods (default 0 = all cores). */
   threads?: number
+  /**
+   * Continue from what {@link TrendflexStream.saveState} gave (from any kernel, thread count or
+   * process): the pushes that follow return, bit for bit, what one stream over the whole series
+   * would have returned for those rows. The state must come from a stream of the same periods (in
+   * the same order) and flavour: else a `RangeError` with code `ERR_STATE_MISMATCH` names the
+   * difference; bytes that are not such a state, or are cut short or changed, give
+   * `ERR_STATE_FOREIGN` or `ERR_STATE_CORRUPT`.
+   */
+  state?: Uint8Array
 }
 
 /**
@@ -285,7 +294,10 @@ export class TrendflexStream {
 
   constructor(periods: number | Periods, options: StreamOptions = {}) {
     this.periods = typeof periods === 'number' ? [checkPeriod(periods)] : expandPeriods(periods)
-    this.#native = new (native().NativeStream)(this.periods, checkKernel(options.kernel), checkThreads(options.threads), checkFlavor(options.flavor))
+    if (options.state !== undefined && !(options.state instanceof Uint8Array)) {
+      throw new TypeError('state must be a Uint8Array (a Buffer), as saveState() returns it')
+    }
+    this.#native = new (native().NativeStream)(this.periods, checkKernel(options.kernel), checkThreads(options.threads), checkFlavor(options.flavor), options.state)
     this.kernel = this.#native.kernel
     this.flavor = this.#native.flavor as FlavorName
     this.threads = this.#native.threads
@@ -305,6 +317,19 @@ export class TrendflexStream {
     const view = outputFor(prices, this.periods.length * prices.length, out)
     await this.#native.pushAsync(prices, view)
     return view
+  }
+
+  /**
+   * Everything needed to continue this stream later, in this process or another, bit for bit:
+   * give it back as `options.state`. Small: for periods 5:231, about 8 KB (the last 231 prices,
+   * two smoothed values per smoother, and each period's window sum and mean square).
+   *
+   * @example
+   * const saved = stream.saveState()           // e.g. written to a file at the end of the day
+   * const next = new TrendflexStream({start: 5, end: 231}, {state: saved})
+   */
+  saveState(): Buffer {
+    return this.#native.saveState()
   }
 
   /** Checks the whole series pushed (not empty, some valid price, enough for every period). */

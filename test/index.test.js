@@ -220,6 +220,53 @@ describe('streaming', () => {
     assertSameBits(joined, trendflex(x, 20), 'single-period stream')
   })
 
+  it('saves its state and resumes from it, bit for bit, with any kernel and flavour', () => {
+    const x = randomWalk(3000, 8)
+    x.fill(NaN, 0, 4)
+    const grid = { start: 5, end: 60 }
+    for (const flavor of ['vectorta', 'ehlers']) {
+      const want = trendflexBatch(x, grid, { flavor }).values
+      const wantOne = trendflex(x, 20, { flavor })
+      for (const cut of [0, 2, 4, 10, 63, 64, 65, 1500, 2999]) {
+        for (const [k1, k2] of KERNELS.flatMap((a) => KERNELS.map((b) => [a, b]))) {
+          const a = new TrendflexStream(grid, { kernel: k1, flavor })
+          const first = a.push(x.subarray(0, cut))
+          const saved = a.saveState()
+          const b = new TrendflexStream(grid, { kernel: k2, flavor, state: saved })
+          const rest = b.push(x.subarray(cut))
+          const rows = a.periods.length
+          const got = new Float64Array(want.length)
+          for (let r = 0; r < rows; r++) {
+            got.set(first.subarray(r * cut, (r + 1) * cut), r * x.length)
+            got.set(rest.subarray(r * (x.length - cut), (r + 1) * (x.length - cut)), r * x.length + cut)
+          }
+          b.finish()
+          assertSameBits(got, want, `${flavor} batch cut=${cut} ${k1}->${k2}`)
+          const one = new TrendflexStream(20, { kernel: k1, flavor })
+          const head = one.push(x.subarray(0, cut))
+          const tail = new TrendflexStream(20, { kernel: k2, flavor, state: one.saveState() }).push(x.subarray(cut))
+          assertSameBits(Float64Array.from([...head, ...tail]), wantOne, `${flavor} single cut=${cut} ${k1}->${k2}`)
+        }
+      }
+    }
+  })
+
+  it('refuses a state of other periods, another flavour, or bytes that are not a state', () => {
+    const s = new TrendflexStream([5, 10, 20])
+    s.push(randomWalk(100))
+    const saved = s.saveState()
+    assert.ok(saved.length < 2000, `${saved.length} bytes`)
+    assert.throws(() => new TrendflexStream([5, 10, 21], { state: saved }), { name: 'RangeError', code: 'ERR_STATE_MISMATCH', message: 'the state was made with periods 5,10,20, not 5,10,21' })
+    assert.throws(() => new TrendflexStream([5, 10, 20], { state: saved, flavor: 'ehlers' }), { code: 'ERR_STATE_MISMATCH', message: /flavour vectorta, not ehlers/ })
+    assert.throws(() => new TrendflexStream(5, { state: saved }), { code: 'ERR_STATE_MISMATCH', message: /a batch stream, not a single-period stream/ })
+    assert.throws(() => new TrendflexStream([5, 10, 20], { state: saved.subarray(0, 50) }), { code: 'ERR_STATE_CORRUPT' })
+    const changed = Buffer.from(saved)
+    changed[40] ^= 1
+    assert.throws(() => new TrendflexStream([5, 10, 20], { state: changed }), { code: 'ERR_STATE_CORRUPT', message: /checksum/ })
+    assert.throws(() => new TrendflexStream([5, 10, 20], { state: Buffer.from('ts,close\n') }), { code: 'ERR_STATE_FOREIGN' })
+    assert.throws(() => new TrendflexStream([5, 10, 20], { state: 'abc' }), TypeError)
+  })
+
   it('refuses a push while an async push is running, and checks the series at finish', async () => {
     const s = new TrendflexStream([5, 6])
     const pending = s.pushAsync(randomWalk(100_000))

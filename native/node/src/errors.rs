@@ -18,6 +18,9 @@ fn core_code(e: &core::Error) -> &'static str {
         core::Error::UnknownFlavor { .. } => "ERR_UNKNOWN_FLAVOR",
         core::Error::KernelUnavailable { .. } => "ERR_KERNEL_UNAVAILABLE",
         core::Error::ThreadPool { .. } => "ERR_THREADS",
+        core::Error::State(core::StateError::Mismatch { .. }) => "ERR_STATE_MISMATCH",
+        core::Error::State(core::StateError::Foreign { .. }) => "ERR_STATE_FOREIGN",
+        core::Error::State(_) => "ERR_STATE_CORRUPT",
         _ => "ERR_TRENDFLEX",
     }
 }

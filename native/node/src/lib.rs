@@ -362,7 +362,8 @@ pub struct NativeStream {
 #[napi]
 impl NativeStream {
     /// `periods`: one period, or several (rows in this order). `threads`: 0 = all cores.
-    /// `flavor`: `vectorta` (default) or `ehlers`.
+    /// `flavor`: `vectorta` (default) or `ehlers`. `state`: bytes `saveState` gave, to continue
+    /// from (refused unless made by a stream of the same periods and flavour).
     #[napi(catch_unwind, constructor)]
     pub fn new(
         env: Env,
@@ -370,16 +371,24 @@ impl NativeStream {
         kernel: String,
         threads: u32,
         flavor: Option<String>,
+        state: Option<Uint8Array>,
     ) -> Result<Self> {
         let kernel = parse_kernel(&env, &kernel)?;
         let flavor = parse_flavor(&env, flavor.as_deref())?;
         let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
-        let state = match periods.as_slice() {
-            [period] => {
+        let threads = threads as usize;
+        let state = match (periods.as_slice(), state) {
+            ([period], None) => {
                 core::TrendflexStream::with_flavor(*period, kernel, flavor).map(StreamState::Single)
             }
-            _ => {
-                core::TrendflexBatchStream::with_flavor(&periods, kernel, flavor, threads as usize)
+            ([period], Some(bytes)) => {
+                core::TrendflexStream::resume(*period, kernel, flavor, &bytes)
+                    .map(StreamState::Single)
+            }
+            (_, None) => core::TrendflexBatchStream::with_flavor(&periods, kernel, flavor, threads)
+                .map(StreamState::Batch),
+            (_, Some(bytes)) => {
+                core::TrendflexBatchStream::resume(&periods, kernel, flavor, threads, &bytes)
                     .map(StreamState::Batch)
             }
         }
@@ -455,6 +464,22 @@ impl NativeStream {
             out,
             failure: Failure::default(),
         }))
+    }
+
+    /// Everything needed to continue this stream later, bit for bit: versioned, checksummed
+    /// bytes for the constructor's `state`.
+    #[napi(catch_unwind)]
+    pub fn save_state(&self, env: Env) -> Result<Buffer> {
+        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(StreamState::Single(s)) => Ok(s.save_state().into()),
+            Some(StreamState::Batch(s)) => Ok(s.save_state().into()),
+            None => Err(range_error(
+                &env,
+                "ERR_BUSY",
+                "the stream is busy with a pushAsync; await it first".into(),
+            )),
+        }
     }
 
     /// Checks everything pushed against the error table (empty, all missing, too few prices).
