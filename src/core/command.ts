@@ -54,6 +54,8 @@ export const commonFlags = {
   'chunk-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows computed and written at a time. Default: about 24 MiB of results per chunk (13,824 rows for 227 periods), the fastest measured; memory grows with it.' }),
   'row-group-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows per Parquet row group, made of whole chunks. Default: about 128 MiB of results (82,944 rows for 227 periods), at most 1,048,576; memory grows with it.' }),
   progress: Flags.boolean({ allowNo: true, description: 'Progress bars on stderr. Default: on when stderr is a terminal.' }),
+  state: Flags.string({ helpValue: 'FILE', description: "At the end, save what every series (every group with --group-by) needs to continue bit for bit to FILE (about 9 KB per group for 5:231), replaced only once the output is complete. FILE may be --resume's own file. An existing FILE that is not a trendflex state is never replaced." }),
+  resume: Flags.string({ helpValue: 'FILE', description: "Continue from a --state FILE: the input holds only new rows, and the output, only theirs, equal bit for bit to the tail of one run over all rows. Needs the same periods, --flavor, --gaps, price column and --group-by (else exit 2, naming the difference). New groups start fresh; groups absent from the input carry over into --state." }),
 }
 
 type CommonFlags = {
@@ -74,6 +76,8 @@ type CommonFlags = {
   'chunk-rows'?: number
   'row-group-rows'?: number
   progress?: boolean
+  state?: string
+  resume?: string
 }
 
 /** oclif wraps flag errors as "Parsing --flag\n\t<message>\nSee more help with --help": one line,
@@ -111,6 +115,8 @@ export abstract class JobCommand extends Command {
       chunkRows: flags['chunk-rows'],
       rowGroupRows: flags['row-group-rows'],
       progress: flags.progress ?? Boolean(process.stderr.isTTY),
+      state: flags.state,
+      resume: flags.resume,
       version: this.config.version,
     }
   }

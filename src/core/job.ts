@@ -3,10 +3,12 @@
 // k from the other, so memory is bounded by two chunks whatever the input length.
 import { type Schema, Utf8 } from 'apache-arrow'
 
+import { readFileSync, writeSync } from 'node:fs'
+
 import { dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
 import { type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
-import { openDatasetSink, openSink } from '../io/sink.js'
+import { openDatasetSink, openSink, openStateSink } from '../io/sink.js'
 import { type Compression, type FloatEncoding, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
 import { Progress } from '../io/progress.js'
 import { reportTimings, stopwatch } from '../timings.js'
@@ -48,6 +50,10 @@ export interface JobOptions {
   /** Rows per Parquet row group (whole chunks); default `rowGroupRows(periods)`. */
   rowGroupRows?: number
   progress: boolean
+  /** Save every series' state here at the end (`--state`). */
+  state?: string
+  /** Continue from this state file (`--resume`). */
+  resume?: string
   version: string
 }
 
@@ -119,6 +125,26 @@ function partitionColumns(o: JobOptions, matched: string[]): string[] | undefine
   return o.partitionBy.map((p) => matched[asked.indexOf(p)]!)
 }
 
+/** A --resume file's bytes (checked against the run when the series is made). */
+function readState(path: string): { path: string; bytes: Buffer } {
+  try {
+    return { path, bytes: readFileSync(path) }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const reason = code === 'ENOENT' ? 'no such file (make one with --state on an earlier run)' : code === 'EISDIR' ? 'is a directory' : (error as Error).message
+    throw dataError(`--resume ${path}: ${reason}`)
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at)
+}
+
+/** No rows and nothing to resume: there is no series to save. */
+function emptyState(o: JobOptions): never {
+  throw dataError(`--state ${o.state}: the input has no rows, so there is no series to save (give --resume to carry a state over)`)
+}
+
 export async function runJob(o: JobOptions): Promise<JobResult> {
   const started = performance.now()
   const format = o.partitionBy.length ? datasetFormat(o) : outputFormat(o.output, o.format)
@@ -129,10 +155,18 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     // A dataset split by year is one series; split by symbol it is many. Only the user knows.
     process.stderr.write(`trendflex: warning: the input is partitioned by ${ungrouped.join(', ')}, which --group-by does not name: its partitions are computed as one series, one after another\n`)
   }
-  const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: inputs.name })
-  const sink = o.partitionBy.length ? openDatasetSink(o.output, inputs.identities) : await openSink(o.output, inputs.identities)
+  // --resume and --state: every series goes through the grouped streams (one group when not
+  // grouped), whose states are saved and restored as a whole.
+  const stateful = o.state !== undefined || o.resume !== undefined
+  const resumed = o.resume === undefined ? undefined : readState(o.resume)
+  const stateSink = o.state === undefined ? undefined : openStateSink(o.state, inputs.identities, o.output)
+  const sink = o.partitionBy.length ? openDatasetSink(o.output, inputs.identities) : await openSink(o.output, inputs.identities).catch((e) => {
+    stateSink?.discard()
+    throw e
+  })
   if (FORMATS[format].binary && sink.tty) {
     sink.discard()
+    stateSink?.discard()
     throw usageError(`refusing to write binary ${format === 'arrow' ? 'Arrow' : 'Parquet'} to a terminal: redirect stdout, or give --output FILE (or --format csv)`)
   }
   const progress = new Progress(o.progress)
@@ -141,7 +175,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   let reading: Promise<unknown> | undefined
   try {
     const opening = stopwatch('open_input')
-    const grouped = o.groupBy.length > 0
+    const grouped = o.groupBy.length > 0 || stateful
     const source = await openInput(inputs, {
       column: o.column,
       // Group columns first: they lead the output and key the groups.
@@ -156,6 +190,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       lines: grouped && (inputs.files === 'stdin' || inputs.files.length === 1),
     })
     opening()
+    const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, grouped, strict: o.strict, name: inputs.name, column: source.column, resume: resumed })
     progress.start(source.totalRows, source.inputBytes)
     const names = o.periods.map((p) => `trendflex_${p}`)
     const clash = source.keep.find((k, i) => names.includes(k) || source.keep.indexOf(k) !== i)
@@ -236,9 +271,13 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     const finishing = stopwatch('finish')
     const summary = await writer.finish(metadata(total, true))
     finishing()
+    // The state is written in full beside its file first, and takes its place only once the
+    // output has: a failed run changes neither.
+    if (stateSink) writeAll(stateSink.fd, series.saveState() ?? resumed?.bytes ?? emptyState(o))
     const verifying = stopwatch('verify')
     await sink.commit((fd) => writer!.verify(fd, summary))
     verifying()
+    await stateSink?.commit(async () => {})
     progress.stop()
     if (warning) process.stderr.write(`trendflex: ${warning}\n`)
     reportTimings({ startup: started, job: performance.now() - started })
@@ -251,6 +290,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     await reading?.catch(() => {})
     writer?.abort()
     sink.discard()
+    stateSink?.discard()
     throw toCliError(error)
   }
 }

@@ -5,7 +5,7 @@ import type * as arrow from 'apache-arrow'
 
 import type { NativeGroupedStream } from '../../native/node/binding.cjs'
 import { type FlavorName, type KernelName, TrendflexStream } from '../compute.js'
-import { dataError, toCliError } from '../errors.js'
+import { dataError, toCliError, usageError } from '../errors.js'
 import { columnBuffers, typeName } from '../io/arrow-types.js'
 import type { InputChunk } from '../io/readers/index.js'
 import { native } from '../native.js'
@@ -23,6 +23,9 @@ export interface Series {
   finish(): string | undefined
   /** For the output's metadata; `final`: the input has ended. */
   metadata(final: boolean): Record<string, unknown>
+  /** The bytes of a state file with every series' state (`--state`), once a chunk has made the
+   * series; else undefined. */
+  saveState(): Buffer | undefined
 }
 
 export interface SeriesOptions {
@@ -33,15 +36,22 @@ export interface SeriesOptions {
   gaps: Gaps
   /** The group columns (the first keep columns of every chunk); none: one series. */
   groupBy: string[]
+  /** Computed by the grouped streams even without group columns (one group): for --state and
+   * --resume, whose files hold the grouped streams' states. */
+  grouped: boolean
   /** A group too short for a period is an error, not nulls. */
   strict: boolean
   /** The input, for messages. */
   name: string
+  /** The price column, as the input names it (recorded in a state). */
+  column: string
+  /** A state file to continue from (`--resume`). */
+  resume?: { path: string; bytes: Buffer }
 }
 
 export function openSeries(o: SeriesOptions): Series {
   try {
-    return o.groupBy.length ? new Grouped(o) : new Single(o)
+    return o.grouped ? new Grouped(o) : new Single(o)
   } catch (error) {
     throw toCliError(error)
   }
@@ -79,6 +89,10 @@ class Single implements Series {
   metadata(): Record<string, unknown> {
     return {}
   }
+
+  saveState(): undefined {
+    return undefined
+  }
 }
 
 /** Groups listed by name in the warning about short groups, at most. */
@@ -96,14 +110,7 @@ class Grouped implements Series {
   async push(chunk: InputChunk, slot: ResultSlot, schema: arrow.Schema): Promise<arrow.RecordBatch> {
     const keys = chunk.keep.slice(0, this.o.groupBy.length)
     // Made with the first chunk, which says the group columns' types.
-    this.#stream ??= new (native().NativeGroupedStream)(
-      this.o.periods,
-      this.o.kernel,
-      this.o.threads,
-      this.o.gaps,
-      keys.map((d, i) => ({ name: this.o.groupBy[i]!, type: typeName(d.type) ?? String(d.type) })),
-      this.o.flavor,
-    )
+    this.#stream ??= this.#open(keys)
     const n = chunk.rows
     const r = await this.#stream.pushAsync(
       keys.map(columnBuffers),
@@ -118,6 +125,32 @@ class Grouped implements Series {
     return slot.batchWithNulls(schema, chunk.keep, r.nullCounts, n)
   }
 
+  #open(keys: arrow.Data[]): NativeGroupedStream {
+    const resume = this.o.resume
+    try {
+      return new (native().NativeGroupedStream)(
+        this.o.periods,
+        this.o.kernel,
+        this.o.threads,
+        this.o.gaps,
+        keys.map((d, i) => ({ name: this.o.groupBy[i]!, type: typeName(d.type) ?? String(d.type) })),
+        this.o.flavor,
+        this.o.column,
+        resume?.bytes,
+      )
+    } catch (error) {
+      const e = error as { code?: string; message: string }
+      // A state of another job is a usage mistake (exit 2); a damaged or foreign file, bad data.
+      if (resume && e.code === 'ERR_STATE_MISMATCH') throw usageError(`--resume ${resume.path}: ${e.message}`)
+      if (resume && e.code?.startsWith('ERR_STATE')) throw dataError(`--resume ${resume.path}: ${e.message}`)
+      throw error
+    }
+  }
+
+  saveState(): Buffer | undefined {
+    return this.#stream?.saveState()
+  }
+
   /** Any group may still turn out short until the input ends; only --strict must wait for it. */
   settled(): boolean {
     return !this.o.strict
@@ -129,6 +162,13 @@ class Grouped implements Series {
     // "input has" is the core's word for a whole series; here it is one group's.
     for (const s of short) s.reason = s.reason.replace(', input has ', ', it has ')
     const first = short[0]!
+    if (!this.o.groupBy.length) {
+      // One series, computed as one group for --state: too few prices so far is nulls and a
+      // warning, since a later --resume continues it.
+      const reason = first.reason.replace(', it has ', ', the series has ')
+      if (this.o.strict) throw dataError(`${this.o.name}: ${reason} (--strict)`)
+      return `${reason}: its outputs are null until it has${this.o.resume ? '' : ' (a later --resume continues the series)'}`
+    }
     if (this.o.strict) throw dataError(`${first.name}: ${first.reason} (--strict)`)
     const listed = short.slice(0, LISTED_GROUPS).map((s) => `${s.name} (${s.reason})`)
     const more = short.length > LISTED_GROUPS ? `, and ${short.length - LISTED_GROUPS} more` : ''
@@ -136,6 +176,7 @@ class Grouped implements Series {
   }
 
   metadata(final: boolean): Record<string, unknown> {
+    if (!this.o.groupBy.length) return {}
     return { group_by: this.o.groupBy, groups: final ? (this.#stream?.groups ?? 0) : null }
   }
 }

@@ -35,6 +35,30 @@ impl Gaps {
         }
     }
 
+    /// The mode, and the last price carried (what `ffill` fills with), for a saved state.
+    pub fn mode(&self) -> GapMode {
+        self.mode
+    }
+
+    pub fn last(&self) -> f64 {
+        self.last
+    }
+
+    /// The state `first_valid`, `first_gap` and `last` describe, continued.
+    pub fn restored(
+        mode: GapMode,
+        first_valid: Option<u64>,
+        first_gap: Option<u64>,
+        last: f64,
+    ) -> Self {
+        Gaps {
+            mode,
+            first_valid,
+            first_gap,
+            last,
+        }
+    }
+
     /// Applies the policy to `prices`, whose first row is `first_row` of the input; under
     /// `GapMode::Error` returns the index (in `prices`) of the first gap.
     pub fn apply(&mut self, prices: &mut [f64], first_row: u64) -> Result<(), usize> {

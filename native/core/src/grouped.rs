@@ -135,6 +135,68 @@ impl GroupedStream {
         }
     }
 
+    /// Everything group `id` needs to continue later, bit for bit (`None` for a group never
+    /// seen): its rows, its gap policy's state, and its stream's saved state. See
+    /// [`GroupedStream::restore_group`].
+    pub fn save_group(&self, id: u32) -> Option<Vec<u8>> {
+        let g = self.groups.get(id as usize)?.as_ref()?;
+        let mut b = Vec::new();
+        b.extend_from_slice(&g.rows.to_le_bytes());
+        let flags =
+            u8::from(g.gaps.first_valid.is_some()) | u8::from(g.gaps.first_gap.is_some()) << 1;
+        b.push(flags);
+        b.extend_from_slice(&g.gaps.first_valid.unwrap_or(0).to_le_bytes());
+        b.extend_from_slice(&g.gaps.first_gap.unwrap_or(0).to_le_bytes());
+        b.extend_from_slice(&g.gaps.last().to_le_bytes());
+        b.extend_from_slice(&match &g.series {
+            Series::Single(s) => s.save_state(),
+            Series::Batch(s) => s.save_state(),
+        });
+        Some(b)
+    }
+
+    /// Group `id` continues from what [`GroupedStream::save_group`] gave (by a stream of the same
+    /// periods and flavour; any kernel).
+    pub fn restore_group(&mut self, id: u32, bytes: &[u8]) -> Result<(), Error> {
+        let corrupt = || {
+            Error::State(crate::StateError::Corrupt {
+                reason: format!("group {id} ends early"),
+            })
+        };
+        let (head, series) = bytes.split_at_checked(33).ok_or_else(corrupt)?;
+        let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+        let (rows, flags) = (u64_at(0), head[8]);
+        let first_valid = (flags & 1 != 0).then(|| u64_at(9));
+        let first_gap = (flags & 2 != 0).then(|| u64_at(17));
+        let last = f64::from_bits(u64_at(25));
+        let series = match self.periods.as_slice() {
+            [p] => Series::Single(TrendflexStream::resume(
+                *p,
+                self.kernel,
+                self.flavor,
+                series,
+            )?),
+            ps => Series::Batch(TrendflexBatchStream::resume(
+                ps,
+                self.kernel,
+                self.flavor,
+                1,
+                series,
+            )?),
+        };
+        let g = id as usize;
+        if g >= self.groups.len() {
+            self.groups.resize_with(g + 1, || None);
+            self.local.resize(g + 1, NONE);
+        }
+        self.groups[g] = Some(Group {
+            series,
+            gaps: Gaps::restored(self.gap_mode, first_valid, first_gap, last),
+            rows,
+        });
+        Ok(())
+    }
+
     /// Feeds a chunk: row `i` has price `prices[i]` and belongs to group `ids[i]` (any ids; a
     /// new one starts a group). `out` is row-major, `periods.len()` rows of `prices.len()`.
     /// `prices` may be changed (`GapMode::Ffill` fills them).

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use arrow_array::ArrayRef;
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_row::{RowConverter, SortField};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, SchemaRef};
 
 use crate::Error;
 
@@ -14,6 +14,8 @@ pub struct GroupKeys {
     columns: Vec<String>,
     converter: RowConverter,
     ids: HashMap<Box<[u8]>, u32>,
+    /// Each group's key, in the converter's row format, by id (for a saved state).
+    keys: Vec<Box<[u8]>>,
     names: Vec<String>,
 }
 
@@ -26,6 +28,7 @@ impl GroupKeys {
             columns,
             converter,
             ids: HashMap::new(),
+            keys: Vec::new(),
             names: Vec::new(),
         })
     }
@@ -39,8 +42,22 @@ impl GroupKeys {
         self.names.is_empty()
     }
 
-    /// The group of every row of `arrays` (the group columns of one chunk), into `out`.
-    pub fn ids(&mut self, arrays: &[ArrayRef], out: &mut Vec<u32>) -> Result<(), Error> {
+    /// The group of every row of `arrays` (the group columns of one chunk, `rows` rows), into
+    /// `out`. With no group columns every row is in group 0, named "".
+    pub fn ids(
+        &mut self,
+        arrays: &[ArrayRef],
+        rows: usize,
+        out: &mut Vec<u32>,
+    ) -> Result<(), Error> {
+        if self.columns.is_empty() {
+            out.clear();
+            out.resize(rows, 0);
+            if rows > 0 && self.names.is_empty() {
+                self.names.push(String::new());
+            }
+            return Ok(());
+        }
         let rows = self.converter.convert_columns(arrays)?;
         out.clear();
         out.reserve(rows.num_rows());
@@ -60,6 +77,7 @@ impl GroupKeys {
                     let id = self.names.len() as u32;
                     self.names.push(self.describe(arrays, i)?);
                     self.ids.insert(key.into(), id);
+                    self.keys.push(key.into());
                     id
                 }
             };
@@ -83,6 +101,34 @@ impl GroupKeys {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         Ok(parts.join(", "))
+    }
+
+    /// Every group's key values, a row per group in id order, for a saved state (`None` without
+    /// group columns). `schema`: the group columns.
+    pub fn key_batch(&self, schema: SchemaRef) -> Result<Option<RecordBatch>, Error> {
+        if self.columns.is_empty() {
+            return Ok(None);
+        }
+        let parser = self.converter.parser();
+        let rows = self.keys.iter().map(|k| parser.parse(k));
+        let columns = self.converter.convert_rows(rows)?;
+        Ok(Some(RecordBatch::try_new(schema, columns)?))
+    }
+
+    /// Takes the groups of a saved state: `keys` (as `key_batch` gave them; `None` without group
+    /// columns) get ids 0, 1, ... in order, as they had. `groups`: how many there were.
+    pub fn restore(&mut self, keys: Option<&RecordBatch>, groups: usize) -> Result<(), Error> {
+        let mut ids = Vec::new();
+        match keys {
+            Some(batch) => self.ids(batch.columns(), batch.num_rows(), &mut ids)?,
+            None => self.ids(&[], groups.min(1), &mut ids)?,
+        }
+        if self.len() != groups || ids.iter().enumerate().any(|(i, &id)| id as usize != i) {
+            return Err(Error::Input(format!(
+                "the state file's {groups} groups do not have distinct keys"
+            )));
+        }
+        Ok(())
     }
 
     /// A group's name: its columns and values, as in "symbol AAPL".
@@ -142,7 +188,7 @@ mod tests {
         ]));
         let venue: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 1, 1, 2]));
         let mut ids = Vec::new();
-        keys.ids(&[sym, venue], &mut ids).unwrap();
+        keys.ids(&[sym, venue], 5, &mut ids).unwrap();
         assert_eq!(ids, [0, 1, 0, 2, 3]);
         assert_eq!(keys.name(0), "symbol AAPL, venue 1");
         assert_eq!(keys.name(2), "symbol null, venue 1");

@@ -11,6 +11,7 @@ pub mod readers;
 mod replace;
 mod sink;
 mod spool;
+pub mod state;
 mod writers;
 
 pub use borrow::{ColumnBytes, Loan, borrowed_batch};

@@ -10,6 +10,7 @@ use napi_derive::napi;
 use trendflex_core::gaps::GapMode;
 use trendflex_core::{GroupError, GroupedStream};
 use trendflex_io::groups::{GroupKeys, nan_validity};
+use trendflex_io::state::{Belongs, JobState, StateError as JobStateError};
 use trendflex_io::{ColumnBytes, Loan};
 
 use crate::errors::{Failure, catch_panics, core_error, range_error, take_state};
@@ -37,6 +38,8 @@ struct State {
     stream: GroupedStream,
     keys: GroupKeys,
     ids: Vec<u32>,
+    /// Rows consumed, over every run of a resumed state too.
+    rows: u64,
 }
 
 /// TrendFlex of every group of a table that arrives in chunks. One call at a time.
@@ -46,6 +49,17 @@ pub struct NativeGroupedStream {
     schema: SchemaRef,
     periods: usize,
     kernel: String,
+    /// What a saved state belongs to.
+    belongs: Belongs,
+}
+
+fn state_error(env: &Env, e: &JobStateError) -> Error {
+    let code = match e {
+        JobStateError::Foreign(_) => "ERR_STATE_FOREIGN",
+        JobStateError::Corrupt(_) => "ERR_STATE_CORRUPT",
+        JobStateError::Mismatch(_) => "ERR_STATE_MISMATCH",
+    };
+    range_error(env, code, e.to_string())
 }
 
 fn gap_mode(env: &Env, gaps: &str) -> Result<GapMode> {
@@ -65,9 +79,12 @@ fn gap_mode(env: &Env, gaps: &str) -> Result<GapMode> {
 
 #[napi]
 impl NativeGroupedStream {
-    /// `keys`: the group columns, with the types the reader gives them. `flavor`: `vectorta`
-    /// (default) or `ehlers`.
+    /// `keys`: the group columns, with the types the reader gives them (none: the whole input is
+    /// one series). `flavor`: `vectorta` (default) or `ehlers`. `column`: the price column, and
+    /// `state`: the bytes of a state file to continue from (`saveState` made them), refused unless
+    /// made with the same periods, flavour, gaps mode, price column and group columns.
     #[napi(catch_unwind, constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         env: Env,
         periods: Vec<u32>,
@@ -76,13 +93,18 @@ impl NativeGroupedStream {
         gaps: String,
         keys: Vec<WriterField>,
         flavor: Option<String>,
+        column: Option<String>,
+        state: Option<Uint8Array>,
     ) -> Result<Self> {
         let kernel = parse_kernel(&env, &kernel)?;
         let flavor = parse_flavor(&env, flavor.as_deref())?;
+        let period_list = periods.clone();
         let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
+        let gaps_name = gaps.clone();
         let gaps = gap_mode(&env, &gaps)?;
-        let stream = GroupedStream::with_flavor(&periods, kernel, flavor, gaps, threads as usize)
-            .map_err(|e| core_error(&env, &e))?;
+        let mut stream =
+            GroupedStream::with_flavor(&periods, kernel, flavor, gaps, threads as usize)
+                .map_err(|e| core_error(&env, &e))?;
         let fields = keys
             .iter()
             .map(|k| {
@@ -107,16 +129,41 @@ impl NativeGroupedStream {
             .map(|f| f.data_type().clone())
             .collect();
         let names = keys.into_iter().map(|k| k.name).collect();
-        let keys = GroupKeys::new(names, &types)
+        let mut keys = GroupKeys::new(names, &types)
             .map_err(|e| range_error(&env, "ERR_GROUP_BY", e.to_string()))?;
+        let belongs = Belongs {
+            flavor: flavor.to_string(),
+            gaps: gaps_name,
+            column: column.unwrap_or_default(),
+            periods: period_list,
+            keys: schema.clone(),
+        };
+        let mut rows = 0;
+        if let Some(bytes) = state {
+            let saved = JobState::from_bytes(&bytes).map_err(|e| state_error(&env, &e))?;
+            saved
+                .belongs
+                .check(&belongs)
+                .map_err(|e| state_error(&env, &e))?;
+            keys.restore(saved.keys.as_ref(), saved.groups.len())
+                .map_err(|e| range_error(&env, "ERR_STATE_CORRUPT", e.to_string()))?;
+            for (id, group) in saved.groups.iter().enumerate() {
+                stream
+                    .restore_group(id as u32, group)
+                    .map_err(|e| core_error(&env, &e))?;
+            }
+            rows = saved.rows;
+        }
         Ok(NativeGroupedStream {
             kernel: stream.kernel().to_string(),
             state: Arc::new(Mutex::new(Some(State {
                 stream,
                 keys,
                 ids: Vec::new(),
+                rows,
             }))),
             schema,
+            belongs,
             periods: periods.len(),
         })
     }
@@ -200,6 +247,35 @@ impl NativeGroupedStream {
             .collect())
     }
 
+    /// Everything every group needs to continue in a later run, bit for bit, with what the state
+    /// belongs to: the bytes of a state file, for the constructor's `state`.
+    #[napi(catch_unwind)]
+    pub fn save_state(&self, env: Env) -> Result<Buffer> {
+        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = guard.as_ref().ok_or_else(|| {
+            range_error(
+                &env,
+                "ERR_BUSY",
+                "the grouped stream is busy with a push; await it first".into(),
+            )
+        })?;
+        let groups = (0..state.keys.len() as u32)
+            .map(|id| state.stream.save_group(id).unwrap_or_default())
+            .collect();
+        let job = JobState {
+            belongs: self.belongs.clone(),
+            rows: state.rows,
+            keys: state
+                .keys
+                .key_batch(self.schema.clone())
+                .map_err(|e| range_error(&env, "ERR_STATE", e.to_string()))?,
+            groups,
+        };
+        job.to_bytes()
+            .map(Buffer::from)
+            .map_err(|e| range_error(&env, "ERR_STATE", e.to_string()))
+    }
+
     /// Groups seen so far.
     #[napi(getter)]
     pub fn groups(&self) -> u32 {
@@ -237,11 +313,15 @@ impl Task for PushGroups {
             let n = self.prices.len();
             let bytes: Vec<ColumnBytes<'_>> = self.keys.iter().map(ColumnBuffers::bytes).collect();
             let loan = Loan::new();
-            // SAFETY: the task holds references to every typed array until it settles, which is after
-            // `loan` and the batch made over them are dropped at the end of this block; the JS side
-            // leaves them alone meanwhile (documented on `pushAsync`).
-            let keyed = unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, n) }
-                .and_then(|batch| state.keys.ids(batch.columns(), &mut state.ids));
+            let keyed = if bytes.is_empty() {
+                state.keys.ids(&[], n, &mut state.ids) // one series: every row in group 0
+            } else {
+                // SAFETY: the task holds references to every typed array until it settles, which
+                // is after `loan` and the batch made over them are dropped at the end of this
+                // block; the JS side leaves them alone meanwhile (documented on `pushAsync`).
+                unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, n) }
+                    .and_then(|batch| state.keys.ids(batch.columns(), n, &mut state.ids))
+            };
             drop(loan);
             keyed.map_err(|e| self.failure.input(&self.name, e))?;
             // SAFETY: as above; `prices`, `out` and `validity` are distinct typed arrays (the JS side
@@ -259,14 +339,21 @@ impl Task for PushGroups {
                     Some(lines) => format!("line {}", lines[row]),
                     None => format!("row {}", self.first_row + row as u64 + 1),
                 };
-                let message = format!(
-                    "{}: {at}: missing price after the group's first valid one (--gaps error); use --gaps ffill to carry its last price forward, or --gaps propagate",
-                    state.keys.name(group)
-                );
+                let message = if state.keys.name(group).is_empty() {
+                    format!(
+                        "{at}: missing price after the first valid one (--gaps error); use --gaps ffill to carry the last price forward, or --gaps propagate"
+                    )
+                } else {
+                    format!(
+                        "{}: {at}: missing price after the group's first valid one (--gaps error); use --gaps ffill to carry its last price forward, or --gaps propagate",
+                        state.keys.name(group)
+                    )
+                };
                 return Err(self
                     .failure
                     .input(&self.name, trendflex_io::Error::Input(message)));
             }
+            state.rows += n as u64;
             let nulls = nan_validity(out, n, validity, self.stride);
             Ok((nulls, state.keys.len() as u32))
         })

@@ -1,0 +1,390 @@
+//! The state file of `--state` and `--resume`: what a job's groups need to continue bit for bit,
+//! and what the state belongs to, so that a run with other settings is refused by name.
+//!
+//! Layout (little-endian): `TFXJOBST`, version `u32`; the flavour, gaps mode and price column
+//! (`u32` length + UTF-8 each); the periods (`u32` count, `u32` each); the rows consumed so far in
+//! all (`u64`); the groups (`u32` count); the group keys as an Arrow IPC stream (`u32` length; a
+//! schema of the group columns and one batch, a row per group in group order; empty when the job
+//! is not grouped); each group's state (`u32` length + bytes, from the core); a CRC-32 of all
+//! before it.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{Schema, SchemaRef};
+
+use crate::Error;
+
+const MAGIC: &[u8; 8] = b"TFXJOBST";
+const VERSION: u32 = 1;
+
+/// What a state belongs to: a resumed run must have the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Belongs {
+    pub flavor: String,
+    pub gaps: String,
+    pub column: String,
+    pub periods: Vec<u32>,
+    /// The group columns (names and types); empty when not grouped.
+    pub keys: SchemaRef,
+}
+
+/// A job's saved state.
+pub struct JobState {
+    pub belongs: Belongs,
+    /// Rows consumed, over every run so far.
+    pub rows: u64,
+    /// The group keys, one row per group in group order (`None` when not grouped).
+    pub keys: Option<RecordBatch>,
+    /// Each group's state, from `trendflex_core::GroupedStream::save_group`.
+    pub groups: Vec<Vec<u8>>,
+}
+
+/// Why a state cannot be resumed.
+#[derive(Debug)]
+pub enum StateError {
+    /// Not a trendflex state file, or of a version this build does not read.
+    Foreign(String),
+    /// A state file cut short or changed.
+    Corrupt(String),
+    /// A state of another job: the message names what differs.
+    Mismatch(String),
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Foreign(m) => write!(f, "not a trendflex state file: {m}"),
+            StateError::Corrupt(m) => write!(f, "the state file is truncated or corrupt: {m}"),
+            StateError::Mismatch(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+/// True when `bytes` start like a state file (to tell one from a user's other files).
+pub fn looks_like_state(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+impl Belongs {
+    /// Checks that a state made for `self` may continue a run of `want`, naming the first
+    /// difference with the flag that sets it.
+    pub fn check(&self, want: &Belongs) -> Result<(), StateError> {
+        let differ = |what: &str, state: String, run: String| {
+            let what = if what.is_empty() {
+                String::new()
+            } else {
+                format!("{what} ")
+            };
+            Err(StateError::Mismatch(format!(
+                "the state was made with {what}{state}, and this run has {run}: resume with the \
+                 same settings, or start a new state without --resume"
+            )))
+        };
+        if self.flavor != want.flavor {
+            return differ("--flavor", self.flavor.clone(), want.flavor.clone());
+        }
+        if self.periods != want.periods {
+            return differ("periods", list(&self.periods), list(&want.periods));
+        }
+        if self.column != want.column {
+            return differ("price column", self.column.clone(), want.column.clone());
+        }
+        if self.gaps != want.gaps {
+            return differ("--gaps", self.gaps.clone(), want.gaps.clone());
+        }
+        let keys = |s: &Schema| {
+            if s.fields().is_empty() {
+                "no --group-by".to_string()
+            } else {
+                let names: Vec<String> = s
+                    .fields()
+                    .iter()
+                    .map(|f| format!("{} ({})", f.name(), f.data_type()))
+                    .collect();
+                format!("--group-by {}", names.join(", "))
+            }
+        };
+        if self.keys.fields() != want.keys.fields() {
+            return differ("", keys(&self.keys), keys(&want.keys));
+        }
+        Ok(())
+    }
+}
+
+fn list(periods: &[u32]) -> String {
+    let n = periods.len();
+    let contiguous = n > 2 && periods.windows(2).all(|w| w[1] == w[0] + 1);
+    if contiguous {
+        format!("{}:{}", periods[0], periods[n - 1])
+    } else if n > 8 {
+        format!(
+            "{},{},...,{} ({n} periods)",
+            periods[0],
+            periods[1],
+            periods[n - 1]
+        )
+    } else {
+        periods
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl JobState {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let mut b = Vec::new();
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&VERSION.to_le_bytes());
+        for s in [
+            &self.belongs.flavor,
+            &self.belongs.gaps,
+            &self.belongs.column,
+        ] {
+            put_bytes(&mut b, s.as_bytes());
+        }
+        put_u32(&mut b, self.belongs.periods.len());
+        for &p in &self.belongs.periods {
+            b.extend_from_slice(&p.to_le_bytes());
+        }
+        b.extend_from_slice(&self.rows.to_le_bytes());
+        put_u32(&mut b, self.groups.len());
+        let mut ipc = Vec::new();
+        if !self.belongs.keys.fields().is_empty() {
+            let mut w = StreamWriter::try_new(&mut ipc, &self.belongs.keys)?;
+            if let Some(keys) = &self.keys {
+                w.write(keys)?;
+            }
+            w.finish()?;
+        }
+        put_bytes(&mut b, &ipc);
+        for g in &self.groups {
+            put_bytes(&mut b, g);
+        }
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        Ok(b)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        if !looks_like_state(bytes) {
+            return Err(StateError::Foreign(
+                "it does not start with TFXJOBST".into(),
+            ));
+        }
+        let corrupt = |m: String| StateError::Corrupt(m);
+        if bytes.len() < MAGIC.len() + 8 {
+            return Err(corrupt("it ends inside its header".into()));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != VERSION {
+            return Err(StateError::Foreign(format!(
+                "version {version}, and this build reads version {VERSION} (made by another \
+                 trendflex release?)"
+            )));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 4);
+        if crc32fast::hash(body) != u32::from_le_bytes(sum.try_into().expect("4 bytes")) {
+            return Err(corrupt(format!(
+                "its checksum does not match ({} bytes; cut short or changed?)",
+                bytes.len()
+            )));
+        }
+        let mut r = Reader {
+            bytes: body,
+            at: 12,
+        };
+        let mut text = || -> Result<String, StateError> {
+            String::from_utf8(r.bytes()?.to_vec())
+                .map_err(|_| corrupt("a name is not UTF-8".into()))
+        };
+        let (flavor, gaps, column) = (text()?, text()?, text()?);
+        let n = r.count(4)?;
+        let periods = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+        let rows = r.u64()?;
+        let groups_n = r.count(4)?;
+        let ipc = r.bytes()?;
+        let (keys_schema, keys) = if ipc.is_empty() {
+            (Arc::new(Schema::empty()), None)
+        } else {
+            let reader = StreamReader::try_new(Cursor::new(ipc), None)
+                .map_err(|e| corrupt(format!("its group keys: {e}")))?;
+            let schema = reader.schema();
+            let batches = reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| corrupt(format!("its group keys: {e}")))?;
+            let batch = match batches.len() {
+                0 => RecordBatch::new_empty(schema.clone()),
+                1 => batches.into_iter().next().expect("one"),
+                k => return Err(corrupt(format!("{k} batches of group keys"))),
+            };
+            if batch.num_rows() != groups_n {
+                return Err(corrupt(format!(
+                    "{} group keys for {groups_n} groups",
+                    batch.num_rows()
+                )));
+            }
+            (schema, Some(batch))
+        };
+        if keys.is_none() && groups_n > 1 {
+            return Err(corrupt(format!("{groups_n} groups and no group keys")));
+        }
+        let groups = (0..groups_n)
+            .map(|_| r.bytes().map(<[u8]>::to_vec))
+            .collect::<Result<Vec<_>, _>>()?;
+        if r.at != body.len() {
+            return Err(corrupt(format!(
+                "{} bytes after its end",
+                body.len() - r.at
+            )));
+        }
+        Ok(JobState {
+            belongs: Belongs {
+                flavor,
+                gaps,
+                column,
+                periods,
+                keys: keys_schema,
+            },
+            rows,
+            keys,
+            groups,
+        })
+    }
+}
+
+fn put_u32(b: &mut Vec<u8>, n: usize) {
+    b.extend_from_slice(&u32::try_from(n).expect("counts fit u32").to_le_bytes());
+}
+
+fn put_bytes(b: &mut Vec<u8>, bytes: &[u8]) {
+    put_u32(b, bytes.len());
+    b.extend_from_slice(bytes);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StateError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| StateError::Corrupt(format!("it ends at byte {}", self.bytes.len())))?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32, StateError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, StateError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], StateError> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    /// A count of items of at least `size` bytes each, checked against what is left.
+    fn count(&mut self, size: usize) -> Result<usize, StateError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(size) > self.bytes.len() - self.at {
+            return Err(StateError::Corrupt(format!("a count of {n} past its end")));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{ArrayRef, StringArray};
+    use arrow_schema::{DataType, Field};
+
+    use super::*;
+
+    fn state() -> JobState {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "symbol",
+            DataType::Utf8,
+            true,
+        )]));
+        let keys: ArrayRef = Arc::new(StringArray::from(vec!["AAPL", "MSFT"]));
+        JobState {
+            belongs: Belongs {
+                flavor: "vectorta".into(),
+                gaps: "ffill".into(),
+                column: "close".into(),
+                periods: (5..=231).collect(),
+                keys: schema.clone(),
+            },
+            rows: 12345,
+            keys: Some(RecordBatch::try_new(schema, vec![keys]).unwrap()),
+            groups: vec![vec![1, 2, 3], vec![4; 100]],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_refuses_damage() {
+        let s = state();
+        let bytes = s.to_bytes().unwrap();
+        let back = JobState::from_bytes(&bytes).unwrap();
+        assert_eq!(back.belongs, s.belongs);
+        assert_eq!((back.rows, &back.groups), (12345, &s.groups));
+        assert_eq!(back.keys.unwrap(), s.keys.unwrap());
+        for len in 0..bytes.len() {
+            assert!(JobState::from_bytes(&bytes[..len]).is_err(), "cut at {len}");
+        }
+        for at in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[at] ^= 0x10;
+            assert!(JobState::from_bytes(&b).is_err(), "byte {at} changed");
+        }
+        assert!(matches!(
+            JobState::from_bytes(b"symbol,close\n"),
+            Err(StateError::Foreign(_))
+        ));
+    }
+
+    #[test]
+    fn a_run_with_other_settings_is_named() {
+        let s = state().belongs;
+        let mut other = s.clone();
+        other.periods = vec![10, 20];
+        assert_eq!(
+            s.check(&other).unwrap_err().to_string(),
+            "the state was made with periods 5:231, and this run has 10,20: resume with the same \
+             settings, or start a new state without --resume"
+        );
+        let mut other = s.clone();
+        other.keys = Arc::new(Schema::empty());
+        assert!(
+            s.check(&other)
+                .unwrap_err()
+                .to_string()
+                .contains("--group-by symbol (Utf8), and this run has no --group-by")
+        );
+        let mut other = s.clone();
+        other.gaps = "error".into();
+        assert!(
+            s.check(&other)
+                .unwrap_err()
+                .to_string()
+                .contains("--gaps ffill")
+        );
+        assert!(s.check(&s.clone()).is_ok());
+    }
+}

@@ -1,0 +1,229 @@
+// --state and --resume: an input cut anywhere, run piece by piece with each run resuming the last
+// one's state, gives for every piece exactly the rows of one run over the whole input (text of
+// CSV output compared; CSV writes the shortest text that reads back to the same double, so equal
+// text is equal bits, and empty is null). Single series and --group-by (stacked, interleaved, a
+// group that arrives late, one that skips a piece), cuts inside warm-up and after gaps under each
+// --gaps mode, 3-way cuts, both flavours, every kernel; Parquet read back by pyarrow. Then the
+// refusals, and a user's files left alone.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+
+import { kernels } from 'trendflex'
+
+import { ok, pyarrowRead, run, tempDir } from './cli.js'
+import { randomWalk } from './helpers.js'
+
+const tmp = tempDir('state')
+const KERNELS = kernels().available
+console.log(`kernels tested: ${KERNELS.join(', ')}`)
+
+/** rows: [symbol, ts, close] (close NaN = empty). */
+function csvOf(rows) {
+  return 'symbol,ts,close\n' + rows.map(([s, t, c]) => `${s},${t},${Number.isNaN(c) ? '' : c}`).join('\n') + '\n'
+}
+
+function write(name, text) {
+  const path = join(tmp, name)
+  writeFileSync(path, text)
+  return path
+}
+
+/** The data lines of a CSV output (header dropped). */
+const lines = (text) => text.trimEnd().split('\n').slice(1)
+
+/**
+ * Runs `args` over the whole table, and over the pieces cut at `cuts` (row indices), each piece
+ * resuming the last one's state (`--resume s --state s`, in place); returns both outputs' lines.
+ */
+function wholeAndPieces(rows, cuts, args, name, pieceArgs = () => []) {
+  const whole = lines(ok([...args, write(`${name}-all.csv`, csvOf(rows))]))
+  const state = join(tmp, `${name}.state`)
+  const bounds = [0, ...cuts, rows.length]
+  const pieces = []
+  for (let k = 0; k + 1 < bounds.length; k++) {
+    const input = write(`${name}-${k}.csv`, csvOf(rows.slice(bounds[k], bounds[k + 1])))
+    const resume = k === 0 ? [] : ['--resume', state]
+    const out = run([...args, input, ...resume, '--state', state, ...pieceArgs(k)])
+    assert.equal(out.status, 0, `${name} piece ${k}: ${out.stderr}`)
+    pieces.push(...lines(out.stdout))
+  }
+  return { whole, pieces }
+}
+
+function single(n, seed, gaps = []) {
+  const x = randomWalk(n, seed)
+  x.fill(NaN, 0, 3)
+  for (const g of gaps) x[g] = NaN
+  return Array.from(x, (c, i) => ['S', 1000 + i, c])
+}
+
+describe('a single series, cut anywhere, equals one run', () => {
+  const rows = single(400, 3)
+  for (const [cmd, args] of [
+    ['compute', ['compute', '-p', '20', '--keep', 'ts']],
+    ['batch', ['batch', '--periods', '5:60', '--keep', 'ts']],
+  ]) {
+    it(`${cmd}: cuts in the leading NaNs, inside warm-up, at the period's edge, later; 3-way; every kernel and flavour`, () => {
+      const cutsets = [[1], [3], [10], [22], [23], [24], [63], [64], [200], [399], [5, 30], [50, 51], [100, 300]]
+      cutsets.forEach((cuts, i) => {
+        const flavor = i % 2 ? 'ehlers' : 'vectorta'
+        const pick = (k) => ['--kernel', KERNELS[(i + k) % KERNELS.length]]
+        const { whole, pieces } = wholeAndPieces(rows, cuts, [...args, '--flavor', flavor], `${cmd}-${i}`, pick)
+        assert.deepEqual(pieces, whole, `${cmd} cuts ${cuts} ${flavor}`)
+      })
+    })
+  }
+
+  for (const gaps of ['propagate', 'ffill']) {
+    it(`--gaps ${gaps}: cuts before, at and after a missing price`, () => {
+      const rows = single(300, 9, [120, 121, 200])
+      for (const cuts of [[100], [120], [121], [122], [150, 201]]) {
+        const { whole, pieces } = wholeAndPieces(rows, cuts, ['batch', '--periods', '5,20,33', '--keep', 'ts', '--gaps', gaps], `gap-${gaps}-${cuts}`)
+        assert.deepEqual(pieces, whole, `${gaps} cuts ${cuts}`)
+      }
+    })
+  }
+
+  it('--gaps error still names the line of a gap in a resumed piece', () => {
+    const rows = single(100, 4, [60])
+    const state = join(tmp, 'gap-error.state')
+    ok(['compute', '-p', '5', write('ge-0.csv', csvOf(rows.slice(0, 50))), '--state', state])
+    const r = run(['compute', '-p', '5', write('ge-1.csv', csvOf(rows.slice(50))), '--resume', state, '--state', state, '-o', join(tmp, 'ge.csv')])
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stderr, /^trendflex: .*ge-1\.csv: line 12: missing price after the first valid one \(--gaps error\)/)
+  })
+})
+
+describe('--group-by, cut anywhere, equals one run', () => {
+  // Interleaved by time: A and B from the start, C only from row 300 on, D absent from the middle
+  // piece (its state carried over).
+  const interleaved = []
+  const walks = { A: randomWalk(400, 1), B: randomWalk(400, 2), C: randomWalk(400, 3), D: randomWalk(400, 4) }
+  walks.B.fill(NaN, 0, 7)
+  for (let t = 0; t < 400; t++) {
+    for (const s of ['A', 'B', 'C', 'D']) {
+      if (s === 'C' && t < 300) continue
+      if (s === 'D' && t >= 100 && t < 250) continue
+      interleaved.push([s, t, walks[s][t]])
+    }
+  }
+  const stacked = [...interleaved].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]))
+  for (const [shape, rows] of [['interleaved', interleaved], ['stacked', stacked]]) {
+    it(`${shape}: 2- and 3-way cuts, batch and compute, every kernel`, () => {
+      const n = rows.length
+      const cutsets = [[5], [40], [n >> 1], [n - 3], [150, 800], [401, 402]]
+      cutsets.forEach((cuts, i) => {
+        const args = i % 2 ? ['compute', '--group-by', 'symbol', '-p', '30', '--keep', 'ts'] : ['batch', '--group-by', 'symbol', '--periods', '5:40', '--keep', 'ts']
+        const pick = (k) => ['--kernel', KERNELS[(i + k) % KERNELS.length]]
+        const { whole, pieces } = wholeAndPieces(rows, cuts, args, `${shape}-${i}`, pick)
+        assert.deepEqual(pieces, whole, `${shape} cuts ${cuts}`)
+      })
+    })
+  }
+
+  it('into Parquet: the same values and nulls, read by pyarrow', () => {
+    const cut = 555
+    const state = join(tmp, 'pq.state')
+    const [a, b, all] = ['pq-a.parquet', 'pq-b.parquet', 'pq-all.parquet'].map((f) => join(tmp, f))
+    const args = ['batch', '--group-by', 'symbol', '--periods', '10,20,50', '--keep', 'ts']
+    ok([...args, write('pq-all.csv', csvOf(interleaved)), '-o', all])
+    ok([...args, write('pq-0.csv', csvOf(interleaved.slice(0, cut))), '-o', a, '--state', state])
+    ok([...args, write('pq-1.csv', csvOf(interleaved.slice(cut))), '-o', b, '--resume', state, '--state', state])
+    const [ra, rb, rall] = [a, b, all].map(pyarrowRead)
+    for (const c of ['symbol', 'ts', 'trendflex_10', 'trendflex_20', 'trendflex_50']) {
+      assert.deepEqual([...ra.columns[c], ...rb.columns[c]], rall.columns[c], c)
+    }
+  })
+})
+
+describe('refusals, and a user\'s files left alone', () => {
+  const rows = single(200, 5)
+  const first = write('r-0.csv', csvOf(rows.slice(0, 120)))
+  const second = write('r-1.csv', csvOf(rows.slice(120)))
+  const state = join(tmp, 'r.state')
+  ok(['batch', '--periods', '5:30', first, '--state', state, '-o', join(tmp, 'r-0.parquet')])
+  const saved = readFileSync(state)
+
+  it('a state is small: about 9 KB per series for 5:231', () => {
+    const big = join(tmp, 'big.state')
+    ok(['batch', '--periods', '5:231', write('big.csv', csvOf(single(1000, 6))), '--state', big, '-o', join(tmp, 'big.parquet')])
+    const size = statSync(big).size
+    console.log(`state of one series, 5:231: ${size} bytes`)
+    assert.ok(size < 9500, `${size} bytes`)
+  })
+
+  for (const [what, args, message] of [
+    ['other periods', ['--periods', '5:31'], /the state was made with periods 5:30, and this run has 5:31/],
+    ['another flavour', ['--periods', '5:30', '--flavor', 'ehlers'], /made with --flavor vectorta, and this run has ehlers/],
+    ['another gaps mode', ['--periods', '5:30', '--gaps', 'ffill'], /made with --gaps error, and this run has ffill/],
+    ['another price column', ['--periods', '5:30', '-c', 'ts'], /made with price column close, and this run has ts/],
+    ['a group column', ['--periods', '5:30', '--group-by', 'symbol'], /made with no --group-by, and this run has --group-by symbol \(Utf8\)/],
+  ]) {
+    it(`a state made with ${what}: exit 2, naming the difference`, () => {
+      const out = join(tmp, 'refused.csv')
+      const r = run(['batch', second, '--resume', state, '--state', state, '-o', out, ...args])
+      assert.equal(r.status, 2, r.stderr)
+      assert.match(r.stderr, new RegExp(`^trendflex: --resume ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `))
+      assert.match(r.stderr, message)
+      assert.equal(r.stderr.split('\n').length, 2, 'one line')
+      assert.deepEqual(readFileSync(state), saved, 'the state file untouched')
+      assert.ok(!existsSync(out), 'no output')
+    })
+  }
+
+  it('a truncated, changed or foreign file: exit 1, one line, no stack trace', () => {
+    const cases = [
+      ['cut.state', saved.subarray(0, saved.length - 9), /truncated or corrupt/],
+      ['flipped.state', Buffer.from(saved.map((b, i) => (i === 60 ? b ^ 1 : b))), /checksum does not match/],
+      ['foreign.state', Buffer.from('symbol,ts,close\n'), /not a trendflex state file/],
+      ['empty.state', Buffer.alloc(0), /not a trendflex state file/],
+    ]
+    for (const [name, bytes, message] of cases) {
+      const r = run(['batch', '--periods', '5:30', second, '--resume', write(name, bytes)])
+      assert.equal(r.status, 1, `${name}: ${r.stderr}`)
+      assert.match(r.stderr, message, name)
+      assert.equal(r.stderr.split('\n').length, 2, `${name}: one line`)
+    }
+    const r = run(['batch', '--periods', '5:30', second, '--resume', join(tmp, 'missing.state')])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /--resume .*missing\.state: no such file \(make one with --state on an earlier run\)/)
+  })
+
+  it('--state never replaces a file that is not a state, the output, or an input', () => {
+    const prices = write('precious.csv', 'symbol,ts,close\nS,1,2\n')
+    let r = run(['batch', '--periods', '5:30', second, '--state', prices, '-o', join(tmp, 'x.csv')])
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /--state .*precious\.csv exists and is not a trendflex state file: refusing to replace it/)
+    assert.equal(readFileSync(prices, 'utf8'), 'symbol,ts,close\nS,1,2\n')
+    r = run(['batch', '--periods', '5:30', second, '--state', second])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /is an input file/)
+    const out = join(tmp, 'same.csv')
+    r = run(['batch', '--periods', '5:30', second, '--state', out, '-o', out])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /is also the output/)
+  })
+
+  it('a failed resumed run leaves the state and the output as they were, and no temporary file', () => {
+    const out = write('kept.csv', 'old output\n')
+    const bad = write('r-bad.csv', csvOf([...rows.slice(120, 130), ['S', 9999, NaN], ...rows.slice(130)]))
+    const before = readdirSync(tmp).sort()
+    const r = run(['batch', '--periods', '5:30', bad, '--resume', state, '--state', state, '-o', out])
+    assert.equal(r.status, 1, r.stderr)
+    assert.deepEqual(readFileSync(state), saved)
+    assert.equal(readFileSync(out, 'utf8'), 'old output\n')
+    assert.deepEqual(readdirSync(tmp).sort(), before, 'nothing left behind')
+  })
+
+  it('--resume s --state s updates the state in place; groups absent from the input carry over', () => {
+    const s2 = join(tmp, 'inplace.state')
+    writeFileSync(s2, saved)
+    ok(['batch', '--periods', '5:30', second, '--resume', s2, '--state', s2, '-o', join(tmp, 'inplace.csv')])
+    assert.notDeepEqual(readFileSync(s2), saved)
+    const again = run(['batch', '--periods', '5:30', second, '--resume', state, '-o', join(tmp, 'inplace2.csv')])
+    assert.equal(again.status, 0, again.stderr)
+    assert.equal(readFileSync(join(tmp, 'inplace2.csv'), 'utf8'), readFileSync(join(tmp, 'inplace.csv'), 'utf8'), 'the same from the same state')
+  })
+})
