@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // Entry point. A closed pipe (`| head`) ends quietly; Ctrl-C exits 130, SIGTERM 143, SIGHUP 129
-// (temporary output files are removed by the exit hook in src/io/output.ts, which a death by
-// signal would skip).
+// (temporary output files are removed by the exit hook in src/io/sink.ts, which a death by
+// signal would skip), or, in a --follow session, once what was read is written (src/io/interrupt.ts).
 import { execute } from '@oclif/core'
+
+import { interrupt } from '../dist/io/interrupt.js'
 
 process.stdout.on('error', (error) => {
   if (error.code === 'EPIPE') process.exit(0)
   throw error
 })
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(signal, () => process.exit(code))
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  process.on(signal, () => interrupt(code) || process.exit(code))
+}
 
 // `-h` is `--help`, which oclif answers before parsing anything (a help flag's own handler would
 // end as a flag-parsing failure, exit 2).

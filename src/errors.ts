@@ -30,6 +30,14 @@ export class CliError extends Error {
 export const usageError = (message: string) => new CliError(message, EXIT.usage)
 export const dataError = (message: string) => new CliError(message, EXIT.data)
 
+/** A --follow session ended by a signal, after writing what it read: exit with the signal's code
+ * (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), quietly. */
+export class Interrupted extends CliError {
+  constructor(exitCode: number) {
+    super('interrupted', exitCode)
+  }
+}
+
 /** A closed pipe on our output: the reader has what it wanted, so the run ends quietly with 0. */
 export class BrokenPipe extends CliError {
   constructor() {

@@ -83,6 +83,11 @@ export function loadAddon(): { binding: NativeBinding; origin: AddonOrigin } {
 }
 
 /** The addon, loaded on first use. */
+/** True once the addon is loaded (by {@link native} or {@link loadAddon}). */
+export function addonLoaded(): boolean {
+  return cached !== undefined
+}
+
 export function native(): NativeBinding {
   return loadAddon().binding
 }

@@ -4,15 +4,16 @@
 // text is equal bits, and empty is null). Single series and --group-by (stacked, interleaved, a
 // group that arrives late, one that skips a piece), cuts inside warm-up and after gaps under each
 // --gaps mode, 3-way cuts, both flavours, every kernel; Parquet read back by pyarrow. Then the
-// refusals, and a user's files left alone.
+// refusals, and a user's files left alone; and --follow sessions driven through a pipe.
 import assert from 'node:assert/strict'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 
 import { kernels } from 'trendflex'
 
-import { ok, pyarrowRead, run, tempDir } from './cli.js'
+import { BIN, PYTHON, ok, pyarrowRead, run, tempDir } from './cli.js'
 import { randomWalk } from './helpers.js'
 
 const tmp = tempDir('state')
@@ -225,5 +226,84 @@ describe('refusals, and a user\'s files left alone', () => {
     const again = run(['batch', '--periods', '5:30', second, '--resume', state, '-o', join(tmp, 'inplace2.csv')])
     assert.equal(again.status, 0, again.stderr)
     assert.equal(readFileSync(join(tmp, 'inplace2.csv'), 'utf8'), readFileSync(join(tmp, 'inplace.csv'), 'utf8'), 'the same from the same state')
+  })
+})
+
+describe('--follow: a live feed', () => {
+  const rows = single(120, 8)
+  const feed = (from, to) => rows.slice(from, to).map(([s, t, c]) => `${s},${t},${Number.isNaN(c) ? '' : c}\n`).join('')
+
+  /** Starts a follow session; `lines()` has the output lines so far, `until(n)` waits for n. */
+  function session(args) {
+    const p = spawn(process.execPath, [BIN, ...args, '--follow'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    p.stdout.setEncoding('utf8').on('data', (t) => (out += t))
+    p.stderr.setEncoding('utf8').on('data', (t) => (err += t))
+    const exited = new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal, out, err })))
+    const until = async (n) => {
+      const start = Date.now()
+      while (out.split('\n').length - 1 < n) {
+        if (Date.now() - start > 20_000) throw new Error(`waited for ${n} lines, have: ${JSON.stringify(out)} ${err}`)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      return out.trimEnd().split('\n')
+    }
+    return { p, until, exited }
+  }
+
+  it('rows come out before the feed ends; Ctrl-C writes them all, saves the state, exit 130; the state resumes bit for bit', async () => {
+    const whole = lines(ok(['compute', '-p', '5', '--keep', 'ts', write('follow-all.csv', csvOf(rows))]))
+    const state = join(tmp, 'follow.state')
+    const s = session(['compute', '-p', '5', '--keep', 'ts', '--state', state])
+    s.p.stdin.write('symbol,ts,close\n' + feed(0, 10))
+    assert.deepEqual((await s.until(11)).slice(1), whole.slice(0, 10), 'the first ten rows, while the feed is open')
+    s.p.stdin.write(feed(10, 40))
+    assert.deepEqual((await s.until(41)).slice(1), whole.slice(0, 40))
+    s.p.kill('SIGINT')
+    const end = await s.exited
+    assert.equal(end.code, 130, end.err)
+    assert.equal(end.err, '')
+    assert.deepEqual(lines(end.out), whole.slice(0, 40), 'every row read, written')
+    // The next session starts warm from the state.
+    const rest = run(['compute', '-p', '5', '--keep', 'ts', write('follow-rest.csv', csvOf(rows.slice(40))), '--resume', state])
+    assert.equal(rest.status, 0, rest.stderr)
+    assert.deepEqual(lines(rest.stdout), whole.slice(40))
+  })
+
+  it('SIGTERM ends it with exit 143; Arrow IPC output is a record batch per flush, readable to the end', async () => {
+    const p = spawn(process.execPath, [BIN, 'batch', '--periods', '3,6', '--keep', 'ts', '-f', 'arrow', '--follow'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const parts = []
+    p.stdout.on('data', (b) => parts.push(b))
+    const exited = new Promise((resolve) => p.on('close', (code) => resolve(code)))
+    const bytes = () => parts.reduce((n, b) => n + b.length, 0)
+    p.stdin.write('symbol,ts,close\n' + feed(0, 5))
+    const start = Date.now()
+    while (bytes() < 600) {
+      assert.ok(Date.now() - start < 20_000, `the first batch comes out while the feed is open (${bytes()} bytes)`)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    p.stdin.write(feed(5, 30))
+    while (bytes() < 2000) {
+      assert.ok(Date.now() - start < 20_000, `the next rows come out too (${bytes()} bytes)`)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    p.kill('SIGTERM')
+    assert.equal(await exited, 143)
+    const out = write('follow.arrow', Buffer.concat(parts))
+    const got = JSON.parse(execFileSync(PYTHON, ['-c', `
+import sys, json, pyarrow as pa
+r = pa.ipc.open_stream(pa.OSFile(sys.argv[1]))
+bs = list(r)
+t = pa.Table.from_batches(bs, r.schema)
+print(json.dumps({"batches": len(bs), "ts": t.column("ts").to_pylist()}))`, out], { encoding: 'utf8' }))
+    assert.ok(got.batches >= 2, `${got.batches} batches`)
+    assert.deepEqual(got.ts, rows.slice(0, 30).map((r) => r[1]))
+  })
+
+  it('Parquet output is refused (exit 2)', () => {
+    const r = run(['compute', '--follow', '-o', join(tmp, 'x.parquet')], { input: 'ts,close\n1,2\n' })
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /^trendflex: --follow writes each row as it comes, which Parquet .* cannot: write -f csv or -f arrow\n$/)
   })
 })

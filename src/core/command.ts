@@ -2,7 +2,7 @@
 import { Command, Flags } from '@oclif/core'
 
 import { FLAVOR_NAMES, type FlavorName, KERNEL_NAMES, type KernelName } from '../compute.js'
-import { BrokenPipe, CliError, EXIT, usageError } from '../errors.js'
+import { BrokenPipe, CliError, EXIT, Interrupted, usageError } from '../errors.js'
 import type { KeepRequest } from '../io/readers/source.js'
 import { COMPRESSIONS, type Compression, FLOAT_ENCODINGS, type FloatEncoding } from '../io/writers/parquet.js'
 import type { Format, Gaps, JobOptions } from './job.js'
@@ -55,6 +55,7 @@ export const commonFlags = {
   'row-group-rows': Flags.integer({ min: 1, helpValue: 'N', description: 'Rows per Parquet row group, made of whole chunks. Default: about 128 MiB of results (82,944 rows for 227 periods), at most 1,048,576; memory grows with it.' }),
   progress: Flags.boolean({ allowNo: true, description: 'Progress bars on stderr. Default: on when stderr is a terminal.' }),
   state: Flags.string({ helpValue: 'FILE', description: "At the end, save what every series (every group with --group-by) needs to continue bit for bit to FILE (about 9 KB per group for 5:231), replaced only once the output is complete. FILE may be --resume's own file. An existing FILE that is not a trendflex state is never replaced." }),
+  follow: Flags.boolean({ description: 'A live feed (a pipe, FIFO or socket, as tail -f gives): each row is computed, written and flushed as soon as its line is complete, CSV or Arrow IPC output (a record batch per flush). Ctrl-C or SIGTERM ends it after writing every row read and saving --state (exit 130 or 143). Keep columns are typed from the first row: declare them (--keep ts:int64) to be sure.' }),
   resume: Flags.string({ helpValue: 'FILE', description: "Continue from a --state FILE: the input holds only new rows, and the output, only theirs, equal bit for bit to the tail of one run over all rows. Needs the same periods, --flavor, --gaps, price column and --group-by (else exit 2, naming the difference). New groups start fresh; groups absent from the input carry over into --state." }),
 }
 
@@ -78,6 +79,7 @@ type CommonFlags = {
   progress?: boolean
   state?: string
   resume?: string
+  follow: boolean
 }
 
 /** oclif wraps flag errors as "Parsing --flag\n\t<message>\nSee more help with --help": one line,
@@ -117,6 +119,7 @@ export abstract class JobCommand extends Command {
       progress: flags.progress ?? Boolean(process.stderr.isTTY),
       state: flags.state,
       resume: flags.resume,
+      follow: flags.follow,
       version: this.config.version,
     }
   }
@@ -128,6 +131,9 @@ export abstract class JobCommand extends Command {
 
   override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
     if (error instanceof BrokenPipe) return this.exit(EXIT.ok) // `| head`: the reader is done
+    // A signal ended a --follow session cleanly. A read may still wait on the feed in a worker
+    // thread, which would keep Node alive: exit now.
+    if (error instanceof Interrupted) process.exit(error.exitCode)
     if (error instanceof CliError) {
       process.stderr.write(`trendflex: ${oneLine(error.message)}\n`)
       if (process.env.DEBUG) process.stderr.write(`${(error.cause as Error | undefined)?.stack ?? error.stack}\n`)

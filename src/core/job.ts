@@ -5,11 +5,12 @@ import { type Schema, Utf8 } from 'apache-arrow'
 
 import { readFileSync, writeSync } from 'node:fs'
 
-import { dataError, toCliError, usageError } from '../errors.js'
+import { Interrupted, dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
 import { type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
 import { openDatasetSink, openSink, openStateSink } from '../io/sink.js'
 import { type Compression, type FloatEncoding, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
+import { onInterrupt } from '../io/interrupt.js'
 import { Progress } from '../io/progress.js'
 import { reportTimings, stopwatch } from '../timings.js'
 import { ResultSlot, outputSchema } from './chunks.js'
@@ -54,6 +55,8 @@ export interface JobOptions {
   state?: string
   /** Continue from this state file (`--resume`). */
   resume?: string
+  /** A live feed: each row out as soon as its line is complete (`--follow`). */
+  follow?: boolean
   version: string
 }
 
@@ -148,6 +151,9 @@ function emptyState(o: JobOptions): never {
 export async function runJob(o: JobOptions): Promise<JobResult> {
   const started = performance.now()
   const format = o.partitionBy.length ? datasetFormat(o) : outputFormat(o.output, o.format)
+  if (o.follow && (format === 'parquet' || o.partitionBy.length)) {
+    throw usageError('--follow writes each row as it comes, which Parquet (a file written whole, its footer last) cannot: write -f csv or -f arrow')
+  }
   const rows = checkOptions(o)
   const inputs = await resolveInputs(o.inputs)
   const ungrouped = partitionKeys(inputs).filter((k) => !o.groupBy.includes(k))
@@ -157,7 +163,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   }
   // --resume and --state: every series goes through the grouped streams (one group when not
   // grouped), whose states are saved and restored as a whole.
-  const stateful = o.state !== undefined || o.resume !== undefined
+  const stateful = o.state !== undefined || o.resume !== undefined || Boolean(o.follow)
   const resumed = o.resume === undefined ? undefined : readState(o.resume)
   const stateSink = o.state === undefined ? undefined : openStateSink(o.state, inputs.identities, o.output)
   const sink = o.partitionBy.length ? openDatasetSink(o.output, inputs.identities) : await openSink(o.output, inputs.identities).catch((e) => {
@@ -169,7 +175,12 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     stateSink?.discard()
     throw usageError(`refusing to write binary ${format === 'arrow' ? 'Arrow' : 'Parquet'} to a terminal: redirect stdout, or give --output FILE (or --format csv)`)
   }
-  const progress = new Progress(o.progress)
+  const progress = new Progress(o.progress && !o.follow)
+  // A --follow session ends on a signal as at the end of its input, then exits with its code.
+  let stopped: number | undefined
+  let stop = () => {}
+  const interrupted = new Promise<void>((resolve) => (stop = resolve))
+  const unhook = o.follow ? onInterrupt((code) => ((stopped = code), stop())) : () => {}
   let writer: Writer | undefined
   let writing: Promise<void> | undefined
   let reading: Promise<unknown> | undefined
@@ -188,6 +199,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       chunkRows: rows,
       // Line numbers name a row in a message; with several files, rows are counted per table.
       lines: grouped && (inputs.files === 'stdin' || inputs.files.length === 1),
+      follow: o.follow,
     })
     opening()
     const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, grouped, strict: o.strict, name: inputs.name, column: source.column, resume: resumed })
@@ -215,7 +227,8 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     const writerOptions = (rows: number | null) => ({
       compression: o.compression,
       floatEncoding: o.floatEncoding,
-      hold: sink.stream,
+      hold: sink.stream && !o.follow,
+      flush: o.follow,
       metadata: metadata(rows, false),
       createdBy: `trendflex version ${o.version} (build parquet-rs)`,
       rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
@@ -230,9 +243,9 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     reading = next
     for (let k = 0; ; k++) {
       const waitingRead = stopwatch('read_wait')
-      const chunk = await next
+      const chunk = await (o.follow ? Promise.race([next, interrupted.then(() => undefined)]) : next)
       waitingRead()
-      if (chunk.rows === 0) break
+      if (!chunk || chunk.rows === 0) break
       next = source.read(prices[(k + 1) % 2]!)
       reading = next
       next.catch(() => {}) // reported when awaited
@@ -250,7 +263,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       await writing // the writer takes one chunk at a time; the other slot is free again after
       waiting()
       // A stream cannot take output back: it waits until no period can fail for lack of data.
-      const release = !sink.stream || series.settled(total)
+      const release = !sink.stream || Boolean(o.follow) || series.settled(total)
       const done = total
       writing = writer.write(batch, release).then(() => progress.written(done))
       writing.catch(() => {}) // reported when awaited
@@ -278,11 +291,15 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     await sink.commit((fd) => writer!.verify(fd, summary))
     verifying()
     await stateSink?.commit(async () => {})
+    unhook()
+    if (stopped !== undefined) throw new Interrupted(stopped)
     progress.stop()
     if (warning) process.stderr.write(`trendflex: ${warning}\n`)
     reportTimings({ startup: started, job: performance.now() - started })
     return { rows: total, kernel: series.kernel, format }
   } catch (error) {
+    unhook()
+    if (error instanceof Interrupted) throw error
     progress.stop()
     // The descriptor may be closed only once no encoder thread can write to it any more, and
     // no read may still be running when the process moves on.

@@ -50,6 +50,9 @@ struct Work<'a> {
 
 const NONE: u32 = u32::MAX;
 
+/// Chunks of fewer rows are computed on the calling thread.
+const SMALL_CHUNK: usize = 256;
+
 pub struct GroupedStream {
     periods: Vec<usize>,
     kernel: Kernel,
@@ -266,7 +269,14 @@ impl GroupedStream {
                 gap: None,
             });
         }
-        self.exec.for_each(&mut work, |w| {
+        // A small chunk (a live feed's few rows) is done on this thread: handing it to the
+        // pool and waiting for it costs more than the work, and adds wake-up jitter.
+        let exec = if n < SMALL_CHUNK {
+            &Exec::Sequential
+        } else {
+            &self.exec
+        };
+        exec.for_each(&mut work, |w| {
             let g = w.group.as_mut().expect("every present group has a state");
             if let Err(at) = g.gaps.apply(w.prices, g.rows) {
                 w.gap = Some(at);
@@ -312,7 +322,7 @@ impl GroupedStream {
             .collect();
         let mut rows: Vec<(usize, &mut [f64])> =
             out.chunks_mut(n.max(1)).enumerate().take(p).collect();
-        self.exec.for_each(&mut rows, |(r, row)| {
+        exec.for_each(&mut rows, |(r, row)| {
             for l in 0..present_len {
                 let (s, e) = (starts[l], ends[l]);
                 let seg = &results[p * s + *r * (e - s)..p * s + (*r + 1) * (e - s)];

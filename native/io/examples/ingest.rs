@@ -23,6 +23,7 @@ fn main() {
         header: true,
         keep_as_text: false,
         gaps: GapMode::Error,
+        follow: false,
     };
     let size = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
     for _ in 0..5 {

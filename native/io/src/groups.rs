@@ -145,22 +145,31 @@ pub fn nan_validity(values: &[f64], n: usize, bitmaps: &mut [u8], stride: usize)
     if n == 0 {
         return vec![0; values.len()];
     }
+    let one = |(row, bits): (&[f64], &mut [u8])| {
+        bits.fill(0);
+        let mut nulls = 0u32;
+        for (byte, eight) in bits.iter_mut().zip(row.chunks(8)) {
+            let mut b = 0u8;
+            for (k, v) in eight.iter().enumerate() {
+                b |= u8::from(!v.is_nan()) << k;
+            }
+            nulls += eight.len() as u32 - b.count_ones();
+            *byte = b;
+        }
+        nulls
+    };
+    if n < 256 {
+        // A live feed's few rows: not worth a hand-off to the pool.
+        return values
+            .chunks(n)
+            .zip(bitmaps.chunks_mut(stride))
+            .map(one)
+            .collect();
+    }
     values
         .par_chunks(n)
         .zip(bitmaps.par_chunks_mut(stride))
-        .map(|(row, bits)| {
-            bits.fill(0);
-            let mut nulls = 0u32;
-            for (byte, eight) in bits.iter_mut().zip(row.chunks(8)) {
-                let mut b = 0u8;
-                for (k, v) in eight.iter().enumerate() {
-                    b |= u8::from(!v.is_nan()) << k;
-                }
-                nulls += eight.len() as u32 - b.count_ones();
-                *byte = b;
-            }
-            nulls
-        })
+        .map(one)
         .collect()
 }
 

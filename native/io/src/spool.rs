@@ -15,6 +15,8 @@ enum Job {
     Write(Vec<u8>),
     /// Let what the sink holds back through.
     Open,
+    /// Push everything written so far to the descriptor (a live feed's rows, at once).
+    Flush,
     /// Write everything out and stop (otherwise the output is abandoned).
     Finish,
 }
@@ -39,6 +41,7 @@ impl Spool {
                             let _ = recycle.try_send(buf);
                         }
                         Job::Open => sink::open(&mut out)?,
+                        Job::Flush => out.flush()?,
                         Job::Finish => return Ok(sink::close(out)?),
                     }
                 }
@@ -64,6 +67,11 @@ impl Spool {
 
     pub fn open(&mut self) -> Result<(), Error> {
         self.send(Job::Open)
+    }
+
+    /// Has the thread push everything sent so far to the descriptor, after writing it.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.send(Job::Flush)
     }
 
     fn send(&mut self, job: Job) -> Result<(), Error> {

@@ -56,6 +56,8 @@ pub struct OpenOptions {
     pub chunk_rows: u32,
     /// Hand out the input line of every row (CSV), for messages about single rows.
     pub lines: Option<bool>,
+    /// A live feed: hand out rows as soon as they are complete (`--follow`).
+    pub follow: Option<bool>,
     /// The input as the user named it, for messages ("" when `files` name themselves).
     pub name: String,
     /// Several inputs, read one after another as one table (then `path` is ignored).
@@ -132,6 +134,7 @@ fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
         header: o.header,
         keep_as_text: o.keep_as_text,
         gaps,
+        follow: o.follow.unwrap_or(false),
     })
 }
 
@@ -403,4 +406,13 @@ fn keep_buffers(a: &ArrayRef) -> KeepBuffers {
         validity,
         offsets,
     }
+}
+
+/// Ends every wait for input (stdin, a FIFO, a socket), now and later: waiting reads return as
+/// at the end of the input. Called on Ctrl-C, so that the exit does not wait for a worker thread
+/// blocked on a feed that sends nothing.
+#[napi(catch_unwind)]
+#[cfg_attr(test, allow(dead_code))]
+pub fn cancel_reads() {
+    trendflex_io::readers::cancel_reads();
 }

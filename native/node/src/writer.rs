@@ -37,6 +37,8 @@ pub struct WriterOptions {
     pub delimiter: Option<String>,
     /// Hold all output back until a write with `release` (or `finish`).
     pub hold: Option<bool>,
+    /// CSV and Arrow: each write reaches the descriptor before the next (a live feed).
+    pub flush: Option<bool>,
     /// `fd` is a regular file: write it with O_DIRECT where the filesystem allows.
     pub direct: Option<bool>,
     /// Parquet's `created_by`.
@@ -119,6 +121,7 @@ fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
         float_encoding,
         delimiter,
         hold: o.hold.unwrap_or(false),
+        flush: o.flush.unwrap_or(false),
         direct: o.direct.unwrap_or(false),
         created_by: o.created_by.clone().unwrap_or_else(|| "trendflex".into()),
         row_group_rows: o.row_group_rows.unwrap_or(0) as usize,

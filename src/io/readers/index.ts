@@ -29,6 +29,7 @@ export async function openInput(inputs: Inputs, o: InputOptions): Promise<InputS
       gaps: o.gaps,
       chunkRows: o.chunkRows,
       lines: o.lines,
+      follow: o.follow,
       // One input: messages start with its name; several: with the name of the one at fault.
       name: files !== 'stdin' && files.length > 1 ? '' : name,
       files: files === 'stdin' ? undefined : files,

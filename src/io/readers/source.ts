@@ -63,4 +63,6 @@ export interface InputOptions {
   chunkRows: number
   /** Hand out each row's input line (CSV). */
   lines?: boolean
+  /** A live feed (`--follow`): a chunk as soon as a row is complete. */
+  follow?: boolean
 }

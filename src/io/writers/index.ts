@@ -31,6 +31,8 @@ export interface WriterOptions {
   floatEncoding: FloatEncoding
   /** Hold everything back until a write with `release` (streams: see Sink). */
   hold: boolean
+  /** CSV and Arrow: each batch reaches the output before `write` resolves (`--follow`). */
+  flush?: boolean
   /** Key-value metadata: Parquet's footer, Arrow's schema. */
   metadata: Record<string, string>
   /** Parquet's `created_by`. */
@@ -61,8 +63,10 @@ export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o
     compression: o.compression,
     floatEncoding: o.floatEncoding,
     hold: o.hold,
-    // Past the page cache, whose copying costs the encoders CPU (see the addon's sink).
-    direct: !sink.stream,
+    flush: o.flush,
+    // Past the page cache, whose copying costs the encoders CPU (see the addon's sink); not for a
+    // live feed, whose small flushes direct I/O cannot write.
+    direct: !sink.stream && !o.flush,
     createdBy: o.createdBy,
     rowGroupRows: o.rowGroupRows,
     metadata: spec.metadataAtFinish ? undefined : o.metadata,

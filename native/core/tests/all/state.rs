@@ -276,7 +276,13 @@ fn grouped_resumed_anywhere_equals_one_run() {
     let n = 1500;
     let mut rng = Rng::new(5);
     let ids: Vec<u32> = (0..n)
-        .map(|i| if i < 900 { (rng.next_u64() % 4) as u32 } else { (rng.next_u64() % 5) as u32 })
+        .map(|i| {
+            if i < 900 {
+                (rng.next_u64() % 4) as u32
+            } else {
+                (rng.next_u64() % 5) as u32
+            }
+        })
         .collect();
     let walk = random_walk(n, 21);
     for mode in [GapMode::Error, GapMode::Propagate, GapMode::Ffill] {
@@ -295,12 +301,16 @@ fn grouped_resumed_anywhere_equals_one_run() {
                 out
             };
             let want = whole(Kernel::Scalar);
-            for (i, cut) in [1, 5, 20, 40, 299, 300, 301, 899, 1100, 1499].into_iter().enumerate() {
+            for (i, cut) in [1, 5, 20, 40, 299, 300, 301, 899, 1100, 1499]
+                .into_iter()
+                .enumerate()
+            {
                 let kernels = kernels();
                 let (k1, k2) = (kernels[i % kernels.len()], kernels[(i + 1) % kernels.len()]);
                 let mut a = GroupedStream::with_flavor(&periods, k1, flavor, mode, 2).unwrap();
                 let mut head = vec![0.0; periods.len() * cut];
-                a.push(&ids[..cut], &mut prices[..cut].to_vec(), &mut head).unwrap();
+                a.push(&ids[..cut], &mut prices[..cut].to_vec(), &mut head)
+                    .unwrap();
                 let mut b = GroupedStream::with_flavor(&periods, k2, flavor, mode, 1).unwrap();
                 for id in 0..5 {
                     if let Some(saved) = a.save_group(id) {
@@ -309,12 +319,25 @@ fn grouped_resumed_anywhere_equals_one_run() {
                 }
                 let m = n - cut;
                 let mut tail = vec![0.0; periods.len() * m];
-                b.push(&ids[cut..], &mut prices[cut..].to_vec(), &mut tail).unwrap();
+                b.push(&ids[cut..], &mut prices[cut..].to_vec(), &mut tail)
+                    .unwrap();
                 for r in 0..periods.len() {
-                    let got: Vec<f64> = head[r * cut..][..cut].iter().chain(&tail[r * m..][..m]).copied().collect();
-                    assert_same(&got, &want[r * n..][..n], &format!("{mode:?} {flavor} L={} cut={cut} {k1}->{k2}", periods[r]));
+                    let got: Vec<f64> = head[r * cut..][..cut]
+                        .iter()
+                        .chain(&tail[r * m..][..m])
+                        .copied()
+                        .collect();
+                    assert_same(
+                        &got,
+                        &want[r * n..][..n],
+                        &format!("{mode:?} {flavor} L={} cut={cut} {k1}->{k2}", periods[r]),
+                    );
                 }
-                assert!(b.finish().is_empty(), "every group has its history: {:?}", b.finish());
+                assert!(
+                    b.finish().is_empty(),
+                    "every group has its history: {:?}",
+                    b.finish()
+                );
             }
         }
     }

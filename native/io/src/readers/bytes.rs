@@ -4,7 +4,9 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const GZIP: &[u8] = &[0x1f, 0x8b];
@@ -104,30 +106,75 @@ pub fn unpacked(
     })
 }
 
-/// Reads a descriptor it does not own (stdin), waiting when it is non-blocking (Node may have
-/// made it so) instead of failing with `EAGAIN`.
-pub struct FdReader(pub std::os::fd::RawFd);
+/// An eventfd that, once written, makes every wait for input in this process end: see
+/// [`cancel_reads`]. Made on first use; -1 if the system refused one (then reads just wait).
+fn cancel_fd() -> RawFd {
+    static FD: OnceLock<RawFd> = OnceLock::new();
+    // SAFETY: eventfd with valid flags; failure is a return value (-1).
+    *FD.get_or_init(|| unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })
+}
+
+/// Ends every wait for input, now and later: waiting reads of stdin, FIFOs and sockets return as
+/// at the end of the input. For a process that is about to exit (Ctrl-C), whose exit would
+/// otherwise wait for a worker thread blocked on a feed that sends nothing.
+pub fn cancel_reads() {
+    let fd = cancel_fd();
+    if fd >= 0 {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a valid u64 to our own eventfd; failure is ignored (the
+        // counter is already set, or the fd is gone).
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+}
+
+/// Reads a descriptor that may wait (stdin, a FIFO, a socket): waits in `poll` (also when Node
+/// made it non-blocking, instead of failing with `EAGAIN`), alongside the cancel eventfd, so that
+/// [`cancel_reads`] can end the wait. `owned` keeps a file open for as long as the reader lives.
+pub struct FdReader {
+    fd: RawFd,
+    _owned: Option<File>,
+}
 
 impl Read for FdReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let cancel = cancel_fd();
         loop {
+            let mut pfd = [
+                libc::pollfd {
+                    fd: self.fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: cancel,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let count = if cancel >= 0 { 2 } else { 1 };
+            // SAFETY: `pfd` holds `count` valid, initialised pollfds.
+            let r = unsafe { libc::poll(pfd.as_mut_ptr(), count, -1) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if count == 2 && pfd[1].revents != 0 {
+                return Ok(0); // cancelled: as at the end of the input
+            }
+            if pfd[0].revents == 0 {
+                continue;
+            }
             // SAFETY: `buf` is valid for `buf.len()` bytes; a bad descriptor is an error return.
-            let n = unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
+            let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
             if n >= 0 {
                 return Ok(n as usize);
             }
             let e = io::Error::last_os_error();
             match e.kind() {
-                io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock => {
-                    let mut pfd = libc::pollfd {
-                        fd: self.0,
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: one valid pollfd, count 1.
-                    unsafe { libc::poll(&mut pfd, 1, -1) };
-                }
+                io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {}
                 _ => return Err(e),
             }
         }
@@ -135,9 +182,20 @@ impl Read for FdReader {
 }
 
 pub fn stdin() -> Box<dyn Read + Send> {
-    Box::new(FdReader(0))
+    Box::new(FdReader {
+        fd: 0,
+        _owned: None,
+    })
 }
 
+/// A named input: read directly when it is a regular file, through the waiting, cancellable
+/// reader when it is a FIFO, a socket or a device.
 pub fn file(f: File) -> Box<dyn Read + Send> {
-    Box::new(f)
+    if f.metadata().is_ok_and(|m| m.is_file()) {
+        return Box::new(f);
+    }
+    Box::new(FdReader {
+        fd: f.as_raw_fd(),
+        _owned: Some(f),
+    })
 }

@@ -18,6 +18,8 @@ pub struct CsvSource {
     reader: CsvReader,
     piece: Vec<u8>,
     pub lines: Vec<u64>,
+    /// A live feed: hand out rows as soon as they are complete.
+    follow: bool,
 }
 
 impl CsvSource {
@@ -33,13 +35,19 @@ impl CsvSource {
             price: o.price.clone(),
             keep: o.keep.clone(),
             keep_as_text: o.keep_as_text,
-            ..Options::default()
+            // A live feed cannot wait for 100,000 rows to type its keep columns.
+            sample_rows: if o.follow {
+                1
+            } else {
+                Options::default().sample_rows
+            },
         };
         let mut s = CsvSource {
             input,
             reader: CsvReader::new(options),
             piece: vec![0; PIECE],
             lines: Vec::new(),
+            follow: o.follow,
         };
         while s.reader.header().is_none() && !s.reader.done() {
             s.pump()?;
@@ -80,9 +88,11 @@ impl CsvSource {
         Ok(())
     }
 
-    /// The next chunk of up to `prices.len()` rows; their lines are left in `self.lines`.
+    /// The next chunk of up to `prices.len()` rows (following a live feed: of the rows complete
+    /// after the first read that completes one); their lines are left in `self.lines`.
     pub fn next(&mut self, prices: &mut [f64]) -> Result<Chunk, Error> {
-        while self.reader.ready() < prices.len() && !self.reader.done() {
+        let want = if self.follow { 1 } else { prices.len() };
+        while self.reader.ready() < want && !self.reader.done() {
             self.pump()?;
         }
         let Taken { rows, keep, lines } = self

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::{ArrayRef, StringArray};
 use arrow_cast::cast;
 use arrow_schema::DataType;
+pub use bytes::cancel_reads;
 pub use trendflex_core::gaps::GapMode;
 pub use trendflex_csv::{Keep, KeepType};
 
@@ -54,6 +55,9 @@ pub struct SourceOptions {
     /// Keep CSV fields as text exactly as written (when the output is CSV).
     pub keep_as_text: bool,
     pub gaps: GapMode,
+    /// A live feed: a chunk is handed out as soon as a row is complete, not when it is full,
+    /// and CSV keep columns are typed from the first rows that arrive.
+    pub follow: bool,
 }
 
 /// One chunk: `rows` prices were written into the caller's buffer.

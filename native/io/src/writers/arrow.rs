@@ -11,14 +11,17 @@ use crate::sink::{self, Sink};
 pub struct ArrowWriter {
     out: StreamWriter<Sink>,
     rows: u64,
+    /// Every batch goes out to the descriptor at once (a live feed).
+    flush: bool,
 }
 
 impl ArrowWriter {
     /// Writes the schema message (with its metadata) at once.
-    pub fn new(schema: SchemaRef, out: Sink) -> Result<Self, Error> {
+    pub fn new(schema: SchemaRef, out: Sink, flush: bool) -> Result<Self, Error> {
         Ok(ArrowWriter {
             out: StreamWriter::try_new(out, &schema)?,
             rows: 0,
+            flush,
         })
     }
 
@@ -27,6 +30,9 @@ impl ArrowWriter {
         self.rows += batch.num_rows() as u64;
         if release {
             sink::open(self.out.get_mut())?;
+        }
+        if self.flush {
+            self.out.flush()?;
         }
         Ok(())
     }

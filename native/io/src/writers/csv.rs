@@ -29,11 +29,13 @@ pub struct CsvWriter {
     delimiter: u8,
     columns: usize,
     rows: u64,
+    /// Every batch goes out to the descriptor at once (a live feed).
+    flush: bool,
 }
 
 impl CsvWriter {
     /// Writes the header line (held back like everything else while the sink's gate is shut).
-    pub fn new(schema: SchemaRef, delimiter: u8, out: Sink) -> Result<Self, Error> {
+    pub fn new(schema: SchemaRef, delimiter: u8, out: Sink, flush: bool) -> Result<Self, Error> {
         let mut header = Vec::new();
         for (i, field) in schema.fields().iter().enumerate() {
             if i > 0 {
@@ -52,6 +54,7 @@ impl CsvWriter {
             delimiter,
             columns: schema.fields().len(),
             rows: 0,
+            flush,
         })
     }
 
@@ -63,7 +66,7 @@ impl CsvWriter {
             .map(|_| self.out.buffer())
             .collect();
         let (delimiter, lone) = (self.delimiter, self.columns == 1);
-        blocks.par_iter_mut().enumerate().try_for_each(|(b, buf)| {
+        let format = |(b, buf): (usize, &mut Vec<u8>)| {
             // Per block: a formatter of some types is not shareable between threads.
             let cells = batch
                 .columns()
@@ -85,13 +88,23 @@ impl CsvWriter {
                 buf.push(b'\n');
             }
             Ok::<_, Error>(())
-        })?;
+        };
+        if blocks.len() == 1 {
+            // One block (a live feed's few rows): here, not through the pool, which would cost
+            // a hand-off and its wake-up.
+            format((0, &mut blocks[0]))?;
+        } else {
+            blocks.par_iter_mut().enumerate().try_for_each(format)?;
+        }
         for buf in blocks {
             self.out.write(buf)?;
         }
         self.rows += rows as u64;
         if release {
             self.out.open()?;
+        }
+        if self.flush {
+            self.out.flush()?;
         }
         Ok(())
     }

@@ -55,6 +55,9 @@ pub struct Options {
     pub delimiter: u8,
     /// Hold all output back until a `write(.., release = true)` or `finish`.
     pub hold: bool,
+    /// CSV and Arrow: every batch reaches the descriptor before the next (a live feed, as
+    /// `--follow` writes it); otherwise output goes out in large pieces.
+    pub flush: bool,
     /// The descriptor is a regular file: write it with `O_DIRECT` where the filesystem allows.
     pub direct: bool,
     /// Parquet's `created_by`.
@@ -82,6 +85,7 @@ impl Default for Options {
             float_encoding: FloatEncoding::Plain,
             delimiter: b',',
             hold: false,
+            flush: false,
             direct: false,
             created_by: "trendflex".into(),
             row_group_rows: 0,
@@ -150,8 +154,13 @@ impl Writer {
                 schema,
                 options.delimiter,
                 out,
+                options.flush,
             )?)),
-            Format::Arrow => Inner::Arrow(Box::new(arrow::ArrowWriter::new(schema, out)?)),
+            Format::Arrow => Inner::Arrow(Box::new(arrow::ArrowWriter::new(
+                schema,
+                out,
+                options.flush,
+            )?)),
         };
         Ok(Writer { inner })
     }

@@ -28,6 +28,7 @@ fn options(price: &str, keep: &[&str]) -> SourceOptions {
         header: true,
         keep_as_text: false,
         gaps: GapMode::Error,
+        follow: false,
     }
 }
 
@@ -218,4 +219,67 @@ fn a_name_that_promises_another_format_is_refused() {
         let e = read_all(&p, &options("close", &[]), 8).unwrap_err();
         assert!(e.starts_with(says), "{name}: {e}");
     }
+}
+
+/// `--follow`: from a FIFO fed a row at a time, each row is handed out as soon as its line is
+/// complete, while the writer still waits (a chunk is not held until it is full), and its keep
+/// column is typed from the first row, not from a 100,000-row sample.
+#[test]
+fn following_a_feed_hands_out_each_row_once_its_line_is_complete() {
+    use std::io::Write;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    let dir = std::env::temp_dir().join(format!("trendflex-follow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("feed");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; failure is a return value.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (ack, acked) = channel::<()>();
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        for line in ["ts,close\n7,1.5\n", "8,2.5\n"] {
+            f.write_all(line.as_bytes()).unwrap();
+            // Without follow, the reader would wait for more rows: time out, then go on.
+            let _ = acked.recv_timeout(Duration::from_secs(10));
+        }
+        // Half a line is not a row yet.
+        f.write_all(b"9,").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        f.write_all(b"3.5\n").unwrap();
+    });
+    let mut o = options("close", &["ts"]);
+    o.follow = true;
+    let mut source = Source::open(&Input::Path(fifo.clone()), &o, 1000).unwrap();
+    let mut prices = vec![0.0; 1000];
+    let mut got = Vec::new();
+    loop {
+        let chunk = source.next(&mut prices).unwrap();
+        if chunk.rows == 0 {
+            break;
+        }
+        let ts = chunk.keep[0]
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .expect("typed int64 at once");
+        got.push((
+            chunk.rows,
+            ts.values().to_vec(),
+            prices[..chunk.rows].to_vec(),
+        ));
+        let _ = ack.send(());
+    }
+    writer.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            (1, vec![7], vec![1.5]),
+            (1, vec![8], vec![2.5]),
+            (1, vec![9], vec![3.5])
+        ],
+        "one chunk per row, each before the next was written"
+    );
 }
