@@ -1,5 +1,6 @@
 //! Numbers in fields: prices and numeric keep values. A decimal in the file becomes the nearest
-//! double (correctly rounded, lexical-core), integers are exact.
+//! double (correctly rounded, lexical-core), bit-identical to `str::parse::<f64>` (tests/numbers.rs
+//! checks it over generated texts); integers are exact, or out of range.
 
 /// Why a number field was refused, before its line and column are known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
