@@ -218,6 +218,27 @@ describe('refusals, and a user\'s files left alone', () => {
     assert.deepEqual(readdirSync(tmp).sort(), before, 'nothing left behind')
   })
 
+  it('an input that repeats rows the state consumed is refused, where a typed keep column tells', () => {
+    // Into Parquet, ts is kept as int64 and compared; a group absent from the middle run keeps
+    // its last row in the state. CSV into CSV keeps text, which cannot tell, and is not checked.
+    const long = []
+    for (let t = 0; t < 60; t++) for (const s of ['A', 'B']) if (!(s === 'B' && t >= 20 && t < 40)) long.push([s, 1000 + t, 100 + Math.sin(t + (s === 'B'))])
+    const cut1 = long.findIndex((r) => r[1] === 1020)
+    const cut2 = long.findIndex((r) => r[1] === 1040)
+    const st = join(tmp, 'repeat.state')
+    const args = ['compute', '--group-by', 'symbol', '-p', '5', '--keep', 'ts']
+    ok([...args, write('rep-0.csv', csvOf(long.slice(0, cut1))), '--state', st, '-o', join(tmp, 'rep-0.parquet')])
+    ok([...args, write('rep-1.csv', csvOf(long.slice(cut1, cut2))), '--resume', st, '--state', st, '-o', join(tmp, 'rep-1.parquet')])
+    const saved = readFileSync(st)
+    // B's last row in the state is ts 1019 (from the first run); a third run starting B at 1019.
+    const again = [['A', 1040, 101], ['B', 1019, 102], ['B', 1040, 103]]
+    const r = run([...args, write('rep-2.csv', csvOf(again)), '--resume', st, '--state', st, '-o', join(tmp, 'rep-2.parquet')])
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stderr, /^trendflex: .*rep-2\.csv: symbol B: line 3: ts 1019 is not after 1019, the last row the state has: the input repeats rows the state already consumed/)
+    assert.deepEqual(readFileSync(st), saved, 'the state untouched')
+    ok([...args, write('rep-3.csv', csvOf(again.filter((x) => x[1] === 1040))), '--resume', st, '-o', join(tmp, 'rep-3.parquet')])
+  })
+
   it('--resume s --state s updates the state in place; groups absent from the input carry over', () => {
     const s2 = join(tmp, 'inplace.state')
     writeFileSync(s2, saved)

@@ -202,7 +202,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       follow: o.follow,
     })
     opening()
-    const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, grouped, strict: o.strict, name: inputs.name, column: source.column, resume: resumed })
+    const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, grouped, strict: o.strict, name: inputs.name, column: source.column, keepNames: source.keep, resume: resumed })
     progress.start(source.totalRows, source.inputBytes)
     const names = o.periods.map((p) => `trendflex_${p}`)
     const clash = source.keep.find((k, i) => names.includes(k) || source.keep.indexOf(k) !== i)

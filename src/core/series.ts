@@ -45,6 +45,8 @@ export interface SeriesOptions {
   name: string
   /** The price column, as the input names it (recorded in a state). */
   column: string
+  /** Every keep column of a chunk, as the input names them: the group columns first. */
+  keepNames: string[]
   /** A state file to continue from (`--resume`). */
   resume?: { path: string; bytes: Buffer }
 }
@@ -108,12 +110,11 @@ class Grouped implements Series {
   }
 
   async push(chunk: InputChunk, slot: ResultSlot, schema: arrow.Schema): Promise<arrow.RecordBatch> {
-    const keys = chunk.keep.slice(0, this.o.groupBy.length)
-    // Made with the first chunk, which says the group columns' types.
-    this.#stream ??= this.#open(keys)
+    // Made with the first chunk, which says the keep columns' types.
+    this.#stream ??= this.#open(chunk.keep)
     const n = chunk.rows
     const r = await this.#stream.pushAsync(
-      keys.map(columnBuffers),
+      chunk.keep.map(columnBuffers),
       chunk.prices,
       slot.values.subarray(0, n * this.o.periods.length),
       slot.validity,
@@ -125,18 +126,21 @@ class Grouped implements Series {
     return slot.batchWithNulls(schema, chunk.keep, r.nullCounts, n)
   }
 
-  #open(keys: arrow.Data[]): NativeGroupedStream {
+  #open(keep: arrow.Data[]): NativeGroupedStream {
     const resume = this.o.resume
+    const fields = keep.map((d, i) => ({ name: this.o.keepNames[i]!, type: typeName(d.type) ?? String(d.type) }))
+    const keys = this.o.groupBy.length
     try {
       return new (native().NativeGroupedStream)(
         this.o.periods,
         this.o.kernel,
         this.o.threads,
         this.o.gaps,
-        keys.map((d, i) => ({ name: this.o.groupBy[i]!, type: typeName(d.type) ?? String(d.type) })),
+        fields.slice(0, keys).map((f, i) => ({ ...f, name: this.o.groupBy[i]! })),
         this.o.flavor,
         this.o.column,
         resume?.bytes,
+        fields.slice(keys),
       )
     } catch (error) {
       const e = error as { code?: string; message: string }

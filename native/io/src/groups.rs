@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use arrow_array::Array;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_row::{RowConverter, SortField};
@@ -222,5 +223,164 @@ mod tests {
         assert_eq!(nan_validity(&values, 5, &mut bits, 8), vec![3, 2]);
         assert_eq!(bits[0], 0b00101);
         assert_eq!(bits[8], 0b01110);
+    }
+}
+
+/// What each group's last row held in some columns (the `--keep` columns), one row per group in
+/// id order, carried in a saved state; and, where a column can tell, a check that a resumed input
+/// does not repeat rows the state already consumed: its first row of each group must come after
+/// the group's last saved row in the first numeric or temporal column (a timestamp, a date, an
+/// integer or float such as epoch seconds). Text cannot tell (`2024-1-9` sorts after
+/// `2024-1-10`), so CSV into CSV, which keeps fields as text, is not checked.
+pub struct LastRows {
+    schema: SchemaRef,
+    /// One row per group seen (or restored), in id order.
+    batch: Option<RecordBatch>,
+    /// The column compared, and whether it compares as integers (else as floats).
+    check: Option<(usize, bool)>,
+    /// Groups of the state not yet seen in this run: their first row is checked.
+    unchecked: Vec<bool>,
+}
+
+/// A resumed input's row that the state has already consumed (or an older one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeat {
+    pub group: u32,
+    /// The row of the chunk.
+    pub row: usize,
+    pub column: String,
+    pub last: String,
+    pub first: String,
+}
+
+impl LastRows {
+    pub fn new(schema: SchemaRef) -> Self {
+        let check = schema.fields().iter().enumerate().find_map(|(i, f)| {
+            let t = f.data_type();
+            if t.is_integer() || t.is_temporal() {
+                Some((i, true))
+            } else if t.is_floating() {
+                Some((i, false))
+            } else {
+                None
+            }
+        });
+        LastRows {
+            schema,
+            batch: None,
+            check,
+            unchecked: Vec::new(),
+        }
+    }
+
+    /// Takes a saved state's last rows: kept only when their columns are this run's.
+    pub fn restore(&mut self, batch: Option<RecordBatch>) {
+        self.batch = batch.filter(|b| b.schema().fields() == self.schema.fields());
+        self.unchecked = vec![true; self.batch.as_ref().map_or(0, |b| b.num_rows())];
+    }
+
+    /// The last rows, one per group in id order, for a saved state.
+    pub fn batch(&self) -> Option<&RecordBatch> {
+        self.batch.as_ref()
+    }
+
+    /// Before a chunk (`columns` in this schema, `ids` its groups) is computed: the first row of
+    /// every group the state knows must come after its saved last row; the first that does not.
+    pub fn check(&mut self, ids: &[u32], columns: &[ArrayRef]) -> Result<Option<Repeat>, Error> {
+        let (Some((c, integer)), Some(saved)) = (self.check, &self.batch) else {
+            return Ok(None);
+        };
+        for (row, &id) in ids.iter().enumerate() {
+            let g = id as usize;
+            if !self.unchecked.get(g).copied().unwrap_or(false) {
+                continue;
+            }
+            self.unchecked[g] = false;
+            let (old, new) = (saved.column(c).slice(g, 1), columns[c].slice(row, 1));
+            let after = if integer {
+                let to = |a: &ArrayRef| -> Result<Option<i64>, Error> {
+                    let v = arrow_cast::cast(a, &DataType::Int64)?;
+                    let v = v
+                        .as_any()
+                        .downcast_ref::<arrow_array::Int64Array>()
+                        .expect("cast to Int64");
+                    Ok(v.is_valid(0).then(|| v.value(0)))
+                };
+                match (to(&old)?, to(&new)?) {
+                    (Some(o), Some(n)) => n > o,
+                    _ => true,
+                }
+            } else {
+                let to = |a: &ArrayRef| -> Result<f64, Error> {
+                    let v = arrow_cast::cast(a, &DataType::Float64)?;
+                    let v = v
+                        .as_any()
+                        .downcast_ref::<arrow_array::Float64Array>()
+                        .expect("cast to Float64");
+                    Ok(if v.is_valid(0) { v.value(0) } else { f64::NAN })
+                };
+                let (o, n) = (to(&old)?, to(&new)?);
+                o.is_nan() || n.is_nan() || n > o
+            };
+            if !after {
+                let text = |a: &ArrayRef| -> Result<String, Error> {
+                    Ok(
+                        ArrayFormatter::try_new(a.as_ref(), &FormatOptions::default())?
+                            .value(0)
+                            .to_string(),
+                    )
+                };
+                return Ok(Some(Repeat {
+                    group: id,
+                    row,
+                    column: self.schema.field(c).name().clone(),
+                    last: text(&old)?,
+                    first: text(&new)?,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// After a chunk: records each group's last row in it. `groups`: groups seen so far.
+    pub fn update(
+        &mut self,
+        ids: &[u32],
+        columns: &[ArrayRef],
+        groups: usize,
+    ) -> Result<(), Error> {
+        if self.schema.fields().is_empty() || ids.is_empty() {
+            return Ok(());
+        }
+        let mut last = vec![u32::MAX; groups];
+        for (row, &id) in ids.iter().enumerate() {
+            last[id as usize] = row as u32;
+        }
+        let chunk = RecordBatch::try_new(self.schema.clone(), columns.to_vec())?;
+        let old_rows = self.batch.as_ref().map_or(0, |b| b.num_rows());
+        // Each group's row: from this chunk where it appears, else from before.
+        let picks: Vec<(usize, usize)> = (0..groups)
+            .map(|g| {
+                if last[g] != u32::MAX {
+                    (1, last[g] as usize)
+                } else if g < old_rows {
+                    (0, g)
+                } else {
+                    (1, 0) // a group with no row yet cannot be: every id comes from a row
+                }
+            })
+            .collect();
+        let empty = RecordBatch::new_empty(self.schema.clone());
+        let old = self.batch.as_ref().unwrap_or(&empty);
+        let merged = (0..self.schema.fields().len())
+            .map(|c| {
+                arrow_select::interleave::interleave(
+                    &[old.column(c).as_ref(), chunk.column(c).as_ref()],
+                    &picks,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch = Some(RecordBatch::try_new(self.schema.clone(), merged)?);
+        Ok(())
     }
 }

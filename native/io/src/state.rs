@@ -5,8 +5,8 @@
 //! (`u32` length + UTF-8 each); the periods (`u32` count, `u32` each); the rows consumed so far in
 //! all (`u64`); the groups (`u32` count); the group keys as an Arrow IPC stream (`u32` length; a
 //! schema of the group columns and one batch, a row per group in group order; empty when the job
-//! is not grouped); each group's state (`u32` length + bytes, from the core); a CRC-32 of all
-//! before it.
+//! is not grouped); the last row's `--keep` values per group, the same way (empty without keep
+//! columns); each group's state (`u32` length + bytes, from the core); a CRC-32 of all before it.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -39,6 +39,9 @@ pub struct JobState {
     pub rows: u64,
     /// The group keys, one row per group in group order (`None` when not grouped).
     pub keys: Option<RecordBatch>,
+    /// The last row's `--keep` values, one row per group in group order (`None`: no keep
+    /// columns).
+    pub last: Option<RecordBatch>,
     /// Each group's state, from `trendflex_core::GroupedStream::save_group`.
     pub groups: Vec<Vec<u8>>,
 }
@@ -165,6 +168,13 @@ impl JobState {
             w.finish()?;
         }
         put_bytes(&mut b, &ipc);
+        let mut ipc = Vec::new();
+        if let Some(last) = &self.last {
+            let mut w = StreamWriter::try_new(&mut ipc, &last.schema())?;
+            w.write(last)?;
+            w.finish()?;
+        }
+        put_bytes(&mut b, &ipc);
         for g in &self.groups {
             put_bytes(&mut b, g);
         }
@@ -236,6 +246,22 @@ impl JobState {
         if keys.is_none() && groups_n > 1 {
             return Err(corrupt(format!("{groups_n} groups and no group keys")));
         }
+        let ipc = r.bytes()?;
+        let last = if ipc.is_empty() {
+            None
+        } else {
+            let reader = StreamReader::try_new(Cursor::new(ipc), None)
+                .map_err(|e| corrupt(format!("its last rows: {e}")))?;
+            let mut batches = reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| corrupt(format!("its last rows: {e}")))?;
+            if batches.len() != 1 || batches[0].num_rows() != groups_n {
+                return Err(corrupt(format!(
+                    "its last rows do not match its {groups_n} groups"
+                )));
+            }
+            batches.pop()
+        };
         let groups = (0..groups_n)
             .map(|_| r.bytes().map(<[u8]>::to_vec))
             .collect::<Result<Vec<_>, _>>()?;
@@ -255,6 +281,7 @@ impl JobState {
             },
             rows,
             keys,
+            last,
             groups,
         })
     }
@@ -333,6 +360,13 @@ mod tests {
             },
             rows: 12345,
             keys: Some(RecordBatch::try_new(schema, vec![keys]).unwrap()),
+            last: Some(
+                RecordBatch::try_new(
+                    Arc::new(Schema::new(vec![Field::new("ts", DataType::Int64, true)])),
+                    vec![Arc::new(arrow_array::Int64Array::from(vec![10, 20]))],
+                )
+                .unwrap(),
+            ),
             groups: vec![vec![1, 2, 3], vec![4; 100]],
         }
     }
@@ -345,6 +379,7 @@ mod tests {
         assert_eq!(back.belongs, s.belongs);
         assert_eq!((back.rows, &back.groups), (12345, &s.groups));
         assert_eq!(back.keys.unwrap(), s.keys.unwrap());
+        assert_eq!(back.last.unwrap(), s.last.unwrap());
         for len in 0..bytes.len() {
             assert!(JobState::from_bytes(&bytes[..len]).is_err(), "cut at {len}");
         }

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use trendflex_core::gaps::GapMode;
 use trendflex_core::{GroupError, GroupedStream};
-use trendflex_io::groups::{GroupKeys, nan_validity};
+use trendflex_io::groups::{GroupKeys, LastRows, nan_validity};
 use trendflex_io::state::{Belongs, JobState, StateError as JobStateError};
 use trendflex_io::{ColumnBytes, Loan};
 
@@ -40,13 +40,17 @@ struct State {
     ids: Vec<u32>,
     /// Rows consumed, over every run of a resumed state too.
     rows: u64,
+    /// Each group's last row in the other keep columns, for a saved state.
+    last: LastRows,
 }
 
 /// TrendFlex of every group of a table that arrives in chunks. One call at a time.
 #[napi]
 pub struct NativeGroupedStream {
     state: Arc<Mutex<Option<State>>>,
+    /// The group columns, then the other keep columns.
     schema: SchemaRef,
+    key_columns: usize,
     periods: usize,
     kernel: String,
     /// What a saved state belongs to.
@@ -80,7 +84,8 @@ fn gap_mode(env: &Env, gaps: &str) -> Result<GapMode> {
 #[napi]
 impl NativeGroupedStream {
     /// `keys`: the group columns, with the types the reader gives them (none: the whole input is
-    /// one series). `flavor`: `vectorta` (default) or `ehlers`. `column`: the price column, and
+    /// one series); `kept`: the other keep columns, whose last row per group a saved state
+    /// holds. `flavor`: `vectorta` (default) or `ehlers`. `column`: the price column, and
     /// `state`: the bytes of a state file to continue from (`saveState` made them), refused unless
     /// made with the same periods, flavour, gaps mode, price column and group columns.
     #[napi(catch_unwind, constructor)]
@@ -95,6 +100,7 @@ impl NativeGroupedStream {
         flavor: Option<String>,
         column: Option<String>,
         state: Option<Uint8Array>,
+        kept: Option<Vec<WriterField>>,
     ) -> Result<Self> {
         let kernel = parse_kernel(&env, &kernel)?;
         let flavor = parse_flavor(&env, flavor.as_deref())?;
@@ -105,23 +111,29 @@ impl NativeGroupedStream {
         let mut stream =
             GroupedStream::with_flavor(&periods, kernel, flavor, gaps, threads as usize)
                 .map_err(|e| core_error(&env, &e))?;
+        let field = |k: &WriterField, what: &str| {
+            data_type(&k.data_type)
+                .map(|t| Field::new(&k.name, t, true))
+                .ok_or_else(|| {
+                    range_error(
+                        &env,
+                        "ERR_GROUP_BY",
+                        format!("column {} of type {} cannot {what}", k.name, k.data_type),
+                    )
+                })
+        };
         let fields = keys
             .iter()
-            .map(|k| {
-                data_type(&k.data_type)
-                    .map(|t| Field::new(&k.name, t, true))
-                    .ok_or_else(|| {
-                        range_error(
-                            &env,
-                            "ERR_GROUP_BY",
-                            format!(
-                                "column {} of type {} cannot group rows",
-                                k.name, k.data_type
-                            ),
-                        )
-                    })
-            })
+            .map(|k| field(k, "group rows"))
             .collect::<Result<Vec<_>>>()?;
+        let kept = kept
+            .unwrap_or_default()
+            .iter()
+            .map(|k| field(k, "be kept in a state"))
+            .collect::<Result<Vec<_>>>()?;
+        let key_columns = fields.len();
+        let all = Arc::new(Schema::new([fields.clone(), kept.clone()].concat()));
+        let mut last = LastRows::new(Arc::new(Schema::new(kept)));
         let schema = Arc::new(Schema::new(fields));
         let types: Vec<_> = schema
             .fields()
@@ -147,6 +159,7 @@ impl NativeGroupedStream {
                 .map_err(|e| state_error(&env, &e))?;
             keys.restore(saved.keys.as_ref(), saved.groups.len())
                 .map_err(|e| range_error(&env, "ERR_STATE_CORRUPT", e.to_string()))?;
+            last.restore(saved.last);
             for (id, group) in saved.groups.iter().enumerate() {
                 stream
                     .restore_group(id as u32, group)
@@ -161,8 +174,10 @@ impl NativeGroupedStream {
                 keys,
                 ids: Vec::new(),
                 rows,
+                last,
             }))),
-            schema,
+            schema: all,
+            key_columns,
             belongs,
             periods: periods.len(),
         })
@@ -174,7 +189,8 @@ impl NativeGroupedStream {
         self.kernel.clone()
     }
 
-    /// Computes one chunk on the thread pool: `keys` (the group columns), `prices` (changed in
+    /// Computes one chunk on the thread pool: `keep` (the group columns, then the other keep
+    /// columns, as the constructor was told them), `prices` (changed in
     /// place by `--gaps ffill`), results into `out` (row-major, periods x rows), each period's
     /// validity into `validity` (`stride` bytes per period). `lines`: the input line of each row,
     /// for messages (else rows are numbered from `firstRow`). Leave the arrays alone until the
@@ -184,7 +200,7 @@ impl NativeGroupedStream {
     pub fn push_async(
         &self,
         env: Env,
-        keys: Vec<ColumnBuffers>,
+        keep: Vec<ColumnBuffers>,
         prices: Float64Array,
         out: Float64Array,
         validity: Uint8Array,
@@ -212,7 +228,8 @@ impl NativeGroupedStream {
             home: self.state.clone(),
             state: Some(state),
             schema: self.schema.clone(),
-            keys,
+            keep,
+            key_columns: self.key_columns,
             prices,
             out,
             validity,
@@ -267,8 +284,13 @@ impl NativeGroupedStream {
             rows: state.rows,
             keys: state
                 .keys
-                .key_batch(self.schema.clone())
+                .key_batch(Arc::new(
+                    self.schema
+                        .project(&(0..self.key_columns).collect::<Vec<_>>())
+                        .map_err(|e| range_error(&env, "ERR_STATE", e.to_string()))?,
+                ))
                 .map_err(|e| range_error(&env, "ERR_STATE", e.to_string()))?,
+            last: state.last.batch().cloned(),
             groups,
         };
         job.to_bytes()
@@ -291,7 +313,9 @@ pub struct PushGroups {
     home: Arc<Mutex<Option<State>>>,
     state: Option<State>,
     schema: SchemaRef,
-    keys: Vec<ColumnBuffers>,
+    /// The group columns first, then the other keep columns.
+    keep: Vec<ColumnBuffers>,
+    key_columns: usize,
     prices: Float64Array,
     out: Float64Array,
     validity: Uint8Array,
@@ -311,19 +335,55 @@ impl Task for PushGroups {
         catch_panics(|| {
             let state = self.state.as_mut().expect("a push carries the state");
             let n = self.prices.len();
-            let bytes: Vec<ColumnBytes<'_>> = self.keys.iter().map(ColumnBuffers::bytes).collect();
+            let at = |row: usize, lines: &Option<Float64Array>| match lines {
+                Some(lines) => format!("line {}", lines[row]),
+                None => format!("row {}", self.first_row + row as u64 + 1),
+            };
+            let bytes: Vec<ColumnBytes<'_>> = self.keep.iter().map(ColumnBuffers::bytes).collect();
             let loan = Loan::new();
-            let keyed = if bytes.is_empty() {
-                state.keys.ids(&[], n, &mut state.ids) // one series: every row in group 0
-            } else {
+            // The chunk's group ids; then, for the keep columns after the group columns, the
+            // check that a resumed input does not repeat rows, and each group's last row.
+            let keyed = (|| -> std::result::Result<Option<String>, trendflex_io::Error> {
+                if bytes.is_empty() {
+                    state.keys.ids(&[], n, &mut state.ids)?; // one series: every row in group 0
+                    return Ok(None);
+                }
                 // SAFETY: the task holds references to every typed array until it settles, which
                 // is after `loan` and the batch made over them are dropped at the end of this
-                // block; the JS side leaves them alone meanwhile (documented on `pushAsync`).
-                unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, n) }
-                    .and_then(|batch| state.keys.ids(batch.columns(), n, &mut state.ids))
-            };
+                // block (`update` copies what it keeps); the JS side leaves them alone meanwhile
+                // (documented on `pushAsync`).
+                let batch =
+                    unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, n) }?;
+                let (keys, kept) = batch.columns().split_at(self.key_columns);
+                state.keys.ids(keys, n, &mut state.ids)?;
+                if let Some(r) = state.last.check(&state.ids, kept)? {
+                    let group = state.keys.name(r.group);
+                    let group = if group.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{group}: ")
+                    };
+                    return Ok(Some(format!(
+                        "{group}{}: {} {} is not after {}, the last row the state has: the input repeats rows the state already consumed (give --resume only the rows after them)",
+                        at(r.row, &self.lines),
+                        r.column,
+                        r.first,
+                        r.last
+                    )));
+                }
+                state.last.update(&state.ids, kept, state.keys.len())?;
+                Ok(None)
+            })();
             drop(loan);
-            keyed.map_err(|e| self.failure.input(&self.name, e))?;
+            match keyed {
+                Err(e) => return Err(self.failure.input(&self.name, e)),
+                Ok(Some(repeat)) => {
+                    return Err(self
+                        .failure
+                        .input(&self.name, trendflex_io::Error::Input(repeat)));
+                }
+                Ok(None) => {}
+            }
             // SAFETY: as above; `prices`, `out` and `validity` are distinct typed arrays (the JS side
             // allocates them apart) and nothing else in this task refers to their bytes.
             let (prices, out, validity) = unsafe {
@@ -335,10 +395,7 @@ impl Task for PushGroups {
             };
             if let Err(GroupError::Gap { group, row }) = state.stream.push(&state.ids, prices, out)
             {
-                let at = match &self.lines {
-                    Some(lines) => format!("line {}", lines[row]),
-                    None => format!("row {}", self.first_row + row as u64 + 1),
-                };
+                let at = at(row, &self.lines);
                 let message = if state.keys.name(group).is_empty() {
                     format!(
                         "{at}: missing price after the first valid one (--gaps error); use --gaps ffill to carry the last price forward, or --gaps propagate"
