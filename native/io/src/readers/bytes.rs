@@ -8,6 +8,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 pub const GZIP: &[u8] = &[0x1f, 0x8b];
 pub const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
@@ -99,11 +100,89 @@ pub fn unpacked(
     Ok(match kind {
         Packing::Plain => Box::new(counted),
         // Multi-member: `cat a.gz b.gz` is one valid gzip stream, as gunzip reads it.
-        Packing::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+        // Decompressed on a thread of its own, while the parser works on what came before.
+        Packing::Gzip => Box::new(ReadAhead::new(flate2::read::MultiGzDecoder::new(
             io::BufReader::with_capacity(1 << 20, counted),
-        )),
-        Packing::Zstd => Box::new(zstd::stream::read::Decoder::new(counted)?),
+        ))?),
+        Packing::Zstd => Box::new(ReadAhead::new(zstd::stream::read::Decoder::new(counted)?)?),
     })
+}
+
+/// Bytes a read-ahead thread reads per piece, and pieces it may be ahead.
+const AHEAD_PIECE: usize = 1 << 20;
+const AHEAD_DEPTH: usize = 4;
+
+/// Reads `inner` on a thread of its own, up to [`AHEAD_DEPTH`] pieces ahead of the caller, so that
+/// decompressing and parsing run on two cores. The pieces come back in order; an error comes
+/// back where it happened.
+struct ReadAhead {
+    pieces: Receiver<io::Result<Vec<u8>>>,
+    recycle: SyncSender<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl ReadAhead {
+    fn new(mut inner: impl Read + Send + 'static) -> io::Result<Self> {
+        let (send, pieces) = sync_channel::<io::Result<Vec<u8>>>(AHEAD_DEPTH);
+        let (recycle, spare) = sync_channel::<Vec<u8>>(AHEAD_DEPTH + 1);
+        std::thread::Builder::new()
+            .name("trendflex-inflate".into())
+            .spawn(move || {
+                loop {
+                    let mut buf = spare.try_recv().unwrap_or_default();
+                    buf.resize(AHEAD_PIECE, 0);
+                    let n = loop {
+                        match inner.read(&mut buf) {
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            other => break other,
+                        }
+                    };
+                    let last = !matches!(n, Ok(k) if k > 0);
+                    let piece = n.map(|k| {
+                        buf.truncate(k);
+                        buf
+                    });
+                    // The reader went away (an error elsewhere): stop.
+                    if send.send(piece).is_err() || last {
+                        return;
+                    }
+                }
+            })?;
+        Ok(ReadAhead {
+            pieces,
+            recycle,
+            current: Vec::new(),
+            at: 0,
+            done: false,
+        })
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let next = match self.pieces.recv() {
+                Ok(piece) => piece?,
+                Err(_) => Vec::new(), // the thread ended after the last piece
+            };
+            if next.is_empty() {
+                self.done = true;
+                return Ok(0);
+            }
+            let used = std::mem::replace(&mut self.current, next);
+            let _ = self.recycle.try_send(used);
+            self.at = 0;
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// An eventfd that, once written, makes every wait for input in this process end: see
