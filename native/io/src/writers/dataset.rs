@@ -278,6 +278,8 @@ impl DatasetWriter {
             part.writer.append_key_value_metadata(kv);
         }
         let written = part.writer.close()?;
+        // The same footer as a single file's: float statistics every reader uses.
+        super::footer::use_type_defined_float_order_in(&part.path)?;
         self.finished
             .push((part.path, written.file_metadata().num_rows() as u64));
         Ok(())

@@ -107,6 +107,37 @@ pub fn use_type_defined_float_order(tail: &mut [u8]) -> bool {
     true
 }
 
+/// [`use_type_defined_float_order`] on a finished file, its footer rewritten in place (the same
+/// length): for files another writer finished (a dataset's). Returns whether it rewrote it.
+pub fn use_type_defined_float_order_in(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let size = file.metadata()?.len();
+    let mut end = [0u8; 8];
+    if size < 12 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(size - 8))?;
+    file.read_exact(&mut end)?;
+    let len = u32::from_le_bytes(end[..4].try_into().expect("4 bytes")) as u64;
+    if &end[4..] != b"PAR1" || len + 12 > size {
+        return Ok(false);
+    }
+    let start = size - 8 - len;
+    let mut tail = vec![0u8; (len + 8) as usize];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut tail)?;
+    if !use_type_defined_float_order(&mut tail) {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(start))?;
+    file.write_all(&tail)?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -365,3 +365,118 @@ fn write_errors_are_os_errors() {
 fn libc_enospc() -> i32 {
     28
 }
+
+/// `--partition-by`: a folder per value, the partition column left out of the files, every row
+/// in its partition's file in order, and each file's footer as a single file's: statistics on,
+/// float column orders type-defined (which every reader uses to skip row groups).
+#[test]
+fn a_dataset_holds_every_row_in_its_folder_with_single_file_footers() {
+    let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let options = Options {
+        format: Format::Parquet,
+        partition: Some(trendflex_io::Partition {
+            dir: dir.path().to_path_buf(),
+            columns: vec!["sym".into()],
+        }),
+        ..Options::default()
+    };
+    let mut writer = Writer::new(schema(), -1, &options).unwrap();
+    for b in batches() {
+        writer.write(&b, true).unwrap();
+    }
+    let summary = writer
+        .finish(vec![("trendflex".into(), "{}".into())])
+        .unwrap();
+    assert_eq!(summary.rows, 62);
+    let all = concat(&batches());
+    let sym = all.column(1).as_string::<i32>();
+    let mut folders: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    folders.sort();
+    assert_eq!(
+        folders,
+        [
+            "sym=BTC",
+            "sym=ETH, spot",
+            "sym=__HIVE_DEFAULT_PARTITION__",
+            "sym=say %22hi%22%0Anow"
+        ]
+    );
+    let mut total = 0;
+    for folder in folders {
+        let value = folder.strip_prefix("sym=").unwrap();
+        let want: Vec<usize> = (0..all.num_rows())
+            .filter(|&i| match value {
+                "__HIVE_DEFAULT_PARTITION__" => sym.is_null(i),
+                v => sym.is_valid(i) && sym.value(i).replace('\n', "%0A").replace('"', "%22") == v,
+            })
+            .collect();
+        let file = File::open(dir.path().join(&folder).join("part-0.parquet")).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let meta = builder.metadata().clone();
+        let orders = meta.file_metadata().column_orders().unwrap();
+        assert!(
+            orders
+                .iter()
+                .all(|o| matches!(o, parquet::basic::ColumnOrder::TYPE_DEFINED_ORDER(_))),
+            "{folder}: {orders:?}"
+        );
+        for g in meta.row_groups() {
+            for c in 1..g.num_columns() {
+                assert!(
+                    g.column(c)
+                        .statistics()
+                        .is_some_and(|s| s.min_bytes_opt().is_some()
+                            || s.null_count_opt() == Some(g.num_rows() as u64)),
+                    "{folder}: column {c} statistics"
+                );
+            }
+        }
+        let got = concat(
+            &builder
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            got.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>(),
+            ["ts", "trendflex_5", "trendflex_20"],
+            "the partition column is the folder"
+        );
+        let indices = arrow_array::UInt32Array::from_iter_values(want.iter().map(|&i| i as u32));
+        let rows = arrow_select::take::take_record_batch(&all, &indices)
+            .unwrap()
+            .project(&[0, 2, 3])
+            .unwrap();
+        assert_eq!(
+            got.column(0).as_primitive::<Int64Type>(),
+            rows.column(0).as_primitive::<Int64Type>(),
+            "{folder}: ts"
+        );
+        for c in 1..3 {
+            let (g, w) = (
+                got.column(c).as_primitive::<Float64Type>(),
+                rows.column(c).as_primitive::<Float64Type>(),
+            );
+            assert_eq!(g.nulls(), w.nulls(), "{folder}: column {c} nulls");
+            let bits = |a: &Float64Array| {
+                a.values()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| a.is_valid(*i))
+                    .map(|(_, v)| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(g), bits(w), "{folder}: column {c} bit for bit");
+        }
+        total += got.num_rows();
+    }
+    assert_eq!(total, 62);
+}
