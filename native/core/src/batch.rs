@@ -42,6 +42,13 @@ impl Units {
         }
     }
 
+    /// Gives back the memory beyond the exact state (see `LaneGroup::compact`).
+    pub fn compact(&mut self) {
+        if let Units::Groups(_, groups) = self {
+            groups.iter_mut().for_each(LaneGroup::compact);
+        }
+    }
+
     /// Every period's canonical state, in row order.
     pub fn save(&self) -> Vec<PeriodState> {
         match self {

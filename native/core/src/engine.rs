@@ -70,6 +70,22 @@ impl LaneGroup {
         }
     }
 
+    /// Drops the history no lane will look at again and gives its memory back: what is left is
+    /// the last `max_period` rows, the exact state. For streams that sit idle between small
+    /// pushes (a group of many): a long stream keeps its block of room, which saves a copy per
+    /// price.
+    pub fn compact(&mut self) {
+        let n = self.lanes;
+        let keep = self.row.min(self.max_period);
+        if self.row > keep {
+            let end = self.row * n;
+            self.hist.copy_within(end - keep * n..end, 0);
+            self.row = keep;
+        }
+        self.hist.truncate(keep * n);
+        self.hist.shrink_to_fit();
+    }
+
     /// The canonical state of each real row (see `state`), in row order.
     pub fn save(&self) -> Vec<PeriodState> {
         let n = self.lanes;

@@ -53,6 +53,9 @@ const NONE: u32 = u32::MAX;
 /// Chunks of fewer rows are computed on the calling thread.
 const SMALL_CHUNK: usize = 256;
 
+/// A group's run of at least this many rows in a chunk leaves it compacted.
+const COMPACT_AFTER: usize = 256;
+
 pub struct GroupedStream {
     periods: Vec<usize>,
     kernel: Kernel,
@@ -283,10 +286,17 @@ impl GroupedStream {
                 return;
             }
             g.rows += w.prices.len() as u64;
-            // Lengths match by construction, so the streams cannot refuse.
+            // Lengths match by construction, so the streams cannot refuse. A group that came as
+            // a long run (a stacked table) is likely done for a while: it keeps its exact state
+            // only, as thousands of groups may wait at once. Groups that come a few rows at a
+            // time (interleaved) keep their room, or every chunk would shrink and regrow them.
             let _ = match &mut g.series {
                 Series::Single(s) => s.push(w.prices, w.out),
-                Series::Batch(s) => s.push(w.prices, w.out),
+                Series::Batch(s) => s.push(w.prices, w.out).map(|()| {
+                    if w.prices.len() >= COMPACT_AFTER {
+                        s.compact()
+                    }
+                }),
             };
         });
         let mut gap: Option<GroupError> = None;

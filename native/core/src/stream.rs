@@ -285,6 +285,13 @@ impl TrendflexBatchStream {
         params::check_data(self.seen.total, self.seen.valid, &self.periods)
     }
 
+    /// Gives back the memory the kernels keep beyond the exact state (room they write ahead
+    /// into), for a stream that will wait between pushes: one of many groups. The next push
+    /// takes it again. Results are unchanged.
+    pub fn compact(&mut self) {
+        self.units.compact();
+    }
+
     /// Everything needed to continue this stream later, bit for bit, with any kernel and thread
     /// count: see [`TrendflexBatchStream::resume`].
     pub fn save_state(&self) -> Vec<u8> {

@@ -342,3 +342,30 @@ fn grouped_resumed_anywhere_equals_one_run() {
         }
     }
 }
+
+/// Compacting a batch stream between pushes (what a group of many does after a long run) gives
+/// back memory and changes no result, with every kernel, inside warm-up and after.
+#[test]
+fn compacting_between_pushes_changes_nothing() {
+    let periods: Vec<usize> = (5..=60).collect();
+    let x = series(1400, 12, true);
+    let want: Vec<Vec<f64>> = periods
+        .iter()
+        .map(|&p| single_in(Flavor::VectorTa, &x, p, Kernel::Scalar))
+        .collect();
+    for kernel in kernels() {
+        let mut s = TrendflexBatchStream::new(&periods, kernel, 1).unwrap();
+        let mut rows = vec![Vec::new(); periods.len()];
+        for piece in [&x[..3], &x[3..40], &x[40..700], &x[700..701], &x[701..]] {
+            let mut out = vec![0.0; piece.len() * periods.len()];
+            s.push(piece, &mut out).unwrap();
+            s.compact();
+            for (r, row) in rows.iter_mut().enumerate() {
+                row.extend_from_slice(&out[r * piece.len()..][..piece.len()]);
+            }
+        }
+        for (r, &p) in periods.iter().enumerate() {
+            assert_same(&rows[r], &want[r], &format!("{kernel} L={p}"));
+        }
+    }
+}
