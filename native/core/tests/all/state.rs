@@ -369,3 +369,35 @@ fn compacting_between_pushes_changes_nothing() {
         }
     }
 }
+
+/// Bytes changed anywhere with the checksum made right again (as a buggy or hostile writer
+/// would): refused or resumed, and a resumed stream computes on, never a panic.
+#[test]
+fn changed_bytes_with_a_valid_checksum_never_panic() {
+    let periods = [2, 5, 9, 20, 64];
+    let mut rng = Rng::new(31);
+    for (n, flavor) in [
+        (3, Flavor::VectorTa),
+        (30, Flavor::Ehlers),
+        (300, Flavor::VectorTa),
+    ] {
+        let good = saved_batch(&periods, flavor, n);
+        for _ in 0..4000 {
+            let mut b = good.clone();
+            let body = b.len() - 4;
+            for _ in 0..1 + rng.next_u64() % 3 {
+                let at = (rng.next_u64() as usize) % body;
+                b[at] = rng.next_u64() as u8;
+            }
+            let crc = crc32fast::hash(&b[..body]);
+            b[body..].copy_from_slice(&crc.to_le_bytes());
+            for kernel in kernels() {
+                if let Ok(mut s) = TrendflexBatchStream::resume(&periods, kernel, flavor, 1, &b) {
+                    let x = random_walk(40, 3);
+                    s.push(&x, &mut vec![0.0; 40 * periods.len()]).unwrap();
+                    let _ = s.finish();
+                }
+            }
+        }
+    }
+}
