@@ -66,6 +66,16 @@ fn io_message(e: &io::Error) -> String {
 
 impl std::error::Error for Error {}
 
+/// The message of a thread that panicked (a bug), from its payload: "`who` panicked: why".
+pub(crate) fn panicked(who: &str, payload: Box<dyn std::any::Any + Send>) -> String {
+    let why = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("{who} panicked: {why}")
+}
+
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
@@ -91,5 +101,24 @@ impl From<arrow_schema::ArrowError> for Error {
             arrow_schema::ArrowError::IoError(_, io) => Error::Io(io),
             other => Error::Arrow(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_thread_that_panicked_is_named_with_its_message() {
+        let formatted = std::thread::spawn(|| panic!("row {} of {}", 3, 7))
+            .join()
+            .unwrap_err();
+        assert_eq!(
+            super::panicked("the file writer", formatted),
+            "the file writer panicked: row 3 of 7"
+        );
+        let literal = std::thread::spawn(|| panic!("plain")).join().unwrap_err();
+        assert_eq!(
+            super::panicked("the writing thread", literal),
+            "the writing thread panicked: plain"
+        );
     }
 }

@@ -86,9 +86,12 @@ impl Spool {
 
     fn join(&mut self) -> Result<u64, Error> {
         match self.thread.take() {
-            Some(t) => t
-                .join()
-                .unwrap_or_else(|_| Err(Error::Arrow("the writing thread panicked".into()))),
+            Some(t) => t.join().unwrap_or_else(|p| {
+                Err(Error::Arrow(crate::error::panicked(
+                    "the writing thread",
+                    p,
+                )))
+            }),
             None => Ok(0),
         }
     }

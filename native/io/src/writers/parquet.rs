@@ -196,9 +196,9 @@ impl ParquetWriter {
 
     fn join(&mut self) -> Appended {
         match self.appender.take() {
-            Some(handle) => handle
-                .join()
-                .unwrap_or_else(|_| Err(Error::Parquet("the file writer panicked".into()))),
+            Some(handle) => handle.join().unwrap_or_else(|p| {
+                Err(Error::Parquet(crate::error::panicked("the file writer", p)))
+            }),
             None => Err(Error::Parquet("the file writer already finished".into())),
         }
     }
