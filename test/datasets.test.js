@@ -129,3 +129,46 @@ describe('--partition-by refuses, and a failed run leaves nothing', () => {
     assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.')), [])
   })
 })
+
+describe('the default Parquet opens with every reader a user has, with its default settings', () => {
+  // pyarrow, DuckDB and Spark are checked above and in engines.test.js; here polars and pandas,
+  // each against pyarrow's reading of the same files: a single batch file and a dataset.
+  const input = join(tmp, 'readers.csv')
+  writeFileSync(input, longCsv('interleaved'))
+  const grid = join(tmp, 'readers-grid.parquet')
+  const ds = join(tmp, 'readers-ds')
+  for (const args of [['batch', input, '--group-by', 'symbol', '--periods', '5,20', '--keep', 't', '-o', grid], ['compute', input, '--group-by', 'symbol', '-p', '20', '--keep', 't', '--partition-by', 'symbol', '-o', ds]]) {
+    const r = run(args)
+    assert.equal(r.status, 0, r.stderr)
+  }
+
+  it('polars (read_parquet, scan_parquet with hive partitioning) and pandas read the same rows and values as pyarrow', () => {
+    const r = spawnSync(PYTHON, ['-c', `
+import sys, json, math, pyarrow.parquet as pq, pyarrow.dataset as pads, polars as pl, pandas as pd
+grid, ds = sys.argv[1], sys.argv[2]
+def summary(rows, cols):
+    return [rows] + [round(sum(v for v in c if v is not None and not (isinstance(v, float) and math.isnan(v))), 9) for c in cols]
+want_grid = pq.read_table(grid)
+want_ds = pads.dataset(ds, format="parquet", partitioning="hive").to_table()
+out = {
+  "pyarrow": [summary(want_grid.num_rows, [want_grid.column(c).to_pylist() for c in ("trendflex_5", "trendflex_20")]),
+              summary(want_ds.num_rows, [want_ds.column("trendflex_20").to_pylist()])],
+}
+g = pl.read_parquet(grid)
+d = pl.scan_parquet(ds + "/**/*.parquet", hive_partitioning=True).collect()
+out["polars"] = [summary(g.height, [g["trendflex_5"].to_list(), g["trendflex_20"].to_list()]),
+                 summary(d.height, [d["trendflex_20"].to_list()])]
+pg = pd.read_parquet(grid)
+pdd = pd.read_parquet(ds)
+out["pandas"] = [summary(len(pg), [pg["trendflex_5"].tolist(), pg["trendflex_20"].tolist()]),
+                 summary(len(pdd), [pdd["trendflex_20"].tolist()])]
+out["pandas_symbols"] = sorted(str(s) for s in pdd["symbol"].unique())
+print(json.dumps(out))`, grid, ds], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    assert.equal(r.status, 0, r.stderr)
+    const got = JSON.parse(r.stdout)
+    assert.deepEqual(got.polars, got.pyarrow, 'polars')
+    assert.deepEqual(got.pandas, got.pyarrow, 'pandas')
+    assert.deepEqual(got.pandas_symbols, Object.keys(SYMBOLS).sort(), 'pandas reads the partition folders back as the symbol column')
+    assert.equal(got.pyarrow[0][0], Object.values(SYMBOLS).reduce((a, b) => a + b, 0))
+  })
+})
