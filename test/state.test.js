@@ -281,6 +281,9 @@ describe('--follow: a live feed', () => {
     assert.deepEqual((await s.until(11)).slice(1), whole.slice(0, 10), 'the first ten rows, while the feed is open')
     s.p.stdin.write(feed(10, 40))
     assert.deepEqual((await s.until(41)).slice(1), whole.slice(0, 40))
+    // Half of the next line: not a row yet, so not written, not in the state.
+    s.p.stdin.write(feed(40, 41).slice(0, 5))
+    await new Promise((r) => setTimeout(r, 200))
     s.p.kill('SIGINT')
     const end = await s.exited
     assert.equal(end.code, 130, end.err)
@@ -320,6 +323,21 @@ t = pa.Table.from_batches(bs, r.schema)
 print(json.dumps({"batches": len(bs), "ts": t.column("ts").to_pylist()}))`, out], { encoding: 'utf8' }))
     assert.ok(got.batches >= 2, `${got.batches} batches`)
     assert.deepEqual(got.ts, rows.slice(0, 30).map((r) => r[1]))
+  })
+
+  it('Ctrl-C before the feed sent anything: exit 130, quietly', async () => {
+    const s = session(['compute', '-p', '5'])
+    await new Promise((r) => setTimeout(r, 500))
+    s.p.kill('SIGINT')
+    const end = await s.exited
+    assert.equal(end.code, 130, end.err)
+    assert.equal(end.err, '')
+  })
+
+  it('a file named with -o is refused (exit 2): it would appear only once complete', () => {
+    const r = run(['compute', '--follow', '-o', join(tmp, 'live.csv')], { input: 'ts,close\n1,2\n' })
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /--follow writes rows as they come: to stdout \(redirect it, > .*live\.csv, to keep them in a file as they arrive\) or to a FIFO/)
   })
 
   it('Parquet output is refused (exit 2)', () => {

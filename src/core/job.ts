@@ -3,7 +3,7 @@
 // k from the other, so memory is bounded by two chunks whatever the input length.
 import { type Schema, Utf8 } from 'apache-arrow'
 
-import { readFileSync, writeSync } from 'node:fs'
+import { readFileSync, statSync, writeSync } from 'node:fs'
 
 import { Interrupted, dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
@@ -154,6 +154,11 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   if (o.follow && (format === 'parquet' || o.partitionBy.length)) {
     throw usageError('--follow writes each row as it comes, which Parquet (a file written whole, its footer last) cannot: write -f csv or -f arrow')
   }
+  if (o.follow && o.output !== '-' && statSync(o.output, { throwIfNoEntry: false })?.isFile() !== false) {
+    // A file named with -o is written beside and appears only once complete: a live session's
+    // rows would stay hidden, and be lost with it if it were killed.
+    throw usageError(`--follow writes rows as they come: to stdout (redirect it, > ${o.output}, to keep them in a file as they arrive) or to a FIFO, not to a file named with -o, which appears only once complete`)
+  }
   const rows = checkOptions(o)
   const inputs = await resolveInputs(o.inputs)
   const ungrouped = partitionKeys(inputs).filter((k) => !o.groupBy.includes(k))
@@ -166,21 +171,23 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   const stateful = o.state !== undefined || o.resume !== undefined || Boolean(o.follow)
   const resumed = o.resume === undefined ? undefined : readState(o.resume)
   const stateSink = o.state === undefined ? undefined : openStateSink(o.state, inputs.identities, o.output)
-  const sink = o.partitionBy.length ? openDatasetSink(o.output, inputs.identities) : await openSink(o.output, inputs.identities).catch((e) => {
+  let sink: Awaited<ReturnType<typeof openSink>>
+  try {
+    sink = o.partitionBy.length ? openDatasetSink(o.output, inputs.identities) : await openSink(o.output, inputs.identities)
+  } catch (error) {
     stateSink?.discard()
-    throw e
-  })
+    throw error
+  }
   if (FORMATS[format].binary && sink.tty) {
     sink.discard()
     stateSink?.discard()
     throw usageError(`refusing to write binary ${format === 'arrow' ? 'Arrow' : 'Parquet'} to a terminal: redirect stdout, or give --output FILE (or --format csv)`)
   }
   const progress = new Progress(o.progress && !o.follow)
-  // A --follow session ends on a signal as at the end of its input, then exits with its code.
+  // A --follow session ends on a signal as at the end of its input (the reads in progress hand
+  // out the rows they hold, a line half read is dropped), then exits with the signal's code.
   let stopped: number | undefined
-  let stop = () => {}
-  const interrupted = new Promise<void>((resolve) => (stop = resolve))
-  const unhook = o.follow ? onInterrupt((code) => ((stopped = code), stop())) : () => {}
+  const unhook = o.follow ? onInterrupt((code) => (stopped = code)) : () => {}
   let writer: Writer | undefined
   let writing: Promise<void> | undefined
   let reading: Promise<unknown> | undefined
@@ -243,9 +250,9 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     reading = next
     for (let k = 0; ; k++) {
       const waitingRead = stopwatch('read_wait')
-      const chunk = await (o.follow ? Promise.race([next, interrupted.then(() => undefined)]) : next)
+      const chunk = await next
       waitingRead()
-      if (!chunk || chunk.rows === 0) break
+      if (chunk.rows === 0) break
       next = source.read(prices[(k + 1) % 2]!)
       reading = next
       next.catch(() => {}) // reported when awaited
@@ -290,7 +297,11 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     const verifying = stopwatch('verify')
     await sink.commit((fd) => writer!.verify(fd, summary))
     verifying()
-    await stateSink?.commit(async () => {})
+    try {
+      await stateSink?.commit(async () => {})
+    } catch (error) {
+      throw dataError(`the output was written, but ${(error as Error).message}; ${o.state} still holds the state from before this run`)
+    }
     unhook()
     if (stopped !== undefined) throw new Interrupted(stopped)
     progress.stop()
@@ -301,6 +312,9 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     unhook()
     if (error instanceof Interrupted) throw error
     progress.stop()
+    // Stopped before anything could be read (a feed that never sent its header): the signal,
+    // not an empty input, is why.
+    const signal = stopped
     // The descriptor may be closed only once no encoder thread can write to it any more, and
     // no read may still be running when the process moves on.
     await writing?.catch(() => {})
@@ -308,6 +322,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     writer?.abort()
     sink.discard()
     stateSink?.discard()
+    if (signal !== undefined) throw new Interrupted(signal)
     throw toCliError(error)
   }
 }

@@ -114,12 +114,16 @@ const STATE_MAGIC = 'TFXJOBST'
  * renamed over it only once complete. An existing FILE is replaced only if it is a trendflex
  * state (a typo naming a price file or an output must not destroy it).
  */
-export function openStateSink(path: string, inputs: { dev: number; ino: number }[], output: string): Sink {
-  const name = `--state ${path}`
-  if (path === '-') throw usageError('--state writes a file: give it a path, not -')
+export function openStateSink(given: string, inputs: { dev: number; ino: number }[], output: string): Sink {
+  const name = `--state ${given}`
+  if (given === '-') throw usageError('--state writes a file: give it a path, not -')
+  // Through symbolic links: the file they lead to is replaced, not the link.
+  const { path } = follow(given, name)
   const st = statOrUndefined(path)
   if (st && inputs.some((i) => st.dev === i.dev && st.ino === i.ino)) throw usageError(`${name} is an input file: give the state its own file`)
-  if (output !== '-' && resolve(output) === resolve(path)) throw usageError(`${name} is also the output: give the state its own file`)
+  const out = output === '-' ? undefined : follow(output, output).path
+  const outSt = out === undefined ? undefined : statOrUndefined(out)
+  if (out === path || (st && outSt && st.dev === outSt.dev && st.ino === outSt.ino)) throw usageError(`${name} is also the output: give the state its own file`)
   if (st && !st.isFile()) throw usageError(`${name} exists and is not a regular file: give a file path`)
   if (st && st.size > 0) {
     const head = Buffer.alloc(STATE_MAGIC.length)

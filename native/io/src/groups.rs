@@ -206,6 +206,64 @@ mod tests {
     }
 
     #[test]
+    fn last_rows_check_the_time_column_and_know_nothing_of_a_state_with_other_columns() {
+        use arrow_array::TimestampSecondArray;
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("volume", DataType::Int64, true),
+            arrow_schema::Field::new(
+                "ts",
+                DataType::Timestamp(arrow_schema::TimeUnit::Second, None),
+                true,
+            ),
+        ]));
+        let cols = |vol: Vec<i64>, ts: Vec<i64>| -> Vec<ArrayRef> {
+            vec![
+                Arc::new(Int64Array::from(vol)),
+                Arc::new(TimestampSecondArray::from(ts)),
+            ]
+        };
+        let mut a = LastRows::new(schema.clone());
+        a.update(&[0, 1, 0], &cols(vec![5, 9, 7], vec![10, 11, 12]), 2)
+            .unwrap();
+        let saved = a.batch().cloned();
+        // Resumed: group 0 goes on after ts 12, its volume lower (not what is checked).
+        let mut b = LastRows::new(schema.clone());
+        b.restore(saved.clone());
+        assert_eq!(b.check(&[0], &cols(vec![1], vec![13])).unwrap(), None);
+        // Group 1 repeats its last ts.
+        let r = b.check(&[1], &cols(vec![99], vec![11])).unwrap().unwrap();
+        assert_eq!(
+            (
+                r.group,
+                r.column.as_str(),
+                r.first.as_str(),
+                r.last.as_str()
+            ),
+            (1, "ts", "1970-01-01T00:00:11", "1970-01-01T00:00:11")
+        );
+        // A state made with other keep columns: its last rows are dropped, and a restored group
+        // absent from the next chunk gets a null row, not another group's.
+        let other = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "ts",
+            DataType::Int64,
+            true,
+        )]));
+        let mut c = LastRows::new(other.clone());
+        c.restore(saved);
+        let one: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![50]))];
+        c.update(&[2], &one, 3).unwrap();
+        let ts = c
+            .batch()
+            .unwrap()
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .clone();
+        assert_eq!(ts.iter().collect::<Vec<_>>(), vec![None, None, Some(50)]);
+    }
+
+    #[test]
     fn nan_is_null() {
         let values = [
             1.0,
@@ -255,16 +313,30 @@ pub struct Repeat {
 
 impl LastRows {
     pub fn new(schema: SchemaRef) -> Self {
-        let check = schema.fields().iter().enumerate().find_map(|(i, f)| {
-            let t = f.data_type();
-            if t.is_integer() || t.is_temporal() {
-                Some((i, true))
-            } else if t.is_floating() {
-                Some((i, false))
-            } else {
-                None
-            }
-        });
+        // A time column first (a timestamp, a date), else the first number (epoch seconds).
+        let time = |t: &DataType| {
+            matches!(
+                t,
+                DataType::Timestamp(..) | DataType::Date32 | DataType::Date64
+            )
+        };
+        let fields = schema.fields();
+        let check = fields
+            .iter()
+            .position(|f| time(f.data_type()))
+            .map(|i| (i, true))
+            .or_else(|| {
+                fields.iter().enumerate().find_map(|(i, f)| {
+                    let t = f.data_type();
+                    if t.is_integer() {
+                        Some((i, true))
+                    } else if t.is_floating() {
+                        Some((i, false))
+                    } else {
+                        None
+                    }
+                })
+            });
         LastRows {
             schema,
             batch: None,
@@ -358,7 +430,9 @@ impl LastRows {
         }
         let chunk = RecordBatch::try_new(self.schema.clone(), columns.to_vec())?;
         let old_rows = self.batch.as_ref().map_or(0, |b| b.num_rows());
-        // Each group's row: from this chunk where it appears, else from before.
+        // Each group's row: from this chunk where it appears, else from before; a group of a
+        // resumed state whose last row is not known (the state had other keep columns) is null,
+        // which the check lets through.
         let picks: Vec<(usize, usize)> = (0..groups)
             .map(|g| {
                 if last[g] != u32::MAX {
@@ -366,16 +440,25 @@ impl LastRows {
                 } else if g < old_rows {
                     (0, g)
                 } else {
-                    (1, 0) // a group with no row yet cannot be: every id comes from a row
+                    (2, 0)
                 }
             })
             .collect();
         let empty = RecordBatch::new_empty(self.schema.clone());
         let old = self.batch.as_ref().unwrap_or(&empty);
-        let merged = (0..self.schema.fields().len())
-            .map(|c| {
+        let merged = self
+            .schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(c, f)| {
+                let null = arrow_array::new_null_array(f.data_type(), 1);
                 arrow_select::interleave::interleave(
-                    &[old.column(c).as_ref(), chunk.column(c).as_ref()],
+                    &[
+                        old.column(c).as_ref(),
+                        chunk.column(c).as_ref(),
+                        null.as_ref(),
+                    ],
                     &picks,
                 )
             })

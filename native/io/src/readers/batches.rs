@@ -124,6 +124,16 @@ impl BatchSource {
                             lines: Vec::new(),
                         });
                     }
+                    // Stopped by a signal (a live feed): the batches read were handed out.
+                    Some(Err(arrow_schema::ArrowError::IoError(_, e)))
+                        if super::bytes::is_cancelled(&e) =>
+                    {
+                        return Ok(Chunk {
+                            rows: 0,
+                            keep: Vec::new(),
+                            lines: Vec::new(),
+                        });
+                    }
                     Some(b) => {
                         let b =
                             b.map_err(|e| Error::Input(format!("cannot read its data ({e})")))?;

@@ -130,24 +130,33 @@ impl ReadAhead {
         std::thread::Builder::new()
             .name("trendflex-inflate".into())
             .spawn(move || {
-                loop {
-                    let mut buf = spare.try_recv().unwrap_or_default();
-                    buf.resize(AHEAD_PIECE, 0);
-                    let n = loop {
-                        match inner.read(&mut buf) {
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            other => break other,
+                let send_panic = send.clone();
+                let run = std::panic::AssertUnwindSafe(move || {
+                    loop {
+                        let mut buf = spare.try_recv().unwrap_or_default();
+                        buf.resize(AHEAD_PIECE, 0);
+                        let n = loop {
+                            match inner.read(&mut buf) {
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                other => break other,
+                            }
+                        };
+                        let last = !matches!(n, Ok(k) if k > 0);
+                        let piece = n.map(|k| {
+                            buf.truncate(k);
+                            buf
+                        });
+                        // The reader went away (an error elsewhere): stop.
+                        if send.send(piece).is_err() || last {
+                            return;
                         }
-                    };
-                    let last = !matches!(n, Ok(k) if k > 0);
-                    let piece = n.map(|k| {
-                        buf.truncate(k);
-                        buf
-                    });
-                    // The reader went away (an error elsewhere): stop.
-                    if send.send(piece).is_err() || last {
-                        return;
                     }
+                });
+                // A decoder that panicked (a bug) is an error, not a quiet end of the input.
+                if std::panic::catch_unwind(run).is_err() {
+                    let _ = send_panic.send(Err(io::Error::other(
+                        "the decompressing thread panicked (a bug in trendflex: please report it)",
+                    )));
                 }
             })?;
         Ok(ReadAhead {
@@ -193,8 +202,26 @@ fn cancel_fd() -> RawFd {
     *FD.get_or_init(|| unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })
 }
 
-/// Ends every wait for input, now and later: waiting reads of stdin, FIFOs and sockets return as
-/// at the end of the input. For a process that is about to exit (Ctrl-C), whose exit would
+/// What a read returns once [`cancel_reads`] was called: not the end of the input (a line half
+/// read is not a row), but a stop. See [`is_cancelled`].
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reading was stopped (a signal)")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// True for the error of a read that [`cancel_reads`] stopped.
+pub fn is_cancelled(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Cancelled>())
+}
+
+/// Ends every wait for input, now and later: waiting reads of stdin, FIFOs and sockets return
+/// the [`is_cancelled`] error. For a process that is about to exit (Ctrl-C), whose exit would
 /// otherwise wait for a worker thread blocked on a feed that sends nothing.
 pub fn cancel_reads() {
     let fd = cancel_fd();
@@ -241,7 +268,7 @@ impl Read for FdReader {
                 return Err(e);
             }
             if count == 2 && pfd[1].revents != 0 {
-                return Ok(0); // cancelled: as at the end of the input
+                return Err(io::Error::other(Cancelled));
             }
             if pfd[0].revents == 0 {
                 continue;

@@ -20,6 +20,8 @@ pub struct CsvSource {
     pub lines: Vec<u64>,
     /// A live feed: hand out rows as soon as they are complete.
     follow: bool,
+    /// Reading was stopped by a signal: what is ready is handed out, then nothing.
+    cancelled: bool,
 }
 
 impl CsvSource {
@@ -48,8 +50,9 @@ impl CsvSource {
             piece: vec![0; PIECE],
             lines: Vec::new(),
             follow: o.follow,
+            cancelled: false,
         };
-        while s.reader.header().is_none() && !s.reader.done() {
+        while s.reader.header().is_none() && !s.reader.done() && !s.cancelled {
             s.pump()?;
         }
         if let Some(e) = s.reader.error().filter(|_| s.reader.header().is_none()) {
@@ -77,6 +80,11 @@ impl CsvSource {
             match self.input.read(&mut self.piece) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Stopped by a signal: the rows read stay takeable; a line half read is dropped.
+                Err(e) if super::bytes::is_cancelled(&e) => {
+                    self.cancelled = true;
+                    return Ok(());
+                }
                 Err(e) => return Err(read_error(e)),
             }
         };
@@ -92,7 +100,7 @@ impl CsvSource {
     /// after the first read that completes one); their lines are left in `self.lines`.
     pub fn next(&mut self, prices: &mut [f64]) -> Result<Chunk, Error> {
         let want = if self.follow { 1 } else { prices.len() };
-        while self.reader.ready() < want && !self.reader.done() {
+        while self.reader.ready() < want && !self.reader.done() && !self.cancelled {
             self.pump()?;
         }
         let Taken { rows, keep, lines } = self
