@@ -3,7 +3,7 @@
 // permission bits; a symlink is followed and the file it points to is replaced, the link kept.
 // Anything else (stdout, a FIFO, a device, /dev/stdout, a process substitution) is written in
 // place as a stream, with no temporary file. Every message names the output as the user gave it.
-import { chmodSync, closeSync, constants, fchmodSync, lstatSync, mkdtempSync, openSync, promises as fs, readSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, type Stats } from 'node:fs'
+import { chmodSync, closeSync, constants, fchmodSync, lstatSync, mkdtempSync, openSync, promises as fs, readdirSync, readlinkSync, renameSync, rmSync, statSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, resolve } from 'node:path'
 import { isatty } from 'node:tty'
@@ -106,9 +106,6 @@ export async function openSink(output: string, inputs: { dev: number; ino: numbe
   return fileSink(path, name, st)
 }
 
-/** The first bytes of a trendflex state file (`--state`). */
-const STATE_MAGIC = 'TFXJOBST'
-
 /**
  * Opens `--state FILE` for writing at the end of the run, with a file's care: written beside,
  * renamed over it only once complete. An existing FILE is replaced only if it is a trendflex
@@ -125,16 +122,7 @@ export function openStateSink(given: string, inputs: { dev: number; ino: number 
   const outSt = out === undefined ? undefined : statOrUndefined(out)
   if (out === path || (st && outSt && st.dev === outSt.dev && st.ino === outSt.ino)) throw usageError(`${name} is also the output: give the state its own file`)
   if (st && !st.isFile()) throw usageError(`${name} exists and is not a regular file: give a file path`)
-  if (st && st.size > 0) {
-    const head = Buffer.alloc(STATE_MAGIC.length)
-    const fd = openSync(path, constants.O_RDONLY)
-    try {
-      readSync(fd, head, 0, head.length, 0)
-    } finally {
-      closeSync(fd)
-    }
-    if (head.toString('latin1') !== STATE_MAGIC) throw usageError(`${name} exists and is not a trendflex state file: refusing to replace it (give a new name, or remove it)`)
-  }
+  if (st && !native().replaceableState(path, name)) throw usageError(`${name} exists and is not a trendflex state file: refusing to replace it (give a new name, or remove it)`)
   const dir = dirname(path)
   if (!statOrUndefined(dir)?.isDirectory()) throw dataError(`cannot write ${name}: directory ${dir} does not exist`)
   return fileSink(path, name, st)

@@ -9,6 +9,7 @@ mod dispatch;
 mod engine;
 mod error;
 mod flavor;
+pub mod framing;
 pub mod gaps;
 mod grouped;
 mod lanes;

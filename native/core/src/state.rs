@@ -20,6 +20,7 @@
 use std::fmt;
 
 use crate::Flavor;
+use crate::framing::{self, FrameError};
 use crate::params::PeriodParams;
 use crate::scalar::smooth;
 
@@ -95,6 +96,15 @@ impl fmt::Display for StateError {
 
 impl std::error::Error for StateError {}
 
+impl From<FrameError> for StateError {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Foreign(reason) => StateError::Foreign { reason },
+            FrameError::Corrupt(reason) => StateError::Corrupt { reason },
+        }
+    }
+}
+
 fn corrupt(reason: impl Into<String>) -> StateError {
     StateError::Corrupt {
         reason: reason.into(),
@@ -138,17 +148,15 @@ impl SeriesState {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&VERSION.to_le_bytes());
+        let mut b = framing::begin(MAGIC, VERSION);
         b.extend_from_slice(&[self.kind as u8, flavor_byte(self.flavor), 0, 0]);
-        put_u32(&mut b, self.periods.len());
+        framing::put_u32(&mut b, self.periods.len());
         for &p in &self.periods {
-            put_u32(&mut b, p);
+            framing::put_u32(&mut b, p);
         }
         b.extend_from_slice(&self.total.to_le_bytes());
         b.extend_from_slice(&self.valid.to_le_bytes());
-        put_u32(&mut b, self.tail.len());
+        framing::put_u32(&mut b, self.tail.len());
         for v in &self.tail {
             b.extend_from_slice(&v.to_le_bytes());
         }
@@ -161,42 +169,11 @@ impl SeriesState {
             b.extend_from_slice(&st.w.to_le_bytes());
             b.extend_from_slice(&st.ms.to_le_bytes());
         }
-        let crc = crc32fast::hash(&b);
-        b.extend_from_slice(&crc.to_le_bytes());
-        b
+        framing::seal(b)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(StateError::Foreign {
-                reason: "it does not start with TFXSTATE".into(),
-            });
-        }
-        let mut r = Reader {
-            bytes,
-            at: MAGIC.len(),
-        };
-        let version = r.u32()?;
-        if version != VERSION {
-            return Err(StateError::Foreign {
-                reason: format!(
-                    "version {version}, and this build reads version {VERSION} (made by another \
-                     trendflex release?)"
-                ),
-            });
-        }
-        if bytes.len() < 4 + r.at {
-            return Err(corrupt("it ends inside its header"));
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 4);
-        let sum = u32::from_le_bytes(sum.try_into().expect("4 bytes"));
-        if crc32fast::hash(body) != sum {
-            return Err(corrupt(format!(
-                "its checksum does not match ({} bytes; cut short or changed?)",
-                bytes.len()
-            )));
-        }
-        r.bytes = body;
+        let mut r = framing::open(bytes, MAGIC, VERSION)?;
         let head = r.take(4)?;
         let kind = match head[0] {
             1 => Kind::Single,
@@ -274,12 +251,7 @@ impl SeriesState {
                 window,
             });
         }
-        if r.at != body.len() {
-            return Err(corrupt(format!(
-                "{} bytes after its end",
-                body.len() - r.at
-            )));
-        }
+        r.finish()?;
         Ok(SeriesState {
             kind,
             flavor,
@@ -349,49 +321,5 @@ fn list(periods: &[usize]) -> String {
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(",")
-    }
-}
-
-fn put_u32(b: &mut Vec<u8>, n: usize) {
-    b.extend_from_slice(&u32::try_from(n).expect("counts fit u32").to_le_bytes());
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], StateError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| corrupt(format!("it ends at byte {}", self.bytes.len())))?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-    fn u32(&mut self) -> Result<u32, StateError> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-    fn u64(&mut self) -> Result<u64, StateError> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn f64(&mut self) -> Result<f64, StateError> {
-        Ok(f64::from_bits(self.u64()?))
-    }
-    /// A `u32` count of items of at least `size` bytes each, checked against what is left, so a
-    /// corrupt count cannot ask for a huge allocation.
-    fn count(&mut self, size: usize) -> Result<usize, StateError> {
-        let n = self.u32()? as usize;
-        if n.saturating_mul(size) > self.bytes.len() - self.at {
-            return Err(corrupt(format!("a count of {n} past its end")));
-        }
-        Ok(n)
     }
 }

@@ -16,6 +16,8 @@ use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{Schema, SchemaRef};
 
+use trendflex_core::framing::{self, FrameError, put_bytes, put_u32};
+
 use crate::Error;
 
 const MAGIC: &[u8; 8] = b"TFXJOBST";
@@ -69,9 +71,24 @@ impl std::fmt::Display for StateError {
 
 impl std::error::Error for StateError {}
 
-/// True when `bytes` start like a state file (to tell one from a user's other files).
-pub fn looks_like_state(bytes: &[u8]) -> bool {
-    bytes.starts_with(MAGIC)
+impl From<FrameError> for StateError {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Foreign(m) => StateError::Foreign(m),
+            FrameError::Corrupt(m) => StateError::Corrupt(m),
+        }
+    }
+}
+
+/// Whether `--state` may replace the existing file `path`: an empty file, or a state file (told
+/// by its first bytes). Anything else is a user's file, named by mistake.
+pub fn replaceable(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(MAGIC.len());
+    std::fs::File::open(path)?
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut head)?;
+    Ok(head.is_empty() || head == MAGIC)
 }
 
 impl Belongs {
@@ -143,9 +160,7 @@ fn list(periods: &[u32]) -> String {
 
 impl JobState {
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        let mut b = Vec::new();
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&VERSION.to_le_bytes());
+        let mut b = framing::begin(MAGIC, VERSION);
         for s in [
             &self.belongs.flavor,
             &self.belongs.gaps,
@@ -159,58 +174,27 @@ impl JobState {
         }
         b.extend_from_slice(&self.rows.to_le_bytes());
         put_u32(&mut b, self.groups.len());
-        let mut ipc = Vec::new();
-        if !self.belongs.keys.fields().is_empty() {
-            let mut w = StreamWriter::try_new(&mut ipc, &self.belongs.keys)?;
-            if let Some(keys) = &self.keys {
-                w.write(keys)?;
-            }
-            w.finish()?;
-        }
-        put_bytes(&mut b, &ipc);
-        let mut ipc = Vec::new();
-        if let Some(last) = &self.last {
-            let mut w = StreamWriter::try_new(&mut ipc, &last.schema())?;
-            w.write(last)?;
-            w.finish()?;
-        }
-        put_bytes(&mut b, &ipc);
+        // Not grouped: no key stream at all (a grouped state with no groups yet has its schema).
+        let keys = if self.belongs.keys.fields().is_empty() {
+            Vec::new()
+        } else {
+            write_ipc(&self.belongs.keys, self.keys.as_ref())?
+        };
+        put_bytes(&mut b, &keys);
+        let last = match &self.last {
+            Some(last) => write_ipc(&last.schema(), Some(last))?,
+            None => Vec::new(),
+        };
+        put_bytes(&mut b, &last);
         for g in &self.groups {
             put_bytes(&mut b, g);
         }
-        let crc = crc32fast::hash(&b);
-        b.extend_from_slice(&crc.to_le_bytes());
-        Ok(b)
+        Ok(framing::seal(b))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
-        if !looks_like_state(bytes) {
-            return Err(StateError::Foreign(
-                "it does not start with TFXJOBST".into(),
-            ));
-        }
         let corrupt = |m: String| StateError::Corrupt(m);
-        if bytes.len() < MAGIC.len() + 8 {
-            return Err(corrupt("it ends inside its header".into()));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != VERSION {
-            return Err(StateError::Foreign(format!(
-                "version {version}, and this build reads version {VERSION} (made by another \
-                 trendflex release?)"
-            )));
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 4);
-        if crc32fast::hash(body) != u32::from_le_bytes(sum.try_into().expect("4 bytes")) {
-            return Err(corrupt(format!(
-                "its checksum does not match ({} bytes; cut short or changed?)",
-                bytes.len()
-            )));
-        }
-        let mut r = Reader {
-            bytes: body,
-            at: 12,
-        };
+        let mut r = framing::open(bytes, MAGIC, VERSION)?;
         let mut text = || -> Result<String, StateError> {
             String::from_utf8(r.bytes()?.to_vec())
                 .map_err(|_| corrupt("a name is not UTF-8".into()))
@@ -256,12 +240,7 @@ impl JobState {
         let groups = (0..groups_n)
             .map(|_| r.bytes().map(<[u8]>::to_vec))
             .collect::<Result<Vec<_>, _>>()?;
-        if r.at != body.len() {
-            return Err(corrupt(format!(
-                "{} bytes after its end",
-                body.len() - r.at
-            )));
-        }
+        r.finish()?;
         Ok(JobState {
             belongs: Belongs {
                 flavor,
@@ -276,6 +255,18 @@ impl JobState {
             groups,
         })
     }
+}
+
+/// `batch` (if any) as an Arrow IPC stream of `schema`.
+fn write_ipc(schema: &Schema, batch: Option<&RecordBatch>) -> Result<Vec<u8>, Error> {
+    let mut ipc = Vec::new();
+    let mut w = StreamWriter::try_new(&mut ipc, schema)?;
+    if let Some(batch) = batch {
+        w.write(batch)?;
+    }
+    w.finish()?;
+    drop(w);
+    Ok(ipc)
 }
 
 /// An Arrow IPC stream inside the state, decoded and its data checked in full. arrow-ipc trusts
@@ -296,55 +287,6 @@ fn read_ipc(bytes: &[u8], what: &str) -> Result<(SchemaRef, Vec<RecordBatch>), S
     std::panic::catch_unwind(decode)
         .map_err(|_| StateError::Corrupt(format!("its {what} cannot be decoded")))?
         .map_err(|e| StateError::Corrupt(format!("its {what}: {e}")))
-}
-
-fn put_u32(b: &mut Vec<u8>, n: usize) {
-    b.extend_from_slice(&u32::try_from(n).expect("counts fit u32").to_le_bytes());
-}
-
-fn put_bytes(b: &mut Vec<u8>, bytes: &[u8]) {
-    put_u32(b, bytes.len());
-    b.extend_from_slice(bytes);
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], StateError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| StateError::Corrupt(format!("it ends at byte {}", self.bytes.len())))?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-    fn u32(&mut self) -> Result<u32, StateError> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-    fn u64(&mut self) -> Result<u64, StateError> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn bytes(&mut self) -> Result<&'a [u8], StateError> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-    /// A count of items of at least `size` bytes each, checked against what is left.
-    fn count(&mut self, size: usize) -> Result<usize, StateError> {
-        let n = self.u32()? as usize;
-        if n.saturating_mul(size) > self.bytes.len() - self.at {
-            return Err(StateError::Corrupt(format!("a count of {n} past its end")));
-        }
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
@@ -424,9 +366,8 @@ mod tests {
                 let at = next() as usize % body;
                 b[at] = next() as u8;
             }
-            let crc = crc32fast::hash(&b[..body]);
-            b[body..].copy_from_slice(&crc.to_le_bytes());
-            let _ = JobState::from_bytes(&b);
+            b.truncate(body);
+            let _ = JobState::from_bytes(&framing::seal(b));
         }
     }
 

@@ -440,3 +440,14 @@ pub fn replace_file(env: Env, temp: String, target: String, name: String) -> Res
         .map_err(|e| failure.output(&name, trendflex_io::Error::Io(e)))
         .map_err(|e| failure.reject(&env, e))
 }
+
+/// Whether `--state` may replace the existing file `path`: empty, or a trendflex state (see
+/// trendflex-io's `state::replaceable`). `name`: the flag and path as the user gave them.
+#[napi(catch_unwind)]
+#[cfg_attr(test, allow(dead_code))]
+pub fn replaceable_state(env: Env, path: String, name: String) -> Result<bool> {
+    let mut failure = Failure::default();
+    trendflex_io::state::replaceable(path.as_ref())
+        .map_err(|e| failure.output(&name, trendflex_io::Error::Io(e)))
+        .map_err(|e| failure.reject(&env, e))
+}

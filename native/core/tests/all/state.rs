@@ -389,8 +389,8 @@ fn changed_bytes_with_a_valid_checksum_never_panic() {
                 let at = (rng.next_u64() as usize) % body;
                 b[at] = rng.next_u64() as u8;
             }
-            let crc = crc32fast::hash(&b[..body]);
-            b[body..].copy_from_slice(&crc.to_le_bytes());
+            b.truncate(body);
+            let b = trendflex_core::framing::seal(b);
             for kernel in kernels() {
                 if let Ok(mut s) = TrendflexBatchStream::resume(&periods, kernel, flavor, 1, &b) {
                     let x = random_walk(40, 3);
