@@ -40,6 +40,20 @@ pub fn take_state<T>(env: &Env, slot: &std::sync::Mutex<Option<T>>, busy: &str) 
         .ok_or_else(|| range_error(env, "ERR_BUSY", busy.into()))
 }
 
+/// Runs `f` on an object's state where it is (a call that only reads it), or says the object is
+/// busy, as [`take_state`] does.
+pub fn with_state<T, R>(
+    env: &Env,
+    slot: &std::sync::Mutex<Option<T>>,
+    busy: &str,
+    f: impl FnOnce(&T) -> Result<R>,
+) -> Result<R> {
+    let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    f(guard
+        .as_ref()
+        .ok_or_else(|| range_error(env, "ERR_BUSY", busy.into()))?)
+}
+
 /// A JS `Error` with `code`.
 pub fn coded_error(env: &Env, code: &str, message: String) -> Error {
     let js = JsError::from(Error::new(code, message)).into_unknown(*env);

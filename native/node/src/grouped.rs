@@ -13,7 +13,7 @@ use trendflex_io::groups::{GroupKeys, LastRows, nan_validity};
 use trendflex_io::state::{Belongs, JobState, StateError as JobStateError};
 use trendflex_io::{ColumnBytes, Loan};
 
-use crate::errors::{Failure, catch_panics, core_error, range_error, take_state};
+use crate::errors::{Failure, catch_panics, core_error, range_error, take_state, with_state};
 use crate::types::data_type;
 use crate::writer::{ColumnBuffers, WriterField};
 use crate::{parse_flavor, parse_kernel};
@@ -43,6 +43,9 @@ struct State {
     /// Each group's last row in the other keep columns, for a saved state.
     last: LastRows,
 }
+
+/// Why a grouped stream refuses a call while a push runs.
+const BUSY: &str = "the grouped stream is busy with a push; await it first";
 
 /// TrendFlex of every group of a table that arrives in chunks. One call at a time.
 #[napi]
@@ -245,57 +248,39 @@ impl NativeGroupedStream {
     /// many groups there were.
     #[napi(catch_unwind)]
     pub fn finish(&self, env: Env) -> Result<Vec<ShortGroup>> {
-        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let state = guard.as_ref().ok_or_else(|| {
-            range_error(
-                &env,
-                "ERR_BUSY",
-                "the grouped stream is busy with a push; await it first".into(),
-            )
-        })?;
-        Ok(state
-            .stream
-            .finish()
-            .into_iter()
-            .map(|r| ShortGroup {
-                name: state.keys.name(r.group).to_string(),
-                reason: r.error.to_string(),
-            })
-            .collect())
+        with_state(&env, &self.state, BUSY, |state| {
+            Ok(state
+                .stream
+                .finish()
+                .into_iter()
+                .map(|r| ShortGroup {
+                    name: state.keys.name(r.group).to_string(),
+                    reason: r.error.to_string(),
+                })
+                .collect())
+        })
     }
 
     /// Everything every group needs to continue in a later run, bit for bit, with what the state
     /// belongs to: the bytes of a state file, for the constructor's `state`.
     #[napi(catch_unwind)]
     pub fn save_state(&self, env: Env) -> Result<Buffer> {
-        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let state = guard.as_ref().ok_or_else(|| {
-            range_error(
-                &env,
-                "ERR_BUSY",
-                "the grouped stream is busy with a push; await it first".into(),
-            )
-        })?;
-        let groups = (0..state.keys.len() as u32)
-            .map(|id| state.stream.save_group(id).unwrap_or_default())
-            .collect();
-        let job = JobState {
-            belongs: self.belongs.clone(),
-            rows: state.rows,
-            keys: state
-                .keys
-                .key_batch(Arc::new(
-                    self.schema
-                        .project(&(0..self.key_columns).collect::<Vec<_>>())
-                        .map_err(|e| range_error(&env, "ERR_STATE", e.to_string()))?,
-                ))
-                .map_err(|e| range_error(&env, "ERR_STATE", e.to_string()))?,
-            last: state.last.batch().cloned(),
-            groups,
-        };
-        job.to_bytes()
-            .map(Buffer::from)
-            .map_err(|e| range_error(&env, "ERR_STATE", e.to_string()))
+        let failed = |e: trendflex_io::Error| range_error(&env, "ERR_STATE", e.to_string());
+        with_state(&env, &self.state, BUSY, |state| {
+            let job = JobState {
+                belongs: self.belongs.clone(),
+                rows: state.rows,
+                keys: state
+                    .keys
+                    .key_batch(self.belongs.keys.clone())
+                    .map_err(failed)?,
+                last: state.last.batch().cloned(),
+                groups: (0..state.keys.len() as u32)
+                    .map(|id| state.stream.save_group(id).unwrap_or_default())
+                    .collect(),
+            };
+            job.to_bytes().map(Buffer::from).map_err(failed)
+        })
     }
 
     /// Groups seen so far.

@@ -10,7 +10,7 @@ mod writer;
 
 use std::sync::{Arc, Mutex};
 
-use errors::{Failure, catch_panics, core_error, range_error, take_state};
+use errors::{Failure, catch_panics, core_error, range_error, take_state, with_state};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -470,36 +470,29 @@ impl NativeStream {
     /// bytes for the constructor's `state`.
     #[napi(catch_unwind)]
     pub fn save_state(&self, env: Env) -> Result<Buffer> {
-        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(StreamState::Single(s)) => Ok(s.save_state().into()),
-            Some(StreamState::Batch(s)) => Ok(s.save_state().into()),
-            None => Err(range_error(
-                &env,
-                "ERR_BUSY",
-                "the stream is busy with a pushAsync; await it first".into(),
-            )),
-        }
+        with_state(&env, &self.state, BUSY, |state| {
+            Ok(match state {
+                StreamState::Single(s) => s.save_state().into(),
+                StreamState::Batch(s) => s.save_state().into(),
+            })
+        })
     }
 
     /// Checks everything pushed against the error table (empty, all missing, too few prices).
     #[napi(catch_unwind)]
     pub fn finish(&self, env: Env) -> Result<()> {
-        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let result = match guard.as_ref() {
-            Some(StreamState::Single(s)) => s.finish(),
-            Some(StreamState::Batch(s)) => s.finish(),
-            None => {
-                return Err(range_error(
-                    &env,
-                    "ERR_BUSY",
-                    "the stream is busy with a pushAsync; await it first".into(),
-                ));
+        with_state(&env, &self.state, BUSY, |state| {
+            match state {
+                StreamState::Single(s) => s.finish(),
+                StreamState::Batch(s) => s.finish(),
             }
-        };
-        result.map_err(|e| core_error(&env, &e))
+            .map_err(|e| core_error(&env, &e))
+        })
     }
 }
+
+/// Why a stream refuses a call while a `pushAsync` runs.
+const BUSY: &str = "the stream is busy with a pushAsync; await it first";
 
 /// Benchmarking hook, not part of the API: runs the core call `reps` times in a Rust loop on
 /// these very buffers and returns each run's milliseconds, so the binding's overhead can be
