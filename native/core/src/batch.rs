@@ -24,18 +24,41 @@ pub(crate) enum Units {
 impl Units {
     /// `kernel` must be resolved (not `Auto`) and available on this CPU.
     pub fn new(periods: &[usize], kernel: Kernel, flavor: Flavor) -> Self {
+        Self::shaped(
+            periods,
+            kernel,
+            flavor,
+            |_, p| ScalarState::new(p),
+            |_, ps, lanes| LaneGroup::new(ps, lanes),
+        )
+    }
+
+    /// The units `kernel` runs `periods` in: a scalar state per period (`scalar(row, params)`),
+    /// or a lane group per `kernel.lanes()` periods (`group(first row, params, lanes)`).
+    fn shaped(
+        periods: &[usize],
+        kernel: Kernel,
+        flavor: Flavor,
+        scalar: impl Fn(usize, PeriodParams) -> ScalarState,
+        group: impl Fn(usize, &[PeriodParams], usize) -> LaneGroup,
+    ) -> Self {
         let params = PeriodParams::many(periods, flavor);
         match kernel {
-            Kernel::Scalar | Kernel::Auto => {
-                Units::Scalar(params.into_iter().map(ScalarState::new).collect())
-            }
+            Kernel::Scalar | Kernel::Auto => Units::Scalar(
+                params
+                    .into_iter()
+                    .enumerate()
+                    .map(|(r, p)| scalar(r, p))
+                    .collect(),
+            ),
             Kernel::Avx2 | Kernel::Avx512 => {
                 let lanes = kernel.lanes();
                 Units::Groups(
                     kernel,
                     params
                         .chunks(lanes)
-                        .map(|c| LaneGroup::new(c, lanes))
+                        .enumerate()
+                        .map(|(g, c)| group(g * lanes, c, lanes))
                         .collect(),
                 )
             }
@@ -67,27 +90,13 @@ impl Units {
         y_prev: f64,
         states: &[PeriodState],
     ) -> Self {
-        let params = PeriodParams::many(periods, flavor);
-        match kernel {
-            Kernel::Scalar | Kernel::Auto => Units::Scalar(
-                params
-                    .into_iter()
-                    .zip(states)
-                    .map(|(p, st)| ScalarState::restore(p, valid, y_prev, st))
-                    .collect(),
-            ),
-            Kernel::Avx2 | Kernel::Avx512 => {
-                let lanes = kernel.lanes();
-                Units::Groups(
-                    kernel,
-                    params
-                        .chunks(lanes)
-                        .zip(states.chunks(lanes))
-                        .map(|(p, st)| LaneGroup::restore(p, lanes, valid, y_prev, st))
-                        .collect(),
-                )
-            }
-        }
+        Self::shaped(
+            periods,
+            kernel,
+            flavor,
+            |r, p| ScalarState::restore(p, valid, y_prev, &states[r]),
+            |r, ps, lanes| LaneGroup::restore(ps, lanes, valid, y_prev, &states[r..r + ps.len()]),
+        )
     }
 
     /// Feeds `prices` to every period; row `r` writes `out[r * stride ..][.. prices.len()]`.
