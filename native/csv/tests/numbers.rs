@@ -4,27 +4,14 @@
 //! `str::parse::<i64>`, a range error included. `TRENDFLEX_NUMBER_CASES` (default 300,000) sets
 //! how many generated texts.
 
+mod common;
+
+use common::Rng;
 use trendflex_csv::number::{parse_integer, parse_number};
 
-/// SplitMix64: a seeded stream of u64s.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// `min` to `min + spread - 1` random digits.
-fn digits(rng: &mut Rng, min: usize, spread: u64) -> String {
-    let n = min + rng.below(spread) as usize;
+fn digits(rng: &mut Rng, min: usize, spread: usize) -> String {
+    let n = min + rng.below(spread);
     (0..n)
         .map(|_| char::from(b'0' + rng.below(10) as u8))
         .collect()
@@ -34,7 +21,7 @@ fn digits(rng: &mut Rng, min: usize, spread: u64) -> String {
 /// the subnormal and overflow edges, halfway cases between doubles written out exactly,
 /// the shortest texts of random doubles, and everyday prices.
 fn float_text(rng: &mut Rng) -> String {
-    let sign = ["", "-", "+"][rng.below(3) as usize];
+    let sign = ["", "-", "+"][rng.below(3)];
     match rng.below(6) {
         0 => {
             let int = digits(rng, 1, 25);
@@ -72,7 +59,7 @@ fn float_text(rng: &mut Rng) -> String {
             format!("{sign}{m}e{}", rng.below(20) as i64 + 290)
         }
         _ => {
-            let zeros = "0".repeat(rng.below(330) as usize);
+            let zeros = "0".repeat(rng.below(330));
             format!("{sign}0.{zeros}{}", digits(rng, 1, 20))
         }
     }
@@ -133,7 +120,7 @@ fn floats_are_bit_identical_to_std_parse() {
 fn integers_are_exactly_std_parse_or_a_range_error() {
     let mut rng = Rng(7);
     for _ in 0..200_000 {
-        let sign = ["", "-", "+"][rng.below(3) as usize];
+        let sign = ["", "-", "+"][rng.below(3)];
         let text = format!("{sign}{}", digits(&mut rng, 1, 21));
         assert_eq!(
             parse_integer(text.as_bytes()),

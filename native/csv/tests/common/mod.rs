@@ -1,5 +1,6 @@
-//! What both test files need: the reader driven over an input cut into pieces, as a source
-//! would feed it.
+//! What the test files share: the reader driven over an input cut into pieces, as a source
+//! would feed it, and a seeded generator. (Each file uses a part; the rest is unused there.)
+#![allow(dead_code)]
 
 use trendflex_csv::{CsvError, CsvReader, KeepColumn, Options};
 
@@ -41,5 +42,27 @@ pub fn run(input: impl AsRef<[u8]>, options: Options, piece: usize, take: usize)
                 return out;
             }
         }
+    }
+}
+
+/// splitmix64: a seeded generator, enough for test inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
     }
 }
