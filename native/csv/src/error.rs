@@ -58,6 +58,23 @@ pub enum CsvError {
     },
 }
 
+impl CsvError {
+    /// The error of a block whose lines were counted from 0, on the input's lines: `base` is the
+    /// line the block starts on.
+    pub(crate) fn lines_after(mut self, base: u64) -> CsvError {
+        match &mut self {
+            CsvError::UnclosedQuote { line }
+            | CsvError::FieldCount { line, .. }
+            | CsvError::NotANumber { line, .. }
+            | CsvError::NotFinite { line, .. }
+            | CsvError::KeepValue { line, .. }
+            | CsvError::FieldTooLong { line, .. } => *line += base,
+            CsvError::Empty | CsvError::NotText { .. } | CsvError::Column(_) => {}
+        }
+        self
+    }
+}
+
 /// `bytes` as text fit for a terminal: cut short, control characters and anything that is not
 /// UTF-8 escaped.
 pub fn escape(bytes: &[u8]) -> String {

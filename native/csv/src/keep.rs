@@ -106,6 +106,13 @@ impl Fields {
         self.ends.len()
     }
 
+    /// Adds `other`'s fields after these.
+    pub fn append(&mut self, other: &Fields) {
+        let base = self.bytes.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+    }
+
     pub fn pop(&mut self) {
         self.ends.pop();
         self.bytes.truncate(self.ends.last().copied().unwrap_or(0));

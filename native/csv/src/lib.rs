@@ -2,26 +2,39 @@
 //! any size; out come a price column (f64, NaN where missing) and the `--keep` columns in Arrow's
 //! layout, typed from a fixed sample or as declared. Every refusal names its line.
 //!
-//! Concerns, one module each: [`split`] cuts records (csv-core), [`columns`] finds columns by
-//! name or position (also for Parquet inputs), [`number`] parses fields, [`keep`] types and lays
-//! out keep columns.
+//! Concerns, one module each: [`cut`] finds where the complete records read so far end (and where
+//! they can be cut into blocks for other threads), [`block`] parses one block of whole records on
+//! any thread, through [`plain`] (no quotes: lines as written) or [`split`] (csv-core);
+//! [`columns`] finds columns by name or position (also for Parquet inputs), [`number`] parses
+//! fields, [`keep`] types and lays out keep columns.
 
+mod block;
 pub mod columns;
+mod cut;
 mod error;
 mod keep;
 pub mod number;
+mod plain;
 mod split;
 
 pub use columns::{MatchError, match_column, match_position};
 pub use error::{CsvError, escape};
 pub use keep::{KeepColumn, KeepType, KeepValues};
 
+use block::{Rows, Shape, Start};
+use cut::Cutter;
 use keep::{Fields, convert};
 use number::NumberError;
-use split::{Record, Splitter};
+use split::{Lines, Record};
 
 /// Rows a keep column's type is decided from, unless it is declared.
 pub const SAMPLE_ROWS: usize = 100_000;
+
+/// Bytes of complete records below which parsing stays on the calling thread: a block for
+/// another thread is at least this long.
+pub const BLOCK_BYTES: usize = 1 << 20;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Text bytes one keep column may hand out per take: Arrow's Utf8 offsets are `i32`.
 const TEXT_LIMIT: usize = i32::MAX as usize;
@@ -45,6 +58,10 @@ pub struct Options {
     /// Every keep column is text exactly as written (for CSV output, which needs no types).
     pub keep_as_text: bool,
     pub sample_rows: usize,
+    /// Threads parsing blocks of records at once (the calling one included); 0: one per core.
+    pub threads: usize,
+    /// The smallest block handed to a thread of its own.
+    pub block_bytes: usize,
 }
 
 impl Default for Options {
@@ -56,6 +73,8 @@ impl Default for Options {
             keep: Vec::new(),
             keep_as_text: false,
             sample_rows: SAMPLE_ROWS,
+            threads: 0,
+            block_bytes: BLOCK_BYTES,
         }
     }
 }
@@ -80,14 +99,19 @@ pub struct Taken {
 }
 
 pub struct CsvReader {
-    splitter: Splitter,
     options: Options,
-    header: Option<Header>,
-    /// Fields a record must have (the header's count, or the first record's).
-    fields: usize,
-    prices: Vec<f64>,
-    lines: Vec<u64>,
-    keep: Vec<Fields>,
+    /// Bytes read and not parsed yet, from a record start: `pending[..filled]`.
+    pending: Vec<u8>,
+    filled: usize,
+    /// Whether the first bytes were looked at for a UTF-8 BOM (and dropped if they were one).
+    bom_decided: bool,
+    cutter: Cutter,
+    /// Where `pending` starts in the input.
+    start: Start,
+    /// The header once known, and the field count every record must have.
+    shape: Shape,
+    rows: Rows,
+    threads: usize,
     types: Option<Vec<KeepType>>,
     ended: bool,
     /// The error at the earliest bad row: every row before it can still be taken, then it is
@@ -97,14 +121,29 @@ pub struct CsvReader {
 
 impl CsvReader {
     pub fn new(options: Options) -> Self {
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         CsvReader {
-            splitter: Splitter::new(options.delimiter),
-            keep: options.keep.iter().map(|_| Fields::default()).collect(),
+            rows: Rows::new(options.keep.len()),
+            cutter: Cutter::new(options.delimiter, (options.block_bytes / 4).max(1)),
             options,
-            header: None,
-            fields: 0,
-            prices: Vec::new(),
-            lines: Vec::new(),
+            pending: Vec::new(),
+            filled: 0,
+            bom_decided: false,
+            start: Start {
+                offset: 0,
+                lines: Lines {
+                    line: 1,
+                    after_cr: false,
+                },
+            },
+            shape: Shape {
+                header: None,
+                fields: 0,
+            },
+            threads,
             types: None,
             ended: false,
             failure: None,
@@ -112,7 +151,7 @@ impl CsvReader {
     }
 
     pub fn header(&self) -> Option<&Header> {
-        self.header.as_ref()
+        self.shape.header.as_ref()
     }
 
     /// The keep columns' types, once decided.
@@ -128,21 +167,30 @@ impl CsvReader {
     /// Parses every record `bytes` completes. Errors stop the reading; rows before them stay
     /// takeable (see [`CsvReader::take`]).
     pub fn feed(&mut self, bytes: &[u8]) {
-        if self.done() {
+        self.space(bytes.len()).copy_from_slice(bytes);
+        self.commit(bytes.len());
+    }
+
+    /// Room for `n` more bytes of input, to read into before [`CsvReader::commit`] (which saves
+    /// the copy [`CsvReader::feed`] makes).
+    pub fn space(&mut self, n: usize) -> &mut [u8] {
+        if self.pending.len() < self.filled + n {
+            self.pending.resize(self.filled + n, 0);
+        }
+        &mut self.pending[self.filled..self.filled + n]
+    }
+
+    /// Parses every record the first `n` bytes of [`CsvReader::space`] complete.
+    pub fn commit(&mut self, n: usize) {
+        self.filled += n;
+        if self.done() || !self.drop_bom(false) {
             return;
         }
-        let result = self.splitter.feed(bytes, &mut |r| {
-            accept(
-                r,
-                &self.options,
-                &mut self.header,
-                &mut self.fields,
-                &mut self.prices,
-                &mut self.lines,
-                &mut self.keep,
-            )
-        });
-        self.settle(result);
+        let end = self.cutter.scan(&self.pending[..self.filled]);
+        if end > 0 {
+            let result = self.parse(end);
+            self.settle(result);
+        }
     }
 
     /// Ends the input (completing a last record without a line terminator).
@@ -151,21 +199,113 @@ impl CsvReader {
             return;
         }
         self.ended = true;
-        let mut result = self.splitter.end(&mut |r| {
-            accept(
-                r,
-                &self.options,
-                &mut self.header,
-                &mut self.fields,
-                &mut self.prices,
-                &mut self.lines,
-                &mut self.keep,
-            )
+        self.drop_bom(true);
+        let result = block::parse(
+            &self.pending[..self.filled],
+            self.start,
+            true,
+            &self.options,
+            &mut self.shape,
+            &mut self.rows,
+        )
+        .and_then(|_| {
+            self.shape
+                .header
+                .as_ref()
+                .map(|_| ())
+                .ok_or(CsvError::Empty)
         });
-        if result.is_ok() && self.header.is_none() {
-            result = Err(CsvError::Empty);
-        }
+        self.filled = 0;
         self.settle(result);
+    }
+
+    /// Drops a UTF-8 BOM from the start of the input once the first bytes tell (or the input
+    /// ends); false while they cannot tell yet.
+    fn drop_bom(&mut self, ended: bool) -> bool {
+        if self.bom_decided {
+            return true;
+        }
+        let head = &self.pending[..self.filled];
+        if !ended && head.len() < BOM.len() && BOM.starts_with(head) {
+            return false;
+        }
+        if head.starts_with(BOM) {
+            self.pending.copy_within(BOM.len()..self.filled, 0);
+            self.filled -= BOM.len();
+            self.start.offset = BOM.len() as u64;
+        }
+        self.bom_decided = true;
+        true
+    }
+
+    /// Parses the records of `pending[..end]` (whole records), in blocks on as many threads as
+    /// are allowed and worth it; then drops those bytes.
+    fn parse(&mut self, end: usize) -> Result<(), CsvError> {
+        let parts = if self.shape.header.is_none() {
+            1 // the header first, on this thread
+        } else {
+            self.threads
+                .min(end / self.options.block_bytes.max(1))
+                .max(1)
+        };
+        let cuts = self.cutter.blocks(end, parts);
+        let bytes = &self.pending[..end];
+        let (options, start) = (&self.options, self.start);
+        let (shape, rows) = (&mut self.shape, &mut self.rows);
+        let result = std::thread::scope(|scope| {
+            // Blocks after the first: lines counted from 0, moved once the lines before are known.
+            let others: Vec<_> = cuts
+                .windows(2)
+                .map(|w| {
+                    let (from, to) = (w[0], w[1]);
+                    let mut shape = shape.clone();
+                    scope.spawn(move || {
+                        let mut rows = Rows::new(options.keep.len());
+                        let start = Start {
+                            offset: start.offset + from as u64,
+                            lines: Lines {
+                                line: 0,
+                                after_cr: bytes[from - 1] == b'\r',
+                            },
+                        };
+                        let result = block::parse(
+                            &bytes[from..to],
+                            start,
+                            false,
+                            options,
+                            &mut shape,
+                            &mut rows,
+                        );
+                        (rows, result)
+                    })
+                })
+                .collect();
+            let mut lines = block::parse(&bytes[..cuts[0]], start, false, options, shape, rows)?;
+            for other in others {
+                let (more, result) = other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                rows.append(more, lines.line);
+                match result {
+                    Ok(after) => {
+                        lines = Lines {
+                            line: lines.line + after.line,
+                            after_cr: after.after_cr,
+                        }
+                    }
+                    Err(e) => return Err(e.lines_after(lines.line)),
+                }
+            }
+            Ok(lines)
+        })?;
+        self.pending.copy_within(end..self.filled, 0);
+        self.filled -= end;
+        self.cutter.consume(end);
+        self.start = Start {
+            offset: self.start.offset + end as u64,
+            lines: result,
+        };
+        Ok(())
     }
 
     fn settle(&mut self, result: Result<(), CsvError>) {
@@ -176,17 +316,19 @@ impl CsvReader {
 
     /// Rows a take can hand out now: keep columns need their sample (or the end) first.
     pub fn ready(&self) -> usize {
-        let waiting = self.prices.len();
+        let waiting = self.rows.prices.len();
         let sampled = self.types.is_some()
             || self.done()
             || waiting >= self.options.sample_rows
-            || self.keep.is_empty();
+            || self.options.keep.is_empty();
         if sampled { waiting } else { 0 }
     }
 
     /// The error the input stopped at, once no row before it is left.
     pub fn error(&self) -> Option<&CsvError> {
-        self.failure.as_ref().filter(|_| self.prices.is_empty())
+        self.failure
+            .as_ref()
+            .filter(|_| self.rows.prices.is_empty())
     }
 
     /// Moves up to `prices.len()` of the [`ready`](CsvReader::ready) rows out: prices in place,
@@ -197,12 +339,13 @@ impl CsvReader {
         if rows > 0 && self.types.is_none() {
             self.types = Some(self.decide_types());
         }
-        for f in &self.keep {
+        for f in &self.rows.keep {
             rows = rows.min(f.rows_within(TEXT_LIMIT));
         }
-        if rows == 0 && !prices.is_empty() && !self.prices.is_empty() && self.ready() > 0 {
+        if rows == 0 && !prices.is_empty() && !self.rows.prices.is_empty() && self.ready() > 0 {
             // A single text field past 2 GiB: it can never be handed out.
             let (c, column) = self
+                .rows
                 .keep
                 .iter()
                 .enumerate()
@@ -210,9 +353,9 @@ impl CsvReader {
                 .map(|(c, _)| (c, self.keep_name(c)))
                 .unwrap_or((0, String::new()));
             return Err(CsvError::FieldTooLong {
-                line: self.lines[0],
+                line: self.rows.lines[0],
                 column,
-                bytes: self.keep[c].get(0).len(),
+                bytes: self.rows.keep[c].get(0).len(),
             });
         }
         if rows == 0 {
@@ -228,15 +371,15 @@ impl CsvReader {
             };
         }
         let types = self.types.clone().unwrap_or_default();
-        let mut keep = Vec::with_capacity(self.keep.len());
-        for (c, fields) in self.keep.iter().enumerate() {
+        let mut keep = Vec::with_capacity(self.options.keep.len());
+        for (c, fields) in self.rows.keep.iter().enumerate() {
             match convert(fields, rows, types[c]) {
                 Ok(column) => keep.push(column),
                 Err((row, _)) => {
                     // Rows before the misfit go out; it becomes the (earliest) failure.
                     let declared = self.options.keep[c].kind.is_some();
                     self.failure = Some(CsvError::KeepValue {
-                        line: self.lines[row],
+                        line: self.rows.lines[row],
                         column: self.keep_name(c),
                         text: escape(fields.get(row)),
                         kind: types[c],
@@ -248,26 +391,26 @@ impl CsvReader {
                 }
             }
         }
-        prices[..rows].copy_from_slice(&self.prices[..rows]);
-        self.prices.drain(..rows);
-        let lines = self.lines.drain(..rows).collect();
-        self.keep.iter_mut().for_each(|f| f.drain(rows));
+        prices[..rows].copy_from_slice(&self.rows.prices[..rows]);
+        self.rows.prices.drain(..rows);
+        let lines = self.rows.lines.drain(..rows).collect();
+        self.rows.keep.iter_mut().for_each(|f| f.drain(rows));
         Ok(Taken { rows, keep, lines })
     }
 
     fn keep_name(&self, c: usize) -> String {
-        match &self.header {
+        match &self.shape.header {
             Some(h) => h.names[h.keep[c]].clone(),
             None => self.options.keep[c].name.clone(),
         }
     }
 
     fn decide_types(&self) -> Vec<KeepType> {
-        let sample = self.prices.len().min(self.options.sample_rows);
+        let sample = self.rows.prices.len().min(self.options.sample_rows);
         self.options
             .keep
             .iter()
-            .zip(&self.keep)
+            .zip(&self.rows.keep)
             .map(|(k, fields)| match (k.kind, self.options.keep_as_text) {
                 (Some(kind), _) => kind,
                 (None, true) => KeepType::Text,
@@ -277,9 +420,9 @@ impl CsvReader {
     }
 
     fn truncate(&mut self, rows: usize) {
-        self.prices.truncate(rows);
-        self.lines.truncate(rows);
-        for f in &mut self.keep {
+        self.rows.prices.truncate(rows);
+        self.rows.lines.truncate(rows);
+        for f in &mut self.rows.keep {
             while f.len() > rows {
                 f.pop();
             }
@@ -289,7 +432,7 @@ impl CsvReader {
 
 /// The first record is the header (or, without one, fixes the field count and is data); every
 /// later one is a data row, queued only once all of it has been checked.
-fn accept(
+pub(crate) fn accept(
     record: Record<'_>,
     options: &Options,
     header: &mut Option<Header>,

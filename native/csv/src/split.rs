@@ -1,21 +1,22 @@
-//! Cutting a byte stream into records, identically however the stream is chunked: `csv_core`
-//! does the splitting and unescaping; around it, this strips a UTF-8 BOM, skips blank lines while
-//! counting them (so every record knows the line it starts on), refuses bytes that are not text,
-//! and follows quoting as csv_core does, to name the line of a quoted field the input ends inside.
-//! A line ends at `\n`, `\r\n` or a lone `\r`, as records do (and as Python's `csv` counts).
+//! Cutting records with quotes in them, identically however the bytes are fed: `csv_core` does the
+//! splitting and unescaping; around it, this skips blank lines while counting them (so every
+//! record knows the line it starts on), and follows quoting as csv_core does, to name the line of
+//! a quoted field the input ends inside. A line ends at `\n`, `\r\n` or a lone `\r`, as records
+//! do (and as Python's `csv` counts). Text without quotes takes the faster way in [`crate::plain`].
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
 use crate::CsvError;
 
-const BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// One complete record: unescaped field bytes laid end to end, and where each field ends.
+/// One complete record: its fields' bytes, each followed by `gap` bytes (0 when csv_core laid the
+/// unescaped fields end to end, 1 for a delimiter in a line taken as written), and where each
+/// field ends.
 pub struct Record<'a> {
-    /// The line the record starts on (1-based).
+    /// The line the record starts on.
     pub line: u64,
-    bytes: &'a [u8],
-    ends: &'a [usize],
+    pub(crate) bytes: &'a [u8],
+    pub(crate) ends: &'a [usize],
+    pub(crate) gap: usize,
 }
 
 impl Record<'_> {
@@ -24,7 +25,11 @@ impl Record<'_> {
     }
 
     pub fn field(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] + self.gap
+        };
         &self.bytes[start..self.ends[i]]
     }
 }
@@ -32,8 +37,6 @@ impl Record<'_> {
 pub struct Splitter {
     reader: Reader,
     delimiter: u8,
-    /// The first bytes of the stream while they could still be a UTF-8 BOM; `None` once decided.
-    head: Option<Vec<u8>>,
     /// The record being read: unescaped bytes and field ends, valid up to the `_len`s.
     bytes: Vec<u8>,
     bytes_len: usize,
@@ -44,10 +47,6 @@ pub struct Splitter {
     /// The line of the next unread byte.
     lines: Lines,
     record_line: u64,
-    /// Bytes of the stream checked as text so far, and the start of a UTF-8 sequence cut by the
-    /// end of the last piece.
-    offset: u64,
-    carry: Vec<u8>,
     /// Where the current field stands as to quoting, followed as csv_core follows it.
     quoting: Quoting,
     /// The line the quoted field being read opened on.
@@ -56,15 +55,15 @@ pub struct Splitter {
 
 /// Line numbers: a line ends at `\n`, `\r\n` or a lone `\r`, the terminators csv_core ends
 /// records at, so every record starts on a line of its own.
-#[derive(Clone, Copy)]
-struct Lines {
-    line: u64,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Lines {
+    pub line: u64,
     /// The last byte counted was a `\r`: a `\n` right after it ends no new line.
-    after_cr: bool,
+    pub after_cr: bool,
 }
 
 impl Lines {
-    fn advance(&mut self, bytes: &[u8]) {
+    pub fn advance(&mut self, bytes: &[u8]) {
         for at in memchr::memchr2_iter(b'\n', b'\r', bytes) {
             let cr_before = if at == 0 {
                 self.after_cr
@@ -83,8 +82,8 @@ impl Lines {
 
 /// csv_core's view of quoting (RFC 4180: a quote opens a field only at its start, `""` inside a
 /// quoted field is a quote), reduced to what tells whether the input ended inside quotes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Quoting {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Quoting {
     /// At the start of a field: a quote here opens it.
     FieldStart,
     /// Inside an unquoted field (or after a quoted one closed): quotes are characters.
@@ -94,56 +93,61 @@ enum Quoting {
     QuoteInQuoted,
 }
 
+impl Quoting {
+    /// The state after an unquoted byte `b`.
+    pub fn after_unquoted(b: u8, delimiter: u8) -> Quoting {
+        if b == delimiter || b == b'\n' || b == b'\r' {
+            Quoting::FieldStart
+        } else {
+            Quoting::Unquoted
+        }
+    }
+
+    /// The state after byte `b`.
+    pub fn next(self, b: u8, delimiter: u8) -> Quoting {
+        match (self, b) {
+            (Quoting::FieldStart, b'"') => Quoting::Quoted,
+            (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+            (Quoting::Quoted, _) => Quoting::Quoted,
+            (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+            (_, b) => Quoting::after_unquoted(b, delimiter),
+        }
+    }
+}
+
 /// Callback for each record, which may refuse it (stopping the split).
 pub type OnRecord<'f> = dyn FnMut(Record<'_>) -> Result<(), CsvError> + 'f;
 
 impl Splitter {
-    pub fn new(delimiter: u8) -> Self {
+    /// A splitter at the start of a record, on the line `lines` says.
+    pub fn new(delimiter: u8, lines: Lines) -> Self {
         Splitter {
             reader: ReaderBuilder::new().delimiter(delimiter).build(),
             delimiter,
-            head: Some(Vec::with_capacity(BOM.len())),
             bytes: vec![0; 4096],
             bytes_len: 0,
             ends: vec![0; 64],
             ends_len: 0,
             in_record: false,
-            lines: Lines {
-                line: 1,
-                after_cr: false,
-            },
-            record_line: 1,
-            offset: 0,
-            carry: Vec::new(),
+            lines,
+            record_line: lines.line,
             quoting: Quoting::FieldStart,
-            quote_line: 1,
+            quote_line: lines.line,
         }
     }
 
+    /// The line of the next byte.
+    pub fn lines(&self) -> Lines {
+        self.lines
+    }
+
     /// Reads `input`, calling `on_record` for each record it completes.
-    pub fn feed(&mut self, mut input: &[u8], on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
-        self.check_text(input, false)?;
-        if let Some(head) = &mut self.head {
-            let wanted = (BOM.len() - head.len()).min(input.len());
-            head.extend_from_slice(&input[..wanted]);
-            input = &input[wanted..];
-            if head.len() < BOM.len() && BOM.starts_with(head) {
-                return Ok(());
-            }
-            let head = self.head.take().unwrap_or_default();
-            if head != BOM {
-                self.split(&head, on_record)?;
-            }
-        }
+    pub fn feed(&mut self, input: &[u8], on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
         self.split(input, on_record)
     }
 
     /// Ends the input: a last record without a line terminator is completed.
     pub fn end(&mut self, on_record: &mut OnRecord<'_>) -> Result<(), CsvError> {
-        self.check_text(&[], true)?;
-        if let Some(head) = self.head.take() {
-            self.split(&head, on_record)?;
-        }
         if self.quoting == Quoting::Quoted {
             return Err(CsvError::UnclosedQuote {
                 line: self.quote_line,
@@ -157,34 +161,6 @@ impl Splitter {
                 _ => {}
             }
         }
-        Ok(())
-    }
-
-    /// Text has no NUL and is UTF-8. A sequence cut by the end of a piece is checked with the
-    /// next one.
-    fn check_text(&mut self, input: &[u8], last: bool) -> Result<(), CsvError> {
-        let not_text = |offset: u64, what| Err(CsvError::NotText { offset, what });
-        if let Some(nul) = memchr::memchr(0, input) {
-            return not_text(self.offset + nul as u64, "a NUL byte");
-        }
-        let start = self.offset - self.carry.len() as u64;
-        let mut joined;
-        let bytes = if self.carry.is_empty() {
-            input
-        } else {
-            joined = std::mem::take(&mut self.carry);
-            joined.extend_from_slice(input);
-            &joined[..]
-        };
-        if let Err(e) = std::str::from_utf8(bytes) {
-            let at = e.valid_up_to();
-            // An incomplete sequence at the very end may be completed by the next piece.
-            if e.error_len().is_some() || last || bytes.len() - at > 3 {
-                return not_text(start + at as u64, "a byte sequence that is not UTF-8");
-            }
-            self.carry = bytes[at..].to_vec();
-        }
-        self.offset += input.len() as u64;
         Ok(())
     }
 
@@ -228,29 +204,18 @@ impl Splitter {
         Ok(())
     }
 
-    /// The quoting state after an unquoted byte `b`.
     fn after_unquoted(&self, b: u8) -> Quoting {
-        if b == self.delimiter || b == b'\n' || b == b'\r' {
-            Quoting::FieldStart
-        } else {
-            Quoting::Unquoted
-        }
+        Quoting::after_unquoted(b, self.delimiter)
     }
 
     /// Follows `consumed` byte by byte through csv_core's quoting rules, counting lines, to know
     /// whether the input is inside a quoted field and on which line that field opened.
     fn follow_quotes(&mut self, consumed: &[u8]) {
         for &b in consumed {
-            self.quoting = match (self.quoting, b) {
-                (Quoting::FieldStart, b'"') => {
-                    self.quote_line = self.lines.line;
-                    Quoting::Quoted
-                }
-                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
-                (Quoting::Quoted, _) => Quoting::Quoted,
-                (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
-                (_, b) => self.after_unquoted(b),
-            };
+            if self.quoting == Quoting::FieldStart && b == b'"' {
+                self.quote_line = self.lines.line;
+            }
+            self.quoting = self.quoting.next(b, self.delimiter);
             if b == b'\n' || b == b'\r' {
                 self.lines.advance(&[b]);
             } else {
@@ -281,6 +246,7 @@ impl Splitter {
             line: self.record_line,
             bytes: &self.bytes[..self.bytes_len],
             ends: &self.ends[..self.ends_len],
+            gap: 0,
         };
         let result = on_record(record);
         self.bytes_len = 0;
@@ -296,7 +262,13 @@ mod tests {
 
     /// Every record as (line, fields), splitting `input` into pieces of `piece` bytes.
     fn records(input: &[u8], piece: usize) -> Result<Vec<(u64, Vec<String>)>, CsvError> {
-        let mut s = Splitter::new(b',');
+        let mut s = Splitter::new(
+            b',',
+            Lines {
+                line: 1,
+                after_cr: false,
+            },
+        );
         let mut out = Vec::new();
         let mut take = |r: Record<'_>| {
             out.push((
@@ -316,7 +288,7 @@ mod tests {
 
     #[test]
     fn records_and_lines_do_not_depend_on_how_the_input_is_cut() {
-        let input = "\u{FEFF}a,b\n\n\"two\nlines\",2\r\n\nx,\"q\"\"q\"\nlast,é".as_bytes();
+        let input = "a,b\n\n\"two\nlines\",2\r\n\nx,\"q\"\"q\"\nlast,é".as_bytes();
         let want = records(input, input.len()).unwrap();
         assert_eq!(
             want,
@@ -330,41 +302,6 @@ mod tests {
         for piece in 1..input.len() {
             assert_eq!(records(input, piece).unwrap(), want, "pieces of {piece}");
         }
-    }
-
-    #[test]
-    fn binary_and_non_utf8_input_is_refused_with_its_offset() {
-        for piece in [1, 3, 100] {
-            let e = records(b"a,b\n1,\x002\n", piece).unwrap_err();
-            assert_eq!(
-                e,
-                CsvError::NotText {
-                    offset: 6,
-                    what: "a NUL byte"
-                },
-                "pieces of {piece}"
-            );
-            let e = records(b"a,b\n1,caf\xe9\n", piece).unwrap_err();
-            assert_eq!(
-                e,
-                CsvError::NotText {
-                    offset: 9,
-                    what: "a byte sequence that is not UTF-8"
-                }
-            );
-            let e = records(b"a,b\n1,\xc3", piece).unwrap_err();
-            assert_eq!(
-                e,
-                CsvError::NotText {
-                    offset: 6,
-                    what: "a byte sequence that is not UTF-8"
-                }
-            );
-        }
-        assert!(
-            records(b"\x1f\x8b\x08\x00\x00\x00", 4).is_err(),
-            "gzip that was not decompressed"
-        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! injected (a ragged record, a price that is not a number, a quote left open to the end, a byte
 //! that is not text). The model knows the records, the line each starts on and the error; the
 //! `csv` crate, reading the same bytes, must agree with the model on every record of the valid
-//! cases. The reader then reads the bytes in random pieces with random take sizes and must give
-//! exactly the model's rows, lines and error, and never panic.
+//! cases. The reader then reads the bytes in random pieces with random take sizes, parsing blocks
+//! of random sizes on a random number of threads, and must give exactly the model's rows, lines
+//! and error, and never panic.
 //!
 //! `TRENDFLEX_FUZZ_CASES` (default 100,000) and `TRENDFLEX_FUZZ_SEED` choose the run; a failure
 //! names the seed of its case.
@@ -272,9 +273,12 @@ fn read(case: &Case, rng: &mut Rng) -> (Run, Vec<Vec<Vec<u8>>>) {
             kind: None,
         })
         .collect();
+    // Blocks as small as one byte, parsed on up to 4 threads at once.
     let options = Options {
         keep,
         keep_as_text: true,
+        threads: 1 + rng.below(4),
+        block_bytes: *rng.pick(&[1, 2, 5, 16, 1 << 20]),
         ..Options::default()
     };
     let piece = *rng.pick(&[1, 2, 3, 7, 64, usize::MAX]);

@@ -337,3 +337,87 @@ fn kept_text_is_kept_as_written_whitespace_too() {
         "only the empty field is missing"
     );
 }
+
+/// Every row's text keep fields, joined.
+fn texts(r: &common::Run) -> Vec<String> {
+    let mut rows = Vec::new();
+    for take in &r.keep {
+        let columns: Vec<(&Vec<i32>, &Vec<u8>)> = take
+            .iter()
+            .map(|k| match &k.values {
+                KeepValues::Text { offsets, bytes } => (offsets, bytes),
+                other => panic!("not text: {other:?}"),
+            })
+            .collect();
+        for i in 0..columns[0].0.len() - 1 {
+            let fields: Vec<&str> = columns
+                .iter()
+                .map(|(o, b)| std::str::from_utf8(&b[o[i] as usize..o[i + 1] as usize]).unwrap())
+                .collect();
+            rows.push(fields.join("|"));
+        }
+    }
+    rows
+}
+
+#[test]
+fn blocks_on_threads_give_what_one_pass_gives_errors_included() {
+    // Thousands of records: quoted ones with line ends and delimiters inside, CRLF and lone CR,
+    // blank lines; then the same with a bad price far in (a block parsed on another thread).
+    let mut text = String::from("\u{FEFF}ts,close,note\r\n");
+    for i in 0..3000 {
+        let end = ["\n", "\r\n", "\r"][i % 3];
+        let note = if i % 5 == 0 {
+            format!("\"a,{i}\r\nb \"\"q\"\"\"")
+        } else {
+            format!("n{i}")
+        };
+        text.push_str(&format!(
+            "{},{}.{},{note}{end}",
+            1000 + i,
+            100 + i % 7,
+            i % 10
+        ));
+        if i % 101 == 0 {
+            text.push_str("\n\r\n");
+        }
+    }
+    let bad = text.replacen("\n2501,", "\n2501,x", 1);
+    for input in [&text, &bad] {
+        let options = |threads, block_bytes| Options {
+            keep: vec![keep("ts"), keep("note")],
+            keep_as_text: true,
+            threads,
+            block_bytes,
+            ..Options::default()
+        };
+        let want = run(input, options(1, usize::MAX), input.len(), 100_000);
+        for (threads, block, piece) in [
+            (2, 64, input.len()),
+            (4, 1, 4096),
+            (3, 1000, 777),
+            (2, 7, 1),
+        ] {
+            let got = run(input, options(threads, block), piece, 1000);
+            let what = format!("{threads} threads, blocks of {block}, pieces of {piece}");
+            assert_eq!(got.prices, want.prices, "{what}");
+            assert_eq!(got.lines, want.lines, "{what}");
+            assert_eq!(got.error, want.error, "{what}");
+            assert_eq!(texts(&got), texts(&want), "{what}");
+        }
+        if std::ptr::eq(input, &bad) {
+            // Record 1501's line, counted apart: the text before it with its line ends made
+            // `\n` (as Python's universal newlines do), then counted.
+            let line = 1829;
+            assert_eq!(
+                want.error.as_ref().map(|e| e.to_string()),
+                Some(format!(
+                    "line {line}, column close: 'x103.1' is not a number"
+                ))
+            );
+            assert_eq!(want.prices.len(), 1501);
+        } else {
+            assert_eq!(want.prices.len(), 3000);
+        }
+    }
+}

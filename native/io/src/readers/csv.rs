@@ -16,7 +16,6 @@ const PIECE: usize = 4 << 20;
 pub struct CsvSource {
     input: Box<dyn Read + Send>,
     reader: CsvReader,
-    piece: Vec<u8>,
     pub lines: Vec<u64>,
     /// A live feed: hand out rows as soon as they are complete.
     follow: bool,
@@ -43,11 +42,11 @@ impl CsvSource {
             } else {
                 Options::default().sample_rows
             },
+            ..Options::default()
         };
         let mut s = CsvSource {
             input,
             reader: CsvReader::new(options),
-            piece: vec![0; PIECE],
             lines: Vec::new(),
             follow: o.follow,
             cancelled: false,
@@ -77,7 +76,8 @@ impl CsvSource {
 
     fn pump(&mut self) -> Result<(), Error> {
         let n = loop {
-            match self.input.read(&mut self.piece) {
+            // Read straight into the parser's buffer: no copy between.
+            match self.input.read(self.reader.space(PIECE)) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 // Stopped by a signal: the rows read stay takeable; a line half read is dropped.
@@ -91,7 +91,7 @@ impl CsvSource {
         if n == 0 {
             self.reader.end();
         } else {
-            self.reader.feed(&self.piece[..n]);
+            self.reader.commit(n);
         }
         Ok(())
     }

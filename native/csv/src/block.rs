@@ -1,0 +1,135 @@
+//! One block of whole records, parsed on its own so that blocks can be parsed on any thread: the
+//! block knows its byte offset and whether a `\r` came just before it; its lines are counted from
+//! a base the caller gives (or from 0, to be shifted once the lines before it are known).
+
+use crate::keep::Fields;
+use crate::split::{Lines, Record, Splitter};
+use crate::{CsvError, Header, Options, accept, plain};
+
+/// Parsed rows waiting to be taken: prices, the line of each, and each keep column's fields.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    pub prices: Vec<f64>,
+    pub lines: Vec<u64>,
+    pub keep: Vec<Fields>,
+}
+
+impl Rows {
+    pub fn new(keep: usize) -> Self {
+        Rows {
+            keep: (0..keep).map(|_| Fields::default()).collect(),
+            ..Rows::default()
+        }
+    }
+
+    /// Moves `other`'s rows to the end, their lines moved down by `base`.
+    pub fn append(&mut self, other: Rows, base: u64) {
+        self.prices.extend_from_slice(&other.prices);
+        self.lines.extend(other.lines.iter().map(|l| l + base));
+        for (f, o) in self.keep.iter_mut().zip(&other.keep) {
+            f.append(o);
+        }
+    }
+}
+
+/// Where a block starts: its byte offset in the input, and the line count before it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Start {
+    pub offset: u64,
+    pub lines: Lines,
+}
+
+/// What the block's records are checked against: the header once known, and the field count.
+#[derive(Clone, Debug)]
+pub(crate) struct Shape {
+    pub header: Option<Header>,
+    pub fields: usize,
+}
+
+/// Parses the records of `bytes` into `rows` (the first may be the header, when `shape` has none
+/// yet). Without `last`, `bytes` ends at a record end. Returns where the lines stand after it;
+/// rows before an error stay in `rows`.
+pub(crate) fn parse(
+    bytes: &[u8],
+    start: Start,
+    last: bool,
+    options: &Options,
+    shape: &mut Shape,
+    rows: &mut Rows,
+) -> Result<Lines, CsvError> {
+    check_text(bytes, start.offset)?;
+    let mut on_record = |r: Record<'_>| {
+        accept(
+            r,
+            options,
+            &mut shape.header,
+            &mut shape.fields,
+            &mut rows.prices,
+            &mut rows.lines,
+            &mut rows.keep,
+        )
+    };
+    if memchr::memchr(b'"', bytes).is_none() {
+        return plain::split(bytes, options.delimiter, start.lines, last, &mut on_record);
+    }
+    let mut splitter = Splitter::new(options.delimiter, start.lines);
+    splitter.feed(bytes, &mut on_record)?;
+    if last {
+        splitter.end(&mut on_record)?;
+    }
+    Ok(splitter.lines())
+}
+
+/// Text has no NUL and is UTF-8 (a block never ends inside a character: it ends at a line end or
+/// at the end of the input). `offset` is where `bytes` starts in the input.
+pub(crate) fn check_text(bytes: &[u8], offset: u64) -> Result<(), CsvError> {
+    let not_text = |at: usize, what| {
+        Err(CsvError::NotText {
+            offset: offset + at as u64,
+            what,
+        })
+    };
+    if let Some(nul) = memchr::memchr(0, bytes) {
+        return not_text(nul, "a NUL byte");
+    }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return not_text(e.valid_up_to(), "a byte sequence that is not UTF-8");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_and_non_utf8_input_is_refused_with_its_offset() {
+        let bad = |bytes: &[u8], offset| check_text(bytes, offset).unwrap_err();
+        assert_eq!(
+            bad(b"a,b\n1,\x002\n", 100),
+            CsvError::NotText {
+                offset: 106,
+                what: "a NUL byte"
+            }
+        );
+        assert_eq!(
+            bad(b"a,b\n1,caf\xe9\n", 0),
+            CsvError::NotText {
+                offset: 9,
+                what: "a byte sequence that is not UTF-8"
+            }
+        );
+        assert_eq!(
+            bad(b"a,b\n1,\xc3", 0),
+            CsvError::NotText {
+                offset: 6,
+                what: "a byte sequence that is not UTF-8"
+            }
+        );
+        assert!(
+            check_text(b"\x1f\x8b\x08\x00\x00\x00", 0).is_err(),
+            "gzip that was not decompressed"
+        );
+        assert!(check_text("a,é\n".as_bytes(), 0).is_ok());
+    }
+}
