@@ -2,32 +2,40 @@
 //! block knows its byte offset and whether a `\r` came just before it; its lines are counted from
 //! a base the caller gives (or from 0, to be shifted once the lines before it are known).
 
-use crate::keep::Fields;
+use crate::keep::Queue;
 use crate::split::{Lines, Record, Splitter};
-use crate::{CsvError, Header, Options, accept, plain};
+use crate::{CsvError, Header, KeepType, Options, accept, plain};
 
 /// Parsed rows waiting to be taken: prices, the line of each, and each keep column's fields.
 #[derive(Debug, Default)]
 pub(crate) struct Rows {
     pub prices: Vec<f64>,
     pub lines: Vec<u64>,
-    pub keep: Vec<Fields>,
+    pub keep: Vec<Queue>,
 }
 
 impl Rows {
-    pub fn new(keep: usize) -> Self {
+    /// Rows of `keep` keep columns, of these types (text while undecided).
+    pub fn new(keep: usize, types: Option<&[KeepType]>) -> Self {
         Rows {
-            keep: (0..keep).map(|_| Fields::default()).collect(),
+            keep: (0..keep).map(|c| Queue::new(types.map(|t| t[c]))).collect(),
             ..Rows::default()
         }
+    }
+
+    /// Keeps the first `rows`.
+    pub fn truncate(&mut self, rows: usize) {
+        self.prices.truncate(rows);
+        self.lines.truncate(rows);
+        self.keep.iter_mut().for_each(|q| q.truncate(rows));
     }
 
     /// Moves `other`'s rows to the end, their lines moved down by `base`.
     pub fn append(&mut self, other: Rows, base: u64) {
         self.prices.extend_from_slice(&other.prices);
         self.lines.extend(other.lines.iter().map(|l| l + base));
-        for (f, o) in self.keep.iter_mut().zip(&other.keep) {
-            f.append(o);
+        for (q, o) in self.keep.iter_mut().zip(&other.keep) {
+            q.append(o);
         }
     }
 }
@@ -39,11 +47,13 @@ pub(crate) struct Start {
     pub lines: Lines,
 }
 
-/// What the block's records are checked against: the header once known, and the field count.
+/// What the block's records are checked against: the header once known, the field count, and
+/// the keep columns' types once decided.
 #[derive(Clone, Debug)]
 pub(crate) struct Shape {
     pub header: Option<Header>,
     pub fields: usize,
+    pub types: Option<Vec<KeepType>>,
 }
 
 /// Parses the records of `bytes` into `rows` (the first may be the header, when `shape` has none
@@ -58,17 +68,7 @@ pub(crate) fn parse(
     rows: &mut Rows,
 ) -> Result<Lines, CsvError> {
     check_text(bytes, start.offset)?;
-    let mut on_record = |r: Record<'_>| {
-        accept(
-            r,
-            options,
-            &mut shape.header,
-            &mut shape.fields,
-            &mut rows.prices,
-            &mut rows.lines,
-            &mut rows.keep,
-        )
-    };
+    let mut on_record = |r: Record<'_>| accept(r, options, shape, rows);
     if memchr::memchr(b'"', bytes).is_none() {
         return plain::split(bytes, options.delimiter, start.lines, last, &mut on_record);
     }

@@ -113,11 +113,6 @@ impl Fields {
         self.ends.extend(other.ends.iter().map(|e| e + base));
     }
 
-    pub fn pop(&mut self) {
-        self.ends.pop();
-        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
-    }
-
     pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.bytes[start..self.ends[i]]
@@ -140,67 +135,206 @@ impl Fields {
     }
 }
 
-/// Why a field does not fit its column's type.
+/// A field that does not fit its column's type.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Misfit;
 
-/// Converts the first `rows` fields to `kind`; on a field that does not fit, returns its index.
-pub(crate) fn convert(
-    fields: &Fields,
-    rows: usize,
-    kind: KeepType,
-) -> Result<KeepColumn, (usize, Misfit)> {
-    let mut validity = vec![0u8; rows.div_ceil(64) * 8];
-    let mut null_count = 0;
-    let mut mark = |i: usize, valid: bool| {
-        validity[i / 8] |= u8::from(valid) << (i % 8);
-        null_count += usize::from(!valid);
-    };
-    let values = match kind {
-        KeepType::Int64 => {
-            let mut v = Vec::with_capacity(rows);
-            for i in 0..rows {
-                let trimmed = fields.get(i).trim_ascii();
-                if is_missing(trimmed) {
-                    mark(i, false);
-                    v.push(0);
+/// One keep column's rows waiting to be taken: text as written until the column's type is
+/// decided (or for good, for text), then values of that type, parsed as the records are (on the
+/// blocks' threads).
+#[derive(Debug)]
+pub(crate) enum Queue {
+    Text(Fields),
+    Int64 { values: Vec<i64>, valid: Vec<bool> },
+    Float64 { values: Vec<f64>, valid: Vec<bool> },
+}
+
+impl Queue {
+    /// An empty queue for a column of `kind` (text while undecided).
+    pub fn new(kind: Option<KeepType>) -> Self {
+        match kind {
+            Some(KeepType::Int64) => Queue::Int64 {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            Some(KeepType::Float64) => Queue::Float64 {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            Some(KeepType::Text) | None => Queue::Text(Fields::default()),
+        }
+    }
+
+    pub fn kind(&self) -> KeepType {
+        match self {
+            Queue::Text(_) => KeepType::Text,
+            Queue::Int64 { .. } => KeepType::Int64,
+            Queue::Float64 { .. } => KeepType::Float64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Queue::Text(f) => f.len(),
+            Queue::Int64 { valid, .. } | Queue::Float64 { valid, .. } => valid.len(),
+        }
+    }
+
+    /// Queues one field, parsed to the column's type; one that does not fit is not queued.
+    pub fn push(&mut self, field: &[u8]) -> Result<(), Misfit> {
+        match self {
+            Queue::Text(f) => f.push(field),
+            Queue::Int64 { values, valid } => {
+                let plain = field.first().is_some_and(u8::is_ascii_digit)
+                    && field.last().is_some_and(u8::is_ascii_digit);
+                let trimmed = if plain { field } else { field.trim_ascii() };
+                if !plain && is_missing(trimmed) {
+                    values.push(0);
+                    valid.push(false);
                 } else {
-                    v.push(parse_integer(trimmed).ok_or((i, Misfit))?);
-                    mark(i, true);
+                    values.push(parse_integer(trimmed).ok_or(Misfit)?);
+                    valid.push(true);
                 }
             }
-            KeepValues::Int64(v)
-        }
-        KeepType::Float64 => {
-            let mut v = Vec::with_capacity(rows);
-            for i in 0..rows {
-                let x = parse_number(fields.get(i)).map_err(|_| (i, Misfit))?;
-                mark(i, !x.is_nan());
-                v.push(if x.is_nan() { 0.0 } else { x });
-            }
-            KeepValues::Float64(v)
-        }
-        KeepType::Text => {
-            let end = if rows == 0 { 0 } else { fields.ends[rows - 1] };
-            let mut offsets = Vec::with_capacity(rows + 1);
-            offsets.push(0);
-            for i in 0..rows {
-                // Only an empty field is missing (an empty string under a cleared bit): text is
-                // kept as written, whitespace too.
-                mark(i, !fields.get(i).is_empty());
-                offsets.push(fields.ends[i] as i32);
-            }
-            KeepValues::Text {
-                offsets,
-                bytes: fields.bytes[..end].to_vec(),
+            Queue::Float64 { values, valid } => {
+                let x = parse_number(field).map_err(|_| Misfit)?;
+                values.push(if x.is_nan() { 0.0 } else { x });
+                valid.push(!x.is_nan());
             }
         }
-    };
-    Ok(KeepColumn {
-        kind,
-        validity,
-        null_count,
-        values,
-    })
+        Ok(())
+    }
+
+    /// Drops the last row.
+    pub fn pop(&mut self) {
+        self.truncate(self.len().saturating_sub(1));
+    }
+
+    pub fn truncate(&mut self, rows: usize) {
+        match self {
+            Queue::Text(f) => {
+                f.ends.truncate(rows);
+                f.bytes.truncate(f.ends.last().copied().unwrap_or(0));
+            }
+            Queue::Int64 { values, valid } => {
+                values.truncate(rows);
+                valid.truncate(rows);
+            }
+            Queue::Float64 { values, valid } => {
+                values.truncate(rows);
+                valid.truncate(rows);
+            }
+        }
+    }
+
+    /// Adds `other`'s rows after these (a queue of the same type: blocks are parsed with the
+    /// types known when they were cut, as the queue they join).
+    pub fn append(&mut self, other: &Queue) {
+        match (self, other) {
+            (Queue::Text(f), Queue::Text(o)) => f.append(o),
+            (
+                Queue::Int64 { values, valid },
+                Queue::Int64 {
+                    values: v,
+                    valid: o,
+                },
+            ) => {
+                values.extend_from_slice(v);
+                valid.extend_from_slice(o);
+            }
+            (
+                Queue::Float64 { values, valid },
+                Queue::Float64 {
+                    values: v,
+                    valid: o,
+                },
+            ) => {
+                values.extend_from_slice(v);
+                valid.extend_from_slice(o);
+            }
+            (q, o) => unreachable!("a block of {:?} joins {:?} rows", o.kind(), q.kind()),
+        }
+    }
+
+    /// The text of row `i`, while the queue is text.
+    pub fn text(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Queue::Text(f) => Some(f.get(i)),
+            _ => None,
+        }
+    }
+
+    /// Rows from the front whose text adds up to at most `limit` bytes (every row when typed).
+    pub fn rows_within(&self, limit: usize) -> usize {
+        match self {
+            Queue::Text(f) => f.rows_within(limit),
+            _ => self.len(),
+        }
+    }
+
+    /// Parses the queued text to `kind` (nothing to do for text). On a field that does not fit,
+    /// returns its row and leaves the queue as it was.
+    pub fn decide(&mut self, kind: KeepType) -> Result<(), usize> {
+        let Queue::Text(fields) = self else {
+            return Ok(());
+        };
+        let mut typed = Queue::new(Some(kind));
+        if let Queue::Text(_) = typed {
+            return Ok(());
+        }
+        for i in 0..fields.len() {
+            typed.push(fields.get(i)).map_err(|_| i)?;
+        }
+        *self = typed;
+        Ok(())
+    }
+
+    /// Moves the first `rows` out, in Arrow's layout.
+    pub fn take(&mut self, rows: usize) -> KeepColumn {
+        let mut validity = vec![0u8; rows.div_ceil(64) * 8];
+        let mut null_count = 0;
+        let mut mark = |i: usize, valid: bool| {
+            validity[i / 8] |= u8::from(valid) << (i % 8);
+            null_count += usize::from(!valid);
+        };
+        let kind = self.kind();
+        let values = match self {
+            Queue::Int64 { values, valid } => {
+                valid
+                    .drain(..rows)
+                    .enumerate()
+                    .for_each(|(i, v)| mark(i, v));
+                KeepValues::Int64(values.drain(..rows).collect())
+            }
+            Queue::Float64 { values, valid } => {
+                valid
+                    .drain(..rows)
+                    .enumerate()
+                    .for_each(|(i, v)| mark(i, v));
+                KeepValues::Float64(values.drain(..rows).collect())
+            }
+            Queue::Text(fields) => {
+                let end = if rows == 0 { 0 } else { fields.ends[rows - 1] };
+                let mut offsets = Vec::with_capacity(rows + 1);
+                offsets.push(0);
+                for i in 0..rows {
+                    // Only an empty field is missing (an empty string under a cleared bit): text
+                    // is kept as written, whitespace too.
+                    mark(i, !fields.get(i).is_empty());
+                    offsets.push(fields.ends[i] as i32);
+                }
+                let bytes = fields.bytes[..end].to_vec();
+                fields.drain(rows);
+                KeepValues::Text { offsets, bytes }
+            }
+        };
+        KeepColumn {
+            kind,
+            validity,
+            null_count,
+            values,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -226,19 +360,32 @@ mod tests {
         );
     }
 
+    fn queue(kind: Option<KeepType>, list: &[&str]) -> Queue {
+        let mut q = Queue::new(kind);
+        list.iter().for_each(|s| q.push(s.as_bytes()).unwrap());
+        q
+    }
+
     #[test]
-    fn conversion_lays_out_arrow_buffers_and_stops_at_a_misfit() {
-        let f = fields(&["10", "", "-7", "1.5"]);
-        let c = convert(&f, 3, KeepType::Int64).ok().unwrap();
+    fn taking_lays_out_arrow_buffers_and_deciding_stops_at_a_misfit() {
+        let mut q = queue(None, &["10", "", "-7", "1.5"]);
+        assert_eq!(q.decide(KeepType::Int64), Err(3));
+        q.truncate(3);
+        q.decide(KeepType::Int64).unwrap();
+        let c = q.take(3);
         assert_eq!(c.values, KeepValues::Int64(vec![10, 0, -7]));
         assert_eq!(
             (c.validity[0], c.null_count, c.validity.len()),
             (0b101, 1, 8)
         );
-        assert_eq!(convert(&f, 4, KeepType::Int64).err().map(|e| e.0), Some(3));
-        let t = convert(&fields(&["BTC", " ", "é"]), 3, KeepType::Text)
-            .ok()
-            .unwrap();
+        let mut typed = queue(Some(KeepType::Float64), &["1.5", "NA", " 2 "]);
+        assert_eq!(typed.push(b"x"), Err(Misfit));
+        assert_eq!(typed.len(), 3, "a misfit is not queued");
+        let c = typed.take(2);
+        assert_eq!(c.values, KeepValues::Float64(vec![1.5, 0.0]));
+        assert_eq!((c.validity[0], c.null_count), (0b01, 1));
+        assert_eq!(typed.take(1).values, KeepValues::Float64(vec![2.0]));
+        let t = queue(None, &["BTC", " ", "é"]).take(3);
         assert_eq!(
             t.values,
             KeepValues::Text {
@@ -247,9 +394,7 @@ mod tests {
             }
         );
         assert_eq!(t.validity[0], 0b111, "whitespace is text, not missing");
-        let e = convert(&fields(&["a", ""]), 2, KeepType::Text)
-            .ok()
-            .unwrap();
+        let e = queue(None, &["a", ""]).take(2);
         assert_eq!((e.validity[0], e.null_count), (0b01, 1));
     }
 
@@ -259,7 +404,8 @@ mod tests {
         f.drain(2);
         assert_eq!(f.get(0), b"def");
         assert_eq!(f.rows_within(3), 1);
-        f.pop();
-        assert_eq!(f.rows_within(10), 0);
+        let mut q = Queue::Text(f);
+        q.pop();
+        assert_eq!(q.rows_within(10), 0);
     }
 }

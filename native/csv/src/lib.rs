@@ -23,7 +23,7 @@ pub use keep::{KeepColumn, KeepType, KeepValues};
 
 use block::{Rows, Shape, Start};
 use cut::Cutter;
-use keep::{Fields, convert};
+use keep::Queue;
 use number::NumberError;
 use split::{Lines, Record};
 
@@ -112,7 +112,6 @@ pub struct CsvReader {
     shape: Shape,
     rows: Rows,
     threads: usize,
-    types: Option<Vec<KeepType>>,
     ended: bool,
     /// The error at the earliest bad row: every row before it can still be taken, then it is
     /// returned (by `feed` and `end` at once).
@@ -126,7 +125,7 @@ impl CsvReader {
             n => n,
         };
         CsvReader {
-            rows: Rows::new(options.keep.len()),
+            rows: Rows::new(options.keep.len(), None),
             cutter: Cutter::new(options.delimiter, (options.block_bytes / 4).max(1)),
             options,
             pending: Vec::new(),
@@ -142,9 +141,9 @@ impl CsvReader {
             shape: Shape {
                 header: None,
                 fields: 0,
+                types: None,
             },
             threads,
-            types: None,
             ended: false,
             failure: None,
         }
@@ -156,7 +155,7 @@ impl CsvReader {
 
     /// The keep columns' types, once decided.
     pub fn keep_types(&self) -> Option<&[KeepType]> {
-        self.types.as_deref()
+        self.shape.types.as_deref()
     }
 
     /// Whether the input has ended or failed: nothing more will come in.
@@ -260,7 +259,7 @@ impl CsvReader {
                     let (from, to) = (w[0], w[1]);
                     let mut shape = shape.clone();
                     scope.spawn(move || {
-                        let mut rows = Rows::new(options.keep.len());
+                        let mut rows = Rows::new(options.keep.len(), shape.types.as_deref());
                         let start = Start {
                             offset: start.offset + from as u64,
                             lines: Lines {
@@ -317,7 +316,7 @@ impl CsvReader {
     /// Rows a take can hand out now: keep columns need their sample (or the end) first.
     pub fn ready(&self) -> usize {
         let waiting = self.rows.prices.len();
-        let sampled = self.types.is_some()
+        let sampled = self.shape.types.is_some()
             || self.done()
             || waiting >= self.options.sample_rows
             || self.options.keep.is_empty();
@@ -332,30 +331,31 @@ impl CsvReader {
     }
 
     /// Moves up to `prices.len()` of the [`ready`](CsvReader::ready) rows out: prices in place,
-    /// keep columns in Arrow's layout. A keep value that does not fit its type stops the take
+    /// keep columns in Arrow's layout. A keep value that does not fit its type stops the rows
     /// before it and becomes the error; once no row is left before an error, it is returned.
     pub fn take(&mut self, prices: &mut [f64]) -> Result<Taken, CsvError> {
         let mut rows = prices.len().min(self.ready());
-        if rows > 0 && self.types.is_none() {
-            self.types = Some(self.decide_types());
+        if rows > 0 && self.shape.types.is_none() {
+            self.decide_types();
+            rows = rows.min(self.ready());
         }
-        for f in &self.rows.keep {
-            rows = rows.min(f.rows_within(TEXT_LIMIT));
+        for q in &self.rows.keep {
+            rows = rows.min(q.rows_within(TEXT_LIMIT));
         }
-        if rows == 0 && !prices.is_empty() && !self.rows.prices.is_empty() && self.ready() > 0 {
+        if rows == 0 && !prices.is_empty() && self.ready() > 0 {
             // A single text field past 2 GiB: it can never be handed out.
             let (c, column) = self
                 .rows
                 .keep
                 .iter()
                 .enumerate()
-                .find(|(_, f)| f.rows_within(TEXT_LIMIT) == 0)
+                .find(|(_, q)| q.rows_within(TEXT_LIMIT) == 0)
                 .map(|(c, _)| (c, self.keep_name(c)))
                 .unwrap_or((0, String::new()));
             return Err(CsvError::FieldTooLong {
                 line: self.rows.lines[0],
                 column,
-                bytes: self.rows.keep[c].get(0).len(),
+                bytes: self.rows.keep[c].text(0).map_or(0, <[u8]>::len),
             });
         }
         if rows == 0 {
@@ -370,31 +370,10 @@ impl CsvReader {
                 }),
             };
         }
-        let types = self.types.clone().unwrap_or_default();
-        let mut keep = Vec::with_capacity(self.options.keep.len());
-        for (c, fields) in self.rows.keep.iter().enumerate() {
-            match convert(fields, rows, types[c]) {
-                Ok(column) => keep.push(column),
-                Err((row, _)) => {
-                    // Rows before the misfit go out; it becomes the (earliest) failure.
-                    let declared = self.options.keep[c].kind.is_some();
-                    self.failure = Some(CsvError::KeepValue {
-                        line: self.rows.lines[row],
-                        column: self.keep_name(c),
-                        text: escape(fields.get(row)),
-                        kind: types[c],
-                        declared,
-                        sample: self.options.sample_rows,
-                    });
-                    self.truncate(row);
-                    return self.take(&mut prices[..row]);
-                }
-            }
-        }
+        let keep = self.rows.keep.iter_mut().map(|q| q.take(rows)).collect();
         prices[..rows].copy_from_slice(&self.rows.prices[..rows]);
         self.rows.prices.drain(..rows);
         let lines = self.rows.lines.drain(..rows).collect();
-        self.rows.keep.iter_mut().for_each(|f| f.drain(rows));
         Ok(Taken { rows, keep, lines })
     }
 
@@ -405,28 +384,39 @@ impl CsvReader {
         }
     }
 
-    fn decide_types(&self) -> Vec<KeepType> {
+    /// Types each keep column (declared, or from the sample) and parses the rows waiting to it;
+    /// later blocks parse to it as they go. A row that does not fit becomes the (earliest)
+    /// failure, and the rows from it on are dropped.
+    fn decide_types(&mut self) {
         let sample = self.rows.prices.len().min(self.options.sample_rows);
-        self.options
+        let types: Vec<KeepType> = self
+            .options
             .keep
             .iter()
             .zip(&self.rows.keep)
-            .map(|(k, fields)| match (k.kind, self.options.keep_as_text) {
+            .map(|(k, q)| match (k.kind, self.options.keep_as_text) {
                 (Some(kind), _) => kind,
                 (None, true) => KeepType::Text,
-                (None, false) => KeepType::infer((0..sample).map(|i| fields.get(i))),
+                (None, false) => {
+                    KeepType::infer((0..sample).map(|i| q.text(i).unwrap_or_default()))
+                }
             })
-            .collect()
-    }
-
-    fn truncate(&mut self, rows: usize) {
-        self.rows.prices.truncate(rows);
-        self.rows.lines.truncate(rows);
-        for f in &mut self.rows.keep {
-            while f.len() > rows {
-                f.pop();
+            .collect();
+        for c in 0..types.len() {
+            while let Err(row) = self.rows.keep[c].decide(types[c]) {
+                let text = escape(self.rows.keep[c].text(row).unwrap_or_default());
+                self.failure = Some(CsvError::KeepValue {
+                    line: self.rows.lines[row],
+                    column: self.keep_name(c),
+                    text,
+                    kind: types[c],
+                    declared: self.options.keep[c].kind.is_some(),
+                    sample: self.options.sample_rows,
+                });
+                self.rows.truncate(row);
             }
         }
+        self.shape.types = Some(types);
     }
 }
 
@@ -435,14 +425,11 @@ impl CsvReader {
 pub(crate) fn accept(
     record: Record<'_>,
     options: &Options,
-    header: &mut Option<Header>,
-    fields: &mut usize,
-    prices: &mut Vec<f64>,
-    lines: &mut Vec<u64>,
-    keep: &mut [Fields],
+    shape: &mut Shape,
+    rows: &mut Rows,
 ) -> Result<(), CsvError> {
-    let Some(h) = header else {
-        *fields = record.len();
+    let Some(h) = &shape.header else {
+        shape.fields = record.len();
         let names: Vec<String> = if options.header {
             (0..record.len())
                 .map(|i| String::from_utf8_lossy(record.field(i)).into_owned())
@@ -464,7 +451,7 @@ pub(crate) fn accept(
             .map(|k| find(&k.name))
             .collect::<Result<Vec<_>, _>>()
             .map_err(CsvError::Column)?;
-        *header = Some(Header {
+        shape.header = Some(Header {
             names,
             price,
             keep: keep_at,
@@ -472,14 +459,14 @@ pub(crate) fn accept(
         return if options.header {
             Ok(())
         } else {
-            accept(record, options, header, fields, prices, lines, keep)
+            accept(record, options, shape, rows)
         };
     };
-    if record.len() != *fields {
+    if record.len() != shape.fields {
         return Err(CsvError::FieldCount {
             line: record.line,
             found: record.len(),
-            expected: *fields,
+            expected: shape.fields,
         });
     }
     let field = record.field(h.price);
@@ -490,10 +477,23 @@ pub(crate) fn accept(
             NumberError::NotFinite => CsvError::NotFinite { line, column, text },
         }
     })?;
-    for (f, &i) in keep.iter_mut().zip(&h.keep) {
-        f.push(record.field(i));
+    for (c, &i) in h.keep.iter().enumerate() {
+        let field = record.field(i);
+        if rows.keep[c].push(field).is_err() {
+            // Not one field of a refused row stays queued.
+            rows.keep[..c].iter_mut().for_each(Queue::pop);
+            let kind = rows.keep[c].kind();
+            return Err(CsvError::KeepValue {
+                line: record.line,
+                column: h.names[i].clone(),
+                text: escape(field),
+                kind,
+                declared: options.keep[c].kind.is_some(),
+                sample: options.sample_rows,
+            });
+        }
     }
-    prices.push(price);
-    lines.push(record.line);
+    rows.prices.push(price);
+    rows.lines.push(record.line);
     Ok(())
 }

@@ -20,6 +20,18 @@ pub fn is_missing(trimmed: &[u8]) -> bool {
 /// A price (or Float64 keep) field: missing markers are NaN; anything else must be a finite
 /// number.
 pub fn parse_number(field: &[u8]) -> Result<f64, NumberError> {
+    // Most fields are a plain decimal: digits at both ends, so no space, marker or infinity.
+    if field
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'-')
+        && field.last().is_some_and(u8::is_ascii_digit)
+    {
+        return match lexical_core::parse::<f64>(field) {
+            Ok(v) if v.is_infinite() => Err(NumberError::NotFinite),
+            Ok(v) => Ok(v),
+            Err(_) => Err(NumberError::NotANumber),
+        };
+    }
     let trimmed = field.trim_ascii();
     if is_missing(trimmed) {
         return Ok(f64::NAN);

@@ -67,7 +67,9 @@ fn pieces_and_take_sizes_change_nothing() {
 #[test]
 fn keep_types_come_from_a_fixed_sample_whatever_the_take_size() {
     // Integers for 300 rows, then a fraction: with a sample of 250 rows the column is int64 and
-    // row 301 does not fit, for every take size; the rows before it are all taken first.
+    // row 301 does not fit, for every take size, piece size and block size (blocks read after
+    // the sample parse straight to int64, on other threads); the rows before it are all taken
+    // first.
     let mut text = String::from("v,close\n");
     for i in 0..400 {
         text.push_str(&format!(
@@ -79,14 +81,25 @@ fn keep_types_come_from_a_fixed_sample_whatever_the_take_size() {
             }
         ));
     }
-    for take in [1, 64, 1000] {
+    for (take, piece, threads, block_bytes) in [
+        (1, 4096, 1, usize::MAX),
+        (64, 4096, 1, usize::MAX),
+        (1000, 4096, 1, usize::MAX),
+        (64, 16, 2, 64),
+        (1000, text.len(), 4, 32),
+        (7, 512, 3, 1),
+    ] {
         let options = Options {
             keep: vec![keep("v")],
             sample_rows: 250,
+            threads,
+            block_bytes,
             ..Options::default()
         };
-        let r = run(&text, options, 4096, take);
-        assert_eq!(r.prices.len(), 300, "take {take}");
+        let r = run(&text, options, piece, take);
+        assert_eq!(r.prices.len(), 300, "take {take}, blocks of {block_bytes}");
+        let want: Vec<Option<i64>> = (0..300).map(Some).collect();
+        assert_eq!(int64s(&r.keep, 0), want);
         let e = r.error.unwrap().to_string();
         assert_eq!(
             e,
