@@ -5,6 +5,7 @@ pyarrow read and write. Each route does the same job as the trendflex command it
   python bench/peers.py <route> IN OUT
   python bench/peers.py check-parquet|check-arrow|check-csv OUT IN PERIOD [PERIOD ...]
   python bench/peers.py make-input ROWS CSV [PARQUET]
+  python bench/peers.py make-ohlc ROWS CSV
 """
 import sys
 
@@ -45,6 +46,27 @@ def compute_pyarrow_parquet(src, dst):
     t = csv.read_csv(src, convert_options=csv.ConvertOptions(include_columns=["timestamp", "close"]))
     tf = vector_ta.trendflex(t.column("close").to_numpy(), 20)
     pq.write_table(pa.table({"timestamp": t.column("timestamp"), "trendflex_20": pa.array(tf, from_pandas=True)}), dst, compression="lz4")
+
+
+def compute_polars_arrow(src, dst):
+    """polars reads the two columns, vector-ta computes, polars writes an Arrow IPC stream: the
+    peer of `trendflex compute -p 20 --keep timestamp -f arrow`."""
+    import polars as pl, vector_ta
+    df = pl.read_csv(src, columns=["timestamp", "close"])
+    tf = vector_ta.trendflex(df["close"].to_numpy(), 20)
+    with open(dst, "wb") as f:
+        pl.DataFrame({"timestamp": df["timestamp"], "trendflex_20": tf}).write_ipc_stream(f)
+
+
+def read_polars(src):
+    """polars `read_csv` of a price and an int64 column, timed in the process: prints rows and
+    seconds (the peer of the native reader alone)."""
+    import time, polars as pl
+    t = time.perf_counter()
+    df = pl.read_csv(src, columns=["timestamp", "close"])
+    s = time.perf_counter() - t
+    assert df.schema["timestamp"] == pl.Int64 and df.schema["close"] == pl.Float64
+    print(f"{df.height} rows, {s:.3f} s")
 
 
 def closes(src):
@@ -99,6 +121,19 @@ def make_input(rows, csv_path, parquet_path=None):
     csv.write_csv(t, csv_path, csv.WriteOptions(quoting_style="none"))
     if parquet_path:
         pq.write_table(t, parquet_path, row_group_size=1 << 17)
+
+
+def make_ohlc(rows, csv_path):
+    """A seeded random walk as bars: timestamp (ms), open and close (full precision, as a computed
+    series is written) and volume; about 56 bytes a row."""
+    import pyarrow as pa, pyarrow.csv as csv
+    rng = np.random.default_rng(11)
+    close = 100 + np.cumsum(rng.random(rows) - 0.5)
+    open_ = close + (rng.random(rows) - 0.5) / 10
+    ts = 1_700_000_000_000 + np.arange(rows, dtype=np.int64) * 60_000
+    volume = rng.integers(100, 1_000_000, rows)
+    t = pa.table({"timestamp": ts, "open": open_, "close": close, "volume": volume})
+    csv.write_csv(t, csv_path, csv.WriteOptions(quoting_style="none"))
 
 
 def make_wide(gigabytes, path):
@@ -163,6 +198,8 @@ ROUTES = {
     "batch-polars-csv": batch_polars_csv,
     "compute-pyarrow-parquet": compute_pyarrow_parquet,
     "compute-pandas-groups": compute_pandas_groups,
+    "compute-polars-arrow": compute_polars_arrow,
+    "read-polars": read_polars,
 }
 
 if __name__ == "__main__":
@@ -175,6 +212,8 @@ if __name__ == "__main__":
         check(cmd, args[0], args[1], [int(p) for p in args[2:]])
     elif cmd == "make-input":
         make_input(int(args[0]), *args[1:])
+    elif cmd == "make-ohlc":
+        make_ohlc(int(args[0]), args[1])
     elif cmd == "make-groups":
         make_groups(int(args[0]), int(args[1]), args[2], args[3])
     elif cmd == "make-wide":

@@ -402,14 +402,14 @@ impl CsvReader {
                 }
             })
             .collect();
-        for c in 0..types.len() {
-            while let Err(row) = self.rows.keep[c].decide(types[c]) {
+        for (c, &kind) in types.iter().enumerate() {
+            while let Err(row) = self.rows.keep[c].decide(kind) {
                 let text = escape(self.rows.keep[c].text(row).unwrap_or_default());
                 self.failure = Some(CsvError::KeepValue {
                     line: self.rows.lines[row],
                     column: self.keep_name(c),
                     text,
-                    kind: types[c],
+                    kind,
                     declared: self.options.keep[c].kind.is_some(),
                     sample: self.options.sample_rows,
                 });
