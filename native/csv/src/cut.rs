@@ -101,6 +101,23 @@ impl Cutter {
     }
 }
 
+/// Just past the end of the first record of `bytes` (blank lines before it included), or the
+/// length of `bytes` when it has no complete record.
+pub(crate) fn first_record_end(bytes: &[u8], delimiter: u8) -> usize {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b'\n' && b != b'\r')
+        .unwrap_or(bytes.len());
+    let mut quoting = Quoting::FieldStart;
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        if (b == b'\n' || b == b'\r') && quoting != Quoting::Quoted {
+            return i + 1;
+        }
+        quoting = quoting.next(b, delimiter);
+    }
+    bytes.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +149,13 @@ mod tests {
                 assert!(ends.contains(&m), "mark {m} is a record end");
             }
         }
+    }
+
+    #[test]
+    fn the_first_record_ends_after_blank_lines_and_quoted_line_ends() {
+        assert_eq!(first_record_end(b"\r\n\n\"a\nb\",c\r\n1,2\n", b','), 11);
+        assert_eq!(first_record_end(b"a,b", b','), 3);
+        assert_eq!(first_record_end(b"\n\n", b','), 2);
     }
 
     #[test]

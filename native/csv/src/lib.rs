@@ -239,14 +239,27 @@ impl CsvReader {
 
     /// Parses the records of `pending[..end]` (whole records), in blocks on as many threads as
     /// are allowed and worth it; then drops those bytes.
-    fn parse(&mut self, end: usize) -> Result<(), CsvError> {
-        let parts = if self.shape.header.is_none() {
-            1 // the header first, on this thread
-        } else {
-            self.threads
-                .min(end / self.options.block_bytes.max(1))
-                .max(1)
-        };
+    fn parse(&mut self, mut end: usize) -> Result<(), CsvError> {
+        if self.shape.header.is_none() {
+            // The first record alone, on this thread: the blocks need the header, and quotes
+            // around its names (as pyarrow writes them) must not send the rows after it through
+            // csv-core.
+            let first = cut::first_record_end(&self.pending[..end], self.options.delimiter);
+            self.parse_blocks(first, 1)?;
+            end -= first;
+        }
+        let parts = self
+            .threads
+            .min(end / self.options.block_bytes.max(1))
+            .max(1);
+        if end > 0 {
+            self.parse_blocks(end, parts)?;
+        }
+        Ok(())
+    }
+
+    /// Parses `pending[..end]` (whole records) as `parts` blocks at once, then drops it.
+    fn parse_blocks(&mut self, end: usize, parts: usize) -> Result<(), CsvError> {
         let cuts = self.cutter.blocks(end, parts);
         let bytes = &self.pending[..end];
         let (options, start) = (&self.options, self.start);

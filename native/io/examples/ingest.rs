@@ -1,5 +1,6 @@
 //! Times reading one input through the native source (no Node): `cargo run --release --example
-//! ingest -- FILE [PRICE] [KEEP]` prints rows, seconds and MB/s for a few runs.
+//! ingest -- FILE [PRICE] [KEEP] [RUNS]` prints rows, seconds and MB/s for each run (5 unless
+//! RUNS says).
 
 use std::time::Instant;
 
@@ -26,7 +27,8 @@ fn main() {
         follow: false,
     };
     let size = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
-    for _ in 0..5 {
+    let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(5);
+    for _ in 0..runs {
         let t = Instant::now();
         let mut s = Source::open(&Input::Path(path.clone()), &options, 65536).unwrap();
         let mut buf = vec![0.0; 65536];
