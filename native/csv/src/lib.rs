@@ -15,6 +15,7 @@ mod error;
 mod keep;
 pub mod number;
 mod plain;
+mod scan;
 mod split;
 
 pub use columns::{MatchError, match_column, match_position};
@@ -62,6 +63,9 @@ pub struct Options {
     pub threads: usize,
     /// The smallest block handed to a thread of its own.
     pub block_bytes: usize,
+    /// Blocks are parsed while the next bytes are read; without it, every record fed is queued
+    /// before `feed` returns (for a live feed, whose next bytes may be a while coming).
+    pub overlap: bool,
 }
 
 impl Default for Options {
@@ -75,6 +79,7 @@ impl Default for Options {
             sample_rows: SAMPLE_ROWS,
             threads: 0,
             block_bytes: BLOCK_BYTES,
+            overlap: true,
         }
     }
 }
@@ -98,6 +103,13 @@ pub struct Taken {
     pub lines: Vec<u64>,
 }
 
+/// Blocks of one piece being parsed on threads of their own: each gives its rows (lines counted
+/// from 0) and where its lines stand after it, or its error.
+struct Flight {
+    parts: Vec<std::thread::JoinHandle<(Rows, Result<Lines, CsvError>)>>,
+    bytes: std::sync::Arc<Vec<u8>>,
+}
+
 pub struct CsvReader {
     options: Options,
     /// Bytes read and not parsed yet, from a record start: `pending[..filled]`.
@@ -112,6 +124,10 @@ pub struct CsvReader {
     shape: Shape,
     rows: Rows,
     threads: usize,
+    /// The blocks of the last piece, parsed on their threads while the next piece is read.
+    flight: Option<Flight>,
+    /// A buffer back from a landed flight, for the bytes read next.
+    spare: Vec<u8>,
     ended: bool,
     /// The error at the earliest bad row: every row before it can still be taken, then it is
     /// returned (by `feed` and `end` at once).
@@ -144,6 +160,8 @@ impl CsvReader {
                 types: None,
             },
             threads,
+            flight: None,
+            spare: Vec::new(),
             ended: false,
             failure: None,
         }
@@ -199,6 +217,10 @@ impl CsvReader {
         }
         self.ended = true;
         self.drop_bom(true);
+        if let Err(e) = self.land() {
+            self.failure = Some(e);
+            return;
+        }
         let result = block::parse(
             &self.pending[..self.filled],
             self.start,
@@ -237,85 +259,161 @@ impl CsvReader {
         true
     }
 
-    /// Parses the records of `pending[..end]` (whole records), in blocks on as many threads as
-    /// are allowed and worth it; then drops those bytes.
+    /// Parses the records of `pending[..end]` (whole records), after the rows of the piece in
+    /// flight: on this thread when they are few, else in blocks on as many threads as are
+    /// allowed and worth it, in flight while the next piece is read.
     fn parse(&mut self, mut end: usize) -> Result<(), CsvError> {
+        self.land()?;
         if self.shape.header.is_none() {
             // The first record alone, on this thread: the blocks need the header, and quotes
             // around its names (as pyarrow writes them) must not send the rows after it through
             // csv-core.
             let first = cut::first_record_end(&self.pending[..end], self.options.delimiter);
-            self.parse_blocks(first, 1)?;
+            self.parse_here(first)?;
             end -= first;
         }
         let parts = self
             .threads
             .min(end / self.options.block_bytes.max(1))
             .max(1);
-        if end > 0 {
-            self.parse_blocks(end, parts)?;
-        }
-        Ok(())
-    }
-
-    /// Parses `pending[..end]` (whole records) as `parts` blocks at once, then drops it.
-    fn parse_blocks(&mut self, end: usize, parts: usize) -> Result<(), CsvError> {
-        let cuts = self.cutter.blocks(end, parts);
-        let bytes = &self.pending[..end];
-        let (options, start) = (&self.options, self.start);
-        let (shape, rows) = (&mut self.shape, &mut self.rows);
-        let result = std::thread::scope(|scope| {
-            // Blocks after the first: lines counted from 0, moved once the lines before are known.
-            let others: Vec<_> = cuts
-                .windows(2)
-                .map(|w| {
-                    let (from, to) = (w[0], w[1]);
-                    let mut shape = shape.clone();
-                    scope.spawn(move || {
-                        let mut rows = Rows::new(options.keep.len(), shape.types.as_deref());
-                        let start = Start {
-                            offset: start.offset + from as u64,
-                            lines: Lines {
-                                line: 0,
-                                after_cr: bytes[from - 1] == b'\r',
-                            },
-                        };
-                        let result = block::parse(
-                            &bytes[from..to],
-                            start,
-                            false,
-                            options,
-                            &mut shape,
-                            &mut rows,
-                        );
-                        (rows, result)
-                    })
-                })
-                .collect();
-            let mut lines = block::parse(&bytes[..cuts[0]], start, false, options, shape, rows)?;
-            for other in others {
-                let (more, result) = other
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                rows.append(more, lines.line);
-                match result {
-                    Ok(after) => {
-                        lines = Lines {
-                            line: lines.line + after.line,
-                            after_cr: after.after_cr,
-                        }
-                    }
-                    Err(e) => return Err(e.lines_after(lines.line)),
+        match (end, parts) {
+            (0, _) => Ok(()),
+            (_, 1) => self.parse_here(end),
+            _ => {
+                self.launch(end, parts);
+                match self.options.overlap {
+                    true => Ok(()),
+                    false => self.land(),
                 }
             }
-            Ok(lines)
-        })?;
+        }
+    }
+
+    /// Queues the rows of the piece still being parsed, for a reader that stops reading before
+    /// the input ends (the rows read are all takeable then).
+    pub fn catch_up(&mut self) {
+        let result = self.land();
+        self.settle(result);
+    }
+
+    /// Waits for the piece in flight, if any, and queues its rows (in file order, on the input's
+    /// lines, parsed to the keep types if those were decided meanwhile).
+    fn land(&mut self) -> Result<(), CsvError> {
+        let Some(flight) = self.flight.take() else {
+            return Ok(());
+        };
+        let mut lines = self.start.lines;
+        let mut result = Ok(());
+        for part in flight.parts {
+            let (mut more, parsed) = part.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            if result.is_err() {
+                continue;
+            }
+            let base = lines.line;
+            if let Err(e) = self.retype(&mut more, base) {
+                result = Err(e);
+            }
+            self.rows.append(more, base);
+            match parsed {
+                _ if result.is_err() => {}
+                Ok(after) => {
+                    lines = Lines {
+                        line: base + after.line,
+                        after_cr: after.after_cr,
+                    }
+                }
+                Err(e) => result = Err(e.lines_after(base)),
+            }
+        }
+        self.start.lines = lines;
+        if let Ok(bytes) = std::sync::Arc::try_unwrap(flight.bytes) {
+            self.spare = bytes;
+        }
+        result
+    }
+
+    /// Parses the text keep columns of a landed block to the types decided while it was in
+    /// flight; a field that does not fit ends the block there and is the error.
+    fn retype(&self, more: &mut Rows, base: u64) -> Result<(), CsvError> {
+        let mut result = Ok(());
+        for (c, q) in self.rows.keep.iter().enumerate() {
+            let kind = q.kind();
+            while let Err(row) = more.keep[c].decide(kind) {
+                result = Err(CsvError::KeepValue {
+                    line: base + more.lines[row],
+                    column: self.keep_name(c),
+                    text: escape(more.keep[c].text(row).unwrap_or_default()),
+                    kind,
+                    declared: self.options.keep[c].kind.is_some(),
+                    sample: self.options.sample_rows,
+                });
+                more.truncate(row);
+            }
+        }
+        result
+    }
+
+    /// Sends `pending[..end]` (whole records) off as `parts` blocks on threads of their own; the
+    /// bytes after it stay pending.
+    fn launch(&mut self, end: usize, parts: usize) {
+        let cuts = self.cutter.blocks(end, parts);
+        let rest = self.filled - end;
+        let mut next = std::mem::take(&mut self.spare);
+        if next.len() < rest {
+            next.resize(rest, 0);
+        }
+        next[..rest].copy_from_slice(&self.pending[end..self.filled]);
+        let mut bytes = std::mem::replace(&mut self.pending, next);
+        bytes.truncate(end);
+        let bytes = std::sync::Arc::new(bytes);
+        let mut from = 0;
+        let parts = cuts
+            .iter()
+            .map(|&to| {
+                let (bytes, options) = (bytes.clone(), self.options.clone());
+                let mut shape = self.shape.clone();
+                let start = Start {
+                    offset: self.start.offset + from as u64,
+                    lines: Lines {
+                        line: 0,
+                        after_cr: match from {
+                            0 => self.start.lines.after_cr,
+                            _ => bytes[from - 1] == b'\r',
+                        },
+                    },
+                };
+                let block = from..to;
+                from = to;
+                std::thread::spawn(move || {
+                    let mut rows = Rows::new(options.keep.len(), shape.types.as_deref());
+                    let parsed =
+                        block::parse(&bytes[block], start, false, &options, &mut shape, &mut rows);
+                    (rows, parsed)
+                })
+            })
+            .collect();
+        self.flight = Some(Flight { parts, bytes });
+        self.filled = rest;
+        self.cutter.consume(end);
+        self.start.offset += end as u64;
+    }
+
+    /// Parses `pending[..end]` (whole records) on this thread, then drops it.
+    fn parse_here(&mut self, end: usize) -> Result<(), CsvError> {
+        let lines = block::parse(
+            &self.pending[..end],
+            self.start,
+            false,
+            &self.options,
+            &mut self.shape,
+            &mut self.rows,
+        )?;
         self.pending.copy_within(end..self.filled, 0);
         self.filled -= end;
         self.cutter.consume(end);
         self.start = Start {
             offset: self.start.offset + end as u64,
-            lines: result,
+            lines,
         };
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! Cutting records with no quote in them: each line is a record as written, its fields found
-//! between delimiters with `memchr` (SIMD, chosen at run time: AVX2 where present, SSE2 or a
-//! portable fallback otherwise). It gives what [`crate::split`] gives for the same bytes, line
+//! between delimiters by one pass over the structural bytes ([`crate::scan`]: AVX2 where the
+//! CPU has it, a portable loop otherwise). It gives what [`crate::split`] gives for the same bytes, line
 //! numbers included, without csv_core's byte-by-byte state machine or its copy of every field.
 
 use crate::CsvError;
+use crate::scan::Structurals;
 use crate::split::{Lines, OnRecord, Record};
 
 /// Calls `on_record` for each record of `bytes`, which holds no `"`. Records end at `\n`, `\r\n`
@@ -23,7 +24,7 @@ pub(crate) fn split(
     // delimiter has shown one), and the byte after the last line end.
     let mut record: Option<usize> = None;
     let mut next = 0;
-    for at in memchr::memchr3_iter(delimiter, b'\n', b'\r', bytes) {
+    for at in Structurals::new(bytes, delimiter) {
         let b = bytes[at];
         if b == delimiter {
             let start = *record.get_or_insert(next);

@@ -279,6 +279,7 @@ fn read(case: &Case, rng: &mut Rng) -> (Run, Vec<Vec<Vec<u8>>>) {
         keep_as_text: true,
         threads: 1 + rng.below(4),
         block_bytes: *rng.pick(&[1, 2, 5, 16, 1 << 20]),
+        overlap: rng.chance(80),
         ..Options::default()
     };
     let piece = *rng.pick(&[1, 2, 3, 7, 64, usize::MAX]);

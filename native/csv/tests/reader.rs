@@ -434,3 +434,35 @@ fn blocks_on_threads_give_what_one_pass_gives_errors_included() {
         }
     }
 }
+
+#[test]
+fn a_block_parsed_before_the_types_were_decided_is_typed_when_it_lands() {
+    // The sample (100 rows) is complete, and the types decided at the first take, while later
+    // pieces are still being parsed as text on other threads; row 391's fraction is in one of
+    // those, and is the same error as anywhere else.
+    let mut text = String::from("v,close\n");
+    for i in 0..400 {
+        let v = if i == 390 {
+            "1.5".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{v},1\n"));
+    }
+    for piece in [text.len() / 8, text.len() / 20, 97] {
+        let options = Options {
+            keep: vec![keep("v")],
+            sample_rows: 100,
+            threads: 2,
+            block_bytes: 16,
+            ..Options::default()
+        };
+        let r = run(&text, options, piece, 10);
+        assert_eq!(r.prices.len(), 390, "pieces of {piece}");
+        let want: Vec<Option<i64>> = (0..390).map(Some).collect();
+        assert_eq!(int64s(&r.keep, 0), want);
+        assert!(r.error.unwrap().to_string().starts_with(
+            "line 392, column v: '1.5' is not an integer, but the column was typed int64"
+        ));
+    }
+}

@@ -42,6 +42,8 @@ impl CsvSource {
             } else {
                 Options::default().sample_rows
             },
+            // Nor keep rows in flight while it waits for the next line.
+            overlap: !o.follow,
             ..Options::default()
         };
         let mut s = CsvSource {
@@ -83,6 +85,7 @@ impl CsvSource {
                 // Stopped by a signal: the rows read stay takeable; a line half read is dropped.
                 Err(e) if super::bytes::is_cancelled(&e) => {
                     self.cancelled = true;
+                    self.reader.catch_up();
                     return Ok(());
                 }
                 Err(e) => return Err(read_error(e)),
