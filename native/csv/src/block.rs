@@ -2,9 +2,14 @@
 //! block knows its byte offset and whether a `\r` came just before it; its lines are counted from
 //! a base the caller gives (or from 0, to be shifted once the lines before it are known).
 
-use crate::keep::Queue;
+use crate::columns::{match_column, match_position};
+use crate::error::CsvError;
+use crate::keep::{KeepType, Queue};
+use crate::number::{self, NumberError};
+use crate::options::Options;
+use crate::plain;
 use crate::split::{Lines, Record, Splitter};
-use crate::{CsvError, Header, KeepType, Options, accept, plain};
+use crate::text::escape;
 
 /// Parsed rows waiting to be taken: prices, the line of each, and each keep column's fields.
 #[derive(Debug, Default)]
@@ -95,6 +100,93 @@ pub(crate) fn check_text(bytes: &[u8], offset: u64) -> Result<(), CsvError> {
     if let Err(e) = std::str::from_utf8(bytes) {
         return not_text(e.valid_up_to(), "a byte sequence that is not UTF-8");
     }
+    Ok(())
+}
+
+/// What the header (or the first record) resolved to.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Column names: the header's, or `1`, `2`, ... without one.
+    pub names: Vec<String>,
+    pub price: usize,
+    pub keep: Vec<usize>,
+}
+
+/// The first record is the header (or, without one, fixes the field count and is data); every
+/// later one is a data row, queued only once all of it has been checked.
+fn accept(
+    record: Record<'_>,
+    options: &Options,
+    shape: &mut Shape,
+    rows: &mut Rows,
+) -> Result<(), CsvError> {
+    let Some(h) = &shape.header else {
+        shape.fields = record.len();
+        let names: Vec<String> = if options.header {
+            (0..record.len())
+                .map(|i| String::from_utf8_lossy(record.field(i)).into_owned())
+                .collect()
+        } else {
+            (1..=record.len()).map(|i| i.to_string()).collect()
+        };
+        let find = |wanted: &str| {
+            if options.header {
+                match_column(&names, wanted)
+            } else {
+                match_position(names.len(), wanted)
+            }
+        };
+        let price = find(&options.price).map_err(CsvError::Column)?;
+        let keep_at = options
+            .keep
+            .iter()
+            .map(|k| find(&k.name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CsvError::Column)?;
+        shape.header = Some(Header {
+            names,
+            price,
+            keep: keep_at,
+        });
+        return if options.header {
+            Ok(())
+        } else {
+            accept(record, options, shape, rows)
+        };
+    };
+    if record.len() != shape.fields {
+        return Err(CsvError::FieldCount {
+            line: record.line,
+            found: record.len(),
+            expected: shape.fields,
+        });
+    }
+    let field = record.field(h.price);
+    let price = number::parse_number(field).map_err(|e| {
+        let (line, column, text) = (record.line, h.names[h.price].clone(), escape(field));
+        match e {
+            NumberError::NotANumber => CsvError::NotANumber { line, column, text },
+            NumberError::NotFinite => CsvError::NotFinite { line, column, text },
+        }
+    })?;
+    for (c, &i) in h.keep.iter().enumerate() {
+        let field = record.field(i);
+        if rows.keep[c].push(field).is_err() {
+            // Not one field of a refused row stays queued.
+            rows.keep[..c].iter_mut().for_each(Queue::pop);
+            let kind = rows.keep[c].kind();
+            return Err(CsvError::KeepValue {
+                line: record.line,
+                column: h.names[i].clone(),
+                text: escape(field),
+                kind,
+                declared: options.keep[c].kind.is_some(),
+                sample: options.sample_rows,
+            });
+        }
+    }
+    rows.prices.push(price);
+    rows.lines.push(record.line);
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::error::{column_list, escape};
+use crate::text::{column_list, escape};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MatchError {

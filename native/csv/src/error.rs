@@ -1,14 +1,8 @@
 //! Why the reader refused its input. Every message says what was wrong and where (a line of the
 //! input, or a byte offset where there are no lines to speak of), and never prints input bytes
-//! raw: whatever comes from the file is escaped first.
+//! raw: whatever comes from the file is escaped first ([`crate::text`]).
 
 use std::fmt;
-
-/// Column names listed in a "not found" message before it is cut short.
-const LISTED_COLUMNS: usize = 30;
-
-/// Characters of a field quoted in a message before it is cut short.
-const QUOTED_CHARS: usize = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -46,7 +40,7 @@ pub enum CsvError {
         line: u64,
         column: String,
         text: String,
-        kind: crate::KeepType,
+        kind: crate::keep::KeepType,
         declared: bool,
         sample: usize,
     },
@@ -73,25 +67,6 @@ impl CsvError {
         }
         self
     }
-}
-
-/// `bytes` as text fit for a terminal: cut short, control characters and anything that is not
-/// UTF-8 escaped.
-pub fn escape(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == QUOTED_CHARS {
-            out.push_str("...");
-            break;
-        }
-        match c {
-            '\u{FFFD}' => out.push_str("\\u{FFFD}"),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl fmt::Display for CsvError {
@@ -167,16 +142,3 @@ impl fmt::Display for CsvError {
 }
 
 impl std::error::Error for CsvError {}
-
-pub(crate) fn column_list(names: &[String]) -> String {
-    let mut out = names
-        .iter()
-        .take(LISTED_COLUMNS)
-        .map(|n| escape(n.as_bytes()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > LISTED_COLUMNS {
-        out.push_str(&format!(", ... ({} in all)", names.len()));
-    }
-    out
-}

@@ -2,11 +2,13 @@
 //! any size; out come a price column (f64, NaN where missing) and the `--keep` columns in Arrow's
 //! layout, typed from a fixed sample or as declared. Every refusal names its line.
 //!
-//! Concerns, one module each: [`cut`] finds where the complete records read so far end (and where
-//! they can be cut into blocks for other threads), [`block`] parses one block of whole records on
-//! any thread, through [`plain`] (no quotes: lines as written) or [`split`] (csv-core);
-//! [`columns`] finds columns by name or position (also for Parquet inputs), [`number`] parses
-//! fields, [`keep`] types and lays out keep columns.
+//! This file holds the reader: bytes in, blocks out to threads, rows taken in order. Concerns,
+//! one module each: [`options`] says what is read; [`cut`] finds where the complete records read
+//! so far end (and where they can be cut into blocks for other threads); [`block`] parses one
+//! block of whole records on any thread, through [`plain`] (no quotes: lines as written, found by
+//! [`scan`]) or [`split`] (csv-core), into rows; [`columns`] finds columns by name or position
+//! (also for Parquet inputs), [`number`] parses fields, [`keep`] types and lays out keep columns;
+//! [`error`] says why an input was refused, quoting it through [`text`].
 
 mod block;
 pub mod columns;
@@ -14,84 +16,27 @@ mod cut;
 mod error;
 mod keep;
 pub mod number;
+mod options;
 mod plain;
 mod scan;
 mod split;
+mod text;
 
+pub use block::Header;
 pub use columns::{MatchError, match_column, match_position};
-pub use error::{CsvError, escape};
+pub use error::CsvError;
 pub use keep::{KeepColumn, KeepType, KeepValues};
+pub use options::{BLOCK_BYTES, Keep, Options, SAMPLE_ROWS};
+pub use text::escape;
 
 use block::{Rows, Shape, Start};
 use cut::Cutter;
-use keep::Queue;
-use number::NumberError;
-use split::{Lines, Record};
-
-/// Rows a keep column's type is decided from, unless it is declared.
-pub const SAMPLE_ROWS: usize = 100_000;
-
-/// Bytes of complete records below which parsing stays on the calling thread: a block for
-/// another thread is at least this long.
-pub const BLOCK_BYTES: usize = 1 << 20;
+use split::Lines;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Text bytes one keep column may hand out per take: Arrow's Utf8 offsets are `i32`.
 const TEXT_LIMIT: usize = i32::MAX as usize;
-
-/// A column to copy through to the output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keep {
-    /// A header name, or without a header a 1-based position.
-    pub name: String,
-    /// Declared with `--keep NAME:TYPE`; otherwise decided from the sample.
-    pub kind: Option<KeepType>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub delimiter: u8,
-    /// The first record names the columns; without one, columns are positions `1`, `2`, ...
-    pub header: bool,
-    pub price: String,
-    pub keep: Vec<Keep>,
-    /// Every keep column is text exactly as written (for CSV output, which needs no types).
-    pub keep_as_text: bool,
-    pub sample_rows: usize,
-    /// Threads parsing blocks of records at once (the calling one included); 0: one per core.
-    pub threads: usize,
-    /// The smallest block handed to a thread of its own.
-    pub block_bytes: usize,
-    /// Blocks are parsed while the next bytes are read; without it, every record fed is queued
-    /// before `feed` returns (for a live feed, whose next bytes may be a while coming).
-    pub overlap: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            delimiter: b',',
-            header: true,
-            price: "close".into(),
-            keep: Vec::new(),
-            keep_as_text: false,
-            sample_rows: SAMPLE_ROWS,
-            threads: 0,
-            block_bytes: BLOCK_BYTES,
-            overlap: true,
-        }
-    }
-}
-
-/// What the header (or the first record) resolved to.
-#[derive(Debug, Clone)]
-pub struct Header {
-    /// Column names: the header's, or `1`, `2`, ... without one.
-    pub names: Vec<String>,
-    pub price: usize,
-    pub keep: Vec<usize>,
-}
 
 /// Rows moved out by [`CsvReader::take`].
 #[derive(Debug, Clone, PartialEq)]
@@ -529,82 +474,4 @@ impl CsvReader {
         }
         self.shape.types = Some(types);
     }
-}
-
-/// The first record is the header (or, without one, fixes the field count and is data); every
-/// later one is a data row, queued only once all of it has been checked.
-pub(crate) fn accept(
-    record: Record<'_>,
-    options: &Options,
-    shape: &mut Shape,
-    rows: &mut Rows,
-) -> Result<(), CsvError> {
-    let Some(h) = &shape.header else {
-        shape.fields = record.len();
-        let names: Vec<String> = if options.header {
-            (0..record.len())
-                .map(|i| String::from_utf8_lossy(record.field(i)).into_owned())
-                .collect()
-        } else {
-            (1..=record.len()).map(|i| i.to_string()).collect()
-        };
-        let find = |wanted: &str| {
-            if options.header {
-                match_column(&names, wanted)
-            } else {
-                match_position(names.len(), wanted)
-            }
-        };
-        let price = find(&options.price).map_err(CsvError::Column)?;
-        let keep_at = options
-            .keep
-            .iter()
-            .map(|k| find(&k.name))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(CsvError::Column)?;
-        shape.header = Some(Header {
-            names,
-            price,
-            keep: keep_at,
-        });
-        return if options.header {
-            Ok(())
-        } else {
-            accept(record, options, shape, rows)
-        };
-    };
-    if record.len() != shape.fields {
-        return Err(CsvError::FieldCount {
-            line: record.line,
-            found: record.len(),
-            expected: shape.fields,
-        });
-    }
-    let field = record.field(h.price);
-    let price = number::parse_number(field).map_err(|e| {
-        let (line, column, text) = (record.line, h.names[h.price].clone(), escape(field));
-        match e {
-            NumberError::NotANumber => CsvError::NotANumber { line, column, text },
-            NumberError::NotFinite => CsvError::NotFinite { line, column, text },
-        }
-    })?;
-    for (c, &i) in h.keep.iter().enumerate() {
-        let field = record.field(i);
-        if rows.keep[c].push(field).is_err() {
-            // Not one field of a refused row stays queued.
-            rows.keep[..c].iter_mut().for_each(Queue::pop);
-            let kind = rows.keep[c].kind();
-            return Err(CsvError::KeepValue {
-                line: record.line,
-                column: h.names[i].clone(),
-                text: escape(field),
-                kind,
-                declared: options.keep[c].kind.is_some(),
-                sample: options.sample_rows,
-            });
-        }
-    }
-    rows.prices.push(price);
-    rows.lines.push(record.line);
-    Ok(())
 }

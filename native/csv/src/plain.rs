@@ -3,7 +3,7 @@
 //! CPU has it, a portable loop otherwise). It gives what [`crate::split`] gives for the same bytes, line
 //! numbers included, without csv_core's byte-by-byte state machine or its copy of every field.
 
-use crate::CsvError;
+use crate::error::CsvError;
 use crate::scan::Structurals;
 use crate::split::{Lines, OnRecord, Record};
 

@@ -6,7 +6,7 @@
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
-use crate::CsvError;
+use crate::error::CsvError;
 
 /// One complete record: its fields' bytes, each followed by `gap` bytes (0 when csv_core laid the
 /// unescaped fields end to end, 1 for a delimiter in a line taken as written), and where each
