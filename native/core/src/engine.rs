@@ -5,9 +5,10 @@
 //! Single series: the recurrence stays scalar (it is one dependency chain); what is independent,
 //! the `sqrt` and division of the normalisation, runs `N` outputs at a time.
 
+use crate::formulas::{deviation, mean_square, normalize, smooth};
 use crate::lanes::{Lanes, MAX_LANES};
 use crate::params::PeriodParams;
-use crate::scalar::{ScalarState, deviation, mean_square, normalize, smooth};
+use crate::scalar::ScalarState;
 use crate::state::PeriodState;
 
 /// Prices a lane group keeps history for between shifts of its history buffer.

@@ -126,6 +126,6 @@ impl<const N: usize> Lanes for Portable<N> {
         std::array::from_fn(|j| a[j].mul_add(b[j], c[j]))
     }
     unsafe fn normalize(mysum: Self::V, ms: Self::V) -> Self::V {
-        std::array::from_fn(|j| crate::scalar::normalize(mysum[j], ms[j]))
+        std::array::from_fn(|j| crate::formulas::normalize(mysum[j], ms[j]))
     }
 }

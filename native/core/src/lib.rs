@@ -9,6 +9,7 @@ mod dispatch;
 mod engine;
 mod error;
 mod flavor;
+mod formulas;
 pub mod framing;
 pub mod gaps;
 mod grouped;

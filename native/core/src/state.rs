@@ -20,9 +20,9 @@
 use std::fmt;
 
 use crate::Flavor;
+use crate::formulas::smooth;
 use crate::framing::{self, FrameError};
 use crate::params::PeriodParams;
-use crate::scalar::smooth;
 
 const MAGIC: &[u8; 8] = b"TFXSTATE";
 const VERSION: u32 = 1;
