@@ -1,7 +1,7 @@
 // `--gaps` as the job sees it: the addon applies the policy while reading (and names the line of
 // a gap under `error`); what is left here is where values can exist, from the first valid price
 // and the first propagated gap it reports.
-export type Gaps = 'error' | 'propagate' | 'ffill'
+export type { Gaps } from '../io/readers/source.js'
 
 export class ValidRows {
   /** Row of the first valid price (-1 until seen). */

@@ -2,7 +2,9 @@
 // `--keep` columns as Arrow data.
 import type * as arrow from 'apache-arrow'
 
-import type { Gaps } from '../../core/gaps.js'
+/** `--gaps`: what a missing price does. The reader applies it (and names the line of a gap under
+ * `error`). */
+export type Gaps = 'error' | 'propagate' | 'ffill'
 
 export interface InputChunk {
   /** Rows read; 0 at the end of the input. */
