@@ -58,15 +58,16 @@ def compute_polars_arrow(src, dst):
         pl.DataFrame({"timestamp": df["timestamp"], "trendflex_20": tf}).write_ipc_stream(f)
 
 
-def read_polars(src):
-    """polars `read_csv` of a price and an int64 column, timed in the process: prints rows and
-    seconds (the peer of the native reader alone)."""
+def read_polars(src, runs="1"):
+    """polars `read_csv` of a price and an int64 column, timed in the process, `runs` times:
+    prints rows and seconds of each (the peer of the native reader alone)."""
     import time, polars as pl
-    t = time.perf_counter()
-    df = pl.read_csv(src, columns=["timestamp", "close"])
-    s = time.perf_counter() - t
-    assert df.schema["timestamp"] == pl.Int64 and df.schema["close"] == pl.Float64
-    print(f"{df.height} rows, {s:.3f} s")
+    for _ in range(int(runs)):
+        t = time.perf_counter()
+        df = pl.read_csv(src, columns=["timestamp", "close"])
+        s = time.perf_counter() - t
+        assert df.schema["timestamp"] == pl.Int64 and df.schema["close"] == pl.Float64
+        print(f"{df.height} rows, {s:.3f} s")
 
 
 def closes(src):

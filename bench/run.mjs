@@ -186,6 +186,59 @@ section('input', () => {
   return out
 })
 
+// ---------------------------------------------------------------- 4b. the CSV reader
+section('reader', () => {
+  const rows = opt.quick ? 1_000_000 : 5_000_000
+  const csv = join(dir, `ohlc-${rows}.csv`)
+  const gz = `${csv}.gz`
+  if (!existsSync(csv)) {
+    log(`generating ${rows} bars (timestamp, open, close, volume) as ${short(csv)}`)
+    execFileSync(PY, [PEERS, 'make-ohlc', String(rows), csv])
+  }
+  if (!existsSync(gz)) execFileSync('bash', ['-c', 'gzip -6 -c "$1" > "$2"', 'gzip', csv, gz])
+  const out = { rows, file_mb: statSync(csv).size / 1e6, gz_mb: statSync(gz).size / 1e6 }
+  const arrow = join(dir, 'reader.arrow')
+  const compute = (src, o) => ours('compute', src, '-p', '20', '--keep', 'timestamp', '-f', 'arrow', '-o', o)
+  for (const src of [csv, gz]) {
+    timed(compute(src, arrow))
+    check('arrow', arrow, csv, [20])
+  }
+  rmSync(arrow)
+  log('compute -p 20 --keep timestamp -f arrow: ours against polars read_csv + vector-ta trendflex, alternated')
+  out.compute = alternate([compute(csv, '/dev/null'), peer('compute-polars-arrow', csv, '/dev/null')])
+  out.compute_ratio = median(out.compute[0].runs_s.map((t, i) => t / out.compute[1].runs_s[i]))
+  log('the same job from the .csv.gz against the plain file, alternated')
+  out.gzip = alternate([compute(csv, '/dev/null'), compute(gz, '/dev/null')])
+  out.gzip_ratio = out.gzip[1].wall_vs_first
+  log('the reader alone (price + int64 timestamp), timed in process: ours (no Node) against polars read_csv, alternated')
+  execFileSync('cargo', ['build', '--release', '--example', 'ingest', '--manifest-path', join(ROOT, 'native', 'Cargo.toml')], { stdio: 'ignore' })
+  const ingest = join(ROOT, 'native', 'target', 'release', 'examples', 'ingest')
+  const seconds = (text, want) => {
+    const runs = [...text.matchAll(/^(\d+) rows, ([\d.]+) s/gm)]
+    if (!runs.length || runs.some((m) => Number(m[1]) !== want)) throw new Error(`a reader did not give ${want} rows: ${text}`)
+    return runs.map((m) => Number(m[2]))
+  }
+  const cold = { ours: [], polars: [] }
+  const warm = { ours: [], polars: [] }
+  for (let r = 0; r < RUNS; r++) {
+    const a = seconds(execFileSync(ingest, [csv, 'close', 'timestamp', '5'], { encoding: 'utf8' }), rows)
+    const b = seconds(execFileSync(PY, [PEERS, 'read-polars', csv, '5'], { encoding: 'utf8' }), rows)
+    cold.ours.push(a[0])
+    cold.polars.push(b[0])
+    warm.ours.push(Math.min(...a))
+    warm.polars.push(Math.min(...b))
+  }
+  const speed = (x) => median(x.polars.map((t, i) => t / x.ours[i]))
+  out.reader = {
+    command: `native/target/release/examples/ingest ${short(csv)} close timestamp 5; python bench/peers.py read-polars ${short(csv)} 5`,
+    cold_s: { ours: median(cold.ours), polars: median(cold.polars) },
+    warm_s: { ours: median(warm.ours), polars: median(warm.polars) },
+    cold_speedup: speed(cold),
+    warm_speedup: speed(warm),
+  }
+  return out
+})
+
 // ---------------------------------------------------------------- 5. long tables
 section('groups', () => {
   const [symbols, rows] = opt.quick ? [200, 2000] : [1000, 2000]
@@ -300,6 +353,13 @@ function report(r) {
     md.push('## Input side (issue 10)', '', `CSV ingest (${f(i.csv_ingest.file_mb, 1)} MB: a price and a timestamp column, no counting pass): ${f(i.csv_ingest.native_mb_per_s, 0)} MB/s in the addon alone, ${f(i.csv_ingest.node_mb_per_s, 0)} MB/s through Node (\`${i.csv_ingest.command}\`).`, '')
     md.push(`\`compute -p 20 --keep timestamp\`, ${ROWS.toLocaleString('en')}-row CSV to Parquet, against vector-ta + pyarrow doing the same:`, '', ...table, ...rows(i.compute_parquet), '')
     md.push(`A Parquet input past 4 GiB: \`${i.big_parquet_input.command}\` read ${f(i.big_parquet_input.input_gb)} GB in ${f(i.big_parquet_input.wall_s)} s with a peak RSS of ${f(i.big_parquet_input.peak_rss_mb, 0)} MB (one of its row groups is ${f(i.big_parquet_input.row_group_mb, 0)} MB); ${i.big_parquet_input.checked}.`, '')
+  }
+  if (r.reader) {
+    const x = r.reader
+    md.push('## The CSV reader (issue 18)', '', `${x.rows.toLocaleString('en')} bars (timestamp, open, close, volume), ${f(x.file_mb, 0)} MB of CSV (${f(x.gz_mb, 0)} MB as .csv.gz). Outputs checked against vector-ta first.`, '')
+    md.push(`\`compute -p 20 --keep timestamp -f arrow -o /dev/null\` against polars \`read_csv(columns=[timestamp, close])\` + vector-ta \`trendflex\` writing the same Arrow stream: ours / peer ${f(x.compute_ratio)} (median of per-round ratios).`, '', ...table, ...rows(x.compute), '')
+    md.push(`The same job from the .csv.gz: ${f(x.gzip_ratio)}x the plain file's time.`, '', ...table, ...rows(x.gzip), '')
+    md.push(`The reader alone, timed inside each process (\`${x.reader.command}\`), alternated: first read of a process ours ${f(x.reader.cold_s.ours, 3)} s, polars ${f(x.reader.cold_s.polars, 3)} s (polars / ours ${f(x.reader.cold_speedup)}); best of 5 reads in one process ours ${f(x.reader.warm_s.ours, 3)} s, polars ${f(x.reader.warm_s.polars, 3)} s (${f(x.reader.warm_speedup)}).`, '')
   }
   if (r.groups) {
     const g = r.groups
