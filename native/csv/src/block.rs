@@ -88,6 +88,16 @@ pub(crate) fn parse(
 /// Text has no NUL and is UTF-8 (a block never ends inside a character: it ends at a line end or
 /// at the end of the input). `offset` is where `bytes` starts in the input.
 pub(crate) fn check_text(bytes: &[u8], offset: u64) -> Result<(), CsvError> {
+    check(bytes, offset, false)
+}
+
+/// As [`check_text`], for bytes that may stop inside a character (the first bytes read, looked
+/// at before the header is: a binary file is refused as such, not for the columns it lacks).
+pub(crate) fn check_head(bytes: &[u8], offset: u64) -> Result<(), CsvError> {
+    check(bytes, offset, true)
+}
+
+fn check(bytes: &[u8], offset: u64, cut: bool) -> Result<(), CsvError> {
     let not_text = |at: usize, what| {
         Err(CsvError::NotText {
             offset: offset + at as u64,
@@ -97,10 +107,12 @@ pub(crate) fn check_text(bytes: &[u8], offset: u64) -> Result<(), CsvError> {
     if let Some(nul) = memchr::memchr(0, bytes) {
         return not_text(nul, "a NUL byte");
     }
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return not_text(e.valid_up_to(), "a byte sequence that is not UTF-8");
+    match std::str::from_utf8(bytes) {
+        // A character cut by the end of what was read so far is completed by the next bytes.
+        Err(e) if cut && e.error_len().is_none() => Ok(()),
+        Err(e) => not_text(e.valid_up_to(), "a byte sequence that is not UTF-8"),
+        Ok(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// What the header (or the first record) resolved to.
@@ -223,5 +235,11 @@ mod tests {
             "gzip that was not decompressed"
         );
         assert!(check_text("a,é\n".as_bytes(), 0).is_ok());
+        assert!(
+            check_head(b"a,b\n1,\xc3", 0).is_ok(),
+            "a character the next bytes complete"
+        );
+        assert!(check_head(b"a,b\n1,\xc3(", 0).is_err());
+        assert!(check_head(b"ts\n\x00", 0).is_err());
     }
 }

@@ -210,6 +210,7 @@ impl CsvReader {
     fn parse(&mut self, mut end: usize) -> Result<(), CsvError> {
         self.land()?;
         if self.shape.header.is_none() {
+            block::check_head(&self.pending[..self.filled], self.start.offset)?;
             // The first record alone, on this thread: the blocks need the header, and quotes
             // around its names (as pyarrow writes them) must not send the rows after it through
             // csv-core.
