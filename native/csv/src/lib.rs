@@ -51,8 +51,44 @@ pub struct Taken {
 /// Blocks of one piece being parsed on threads of their own: each gives its rows (lines counted
 /// from 0) and where its lines stand after it, or its error.
 struct Flight {
-    parts: Vec<std::thread::JoinHandle<(Rows, Result<Lines, CsvError>)>>,
+    parts: Vec<Part>,
     bytes: std::sync::Arc<Vec<u8>>,
+}
+
+type Parsed = (Rows, Result<Lines, CsvError>);
+
+enum Part {
+    Running(std::thread::JoinHandle<Option<Parsed>>),
+    /// Parsed on the calling thread: the system would not start another.
+    Done(Box<Option<Parsed>>),
+}
+
+impl Part {
+    /// Runs `work` on a thread of its own, or here if no thread can be started (a failed spawn
+    /// is not worth failing the read for).
+    fn start(work: impl FnOnce() -> Parsed + Send + 'static) -> Part {
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(work)));
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let work = theirs.lock().ok().and_then(|mut w| w.take());
+            work.map(|w| w())
+        });
+        match spawned {
+            Ok(handle) => Part::Running(handle),
+            Err(_) => {
+                let work = slot.lock().ok().and_then(|mut w| w.take());
+                Part::Done(Box::new(work.map(|w| w())))
+            }
+        }
+    }
+
+    fn finish(self) -> Parsed {
+        let parsed = match self {
+            Part::Running(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Part::Done(parsed) => *parsed,
+        };
+        parsed.expect("a block's work runs on exactly one of the two sides")
+    }
 }
 
 pub struct CsvReader {
@@ -251,7 +287,7 @@ impl CsvReader {
         let mut lines = self.start.lines;
         let mut result = Ok(());
         for part in flight.parts {
-            let (mut more, parsed) = part.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let (mut more, parsed) = part.finish();
             if result.is_err() {
                 continue;
             }
@@ -330,7 +366,7 @@ impl CsvReader {
                 };
                 let block = from..to;
                 from = to;
-                std::thread::spawn(move || {
+                Part::start(move || {
                     let mut rows = Rows::new(options.keep.len(), shape.types.as_deref());
                     let parsed =
                         block::parse(&bytes[block], start, false, &options, &mut shape, &mut rows);
