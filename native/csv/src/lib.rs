@@ -99,7 +99,8 @@ pub struct CsvReader {
     /// Whether the first bytes were looked at for a UTF-8 BOM (and dropped if they were one).
     bom_decided: bool,
     cutter: Cutter,
-    /// Where `pending` starts in the input.
+    /// Where `pending` starts in the input: its byte offset, and the lines before it (while a
+    /// piece is in flight, the lines before that piece: its own are added when it lands).
     start: Start,
     /// The header once known, and the field count every record must have.
     shape: Shape,
