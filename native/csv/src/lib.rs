@@ -58,36 +58,41 @@ struct Flight {
 type Parsed = (Rows, Result<Lines, CsvError>);
 
 enum Part {
-    Running(std::thread::JoinHandle<Option<Parsed>>),
+    Running(std::thread::JoinHandle<Parsed>),
     /// Parsed on the calling thread: the system would not start another.
-    Done(Box<Option<Parsed>>),
+    Done(Box<Parsed>),
 }
 
 impl Part {
-    /// Runs `work` on a thread of its own, or here if no thread can be started (a failed spawn
-    /// is not worth failing the read for).
-    fn start(work: impl FnOnce() -> Parsed + Send + 'static) -> Part {
-        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(work)));
-        let theirs = slot.clone();
-        let spawned = std::thread::Builder::new().spawn(move || {
-            let work = theirs.lock().ok().and_then(|mut w| w.take());
-            work.map(|w| w())
-        });
-        match spawned {
-            Ok(handle) => Part::Running(handle),
-            Err(_) => {
-                let work = slot.lock().ok().and_then(|mut w| w.take());
-                Part::Done(Box::new(work.map(|w| w())))
-            }
-        }
-    }
-
     fn finish(self) -> Parsed {
-        let parsed = match self {
+        match self {
             Part::Running(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
             Part::Done(parsed) => *parsed,
-        };
-        parsed.expect("a block's work runs on exactly one of the two sides")
+        }
+    }
+}
+
+/// One block of a piece: what a thread needs to parse it on its own.
+struct Job {
+    bytes: std::sync::Arc<Vec<u8>>,
+    block: std::ops::Range<usize>,
+    start: Start,
+    options: Options,
+    shape: Shape,
+}
+
+impl Job {
+    fn run(mut self) -> Parsed {
+        let mut rows = Rows::new(self.options.keep.len(), self.shape.types.as_deref());
+        let parsed = block::parse(
+            &self.bytes[self.block],
+            self.start,
+            false,
+            &self.options,
+            &mut self.shape,
+            &mut rows,
+        );
+        (rows, parsed)
     }
 }
 
@@ -353,8 +358,6 @@ impl CsvReader {
         let parts = cuts
             .iter()
             .map(|&to| {
-                let (bytes, options) = (bytes.clone(), self.options.clone());
-                let mut shape = self.shape.clone();
                 let start = Start {
                     offset: self.start.offset + from as u64,
                     lines: Lines {
@@ -367,12 +370,23 @@ impl CsvReader {
                 };
                 let block = from..to;
                 from = to;
-                Part::start(move || {
-                    let mut rows = Rows::new(options.keep.len(), shape.types.as_deref());
-                    let parsed =
-                        block::parse(&bytes[block], start, false, &options, &mut shape, &mut rows);
-                    (rows, parsed)
-                })
+                let job = |bytes| Job {
+                    bytes,
+                    block: block.clone(),
+                    start,
+                    options: self.options.clone(),
+                    shape: self.shape.clone(),
+                };
+                // A thread the system will not start (limits, memory) is not worth failing the
+                // read for: that block is parsed here.
+                let spawned = std::thread::Builder::new().spawn({
+                    let job = job(bytes.clone());
+                    move || job.run()
+                });
+                match spawned {
+                    Ok(handle) => Part::Running(handle),
+                    Err(_) => Part::Done(Box::new(job(bytes.clone()).run())),
+                }
             })
             .collect();
         self.flight = Some(Flight { parts, bytes });
