@@ -298,7 +298,10 @@ impl CsvReader {
                 continue;
             }
             let base = lines.line;
-            if let Err(e) = self.retype(&mut more, base) {
+            // Types decided while the block was in flight: its text is parsed to them now.
+            if let Some(types) = &self.shape.types
+                && let Err(e) = retype(&mut more, types, base, &self.options, self.header())
+            {
                 result = Err(e);
             }
             self.rows.append(more, base);
@@ -316,27 +319,6 @@ impl CsvReader {
         self.start.lines = lines;
         if let Ok(bytes) = std::sync::Arc::try_unwrap(flight.bytes) {
             self.spare = bytes;
-        }
-        result
-    }
-
-    /// Parses the text keep columns of a landed block to the types decided while it was in
-    /// flight; a field that does not fit ends the block there and is the error.
-    fn retype(&self, more: &mut Rows, base: u64) -> Result<(), CsvError> {
-        let mut result = Ok(());
-        for (c, q) in self.rows.keep.iter().enumerate() {
-            let kind = q.kind();
-            while let Err(row) = more.keep[c].decide(kind) {
-                result = Err(CsvError::KeepValue {
-                    line: base + more.lines[row],
-                    column: self.keep_name(c),
-                    text: escape(more.keep[c].text(row).unwrap_or_default()),
-                    kind,
-                    declared: self.options.keep[c].kind.is_some(),
-                    sample: self.options.sample_rows,
-                });
-                more.truncate(row);
-            }
         }
         result
     }
@@ -458,7 +440,7 @@ impl CsvReader {
                 .iter()
                 .enumerate()
                 .find(|(_, q)| q.rows_within(TEXT_LIMIT) == 0)
-                .map(|(c, _)| (c, self.keep_name(c)))
+                .map(|(c, _)| (c, keep_name(&self.options, self.header(), c)))
                 .unwrap_or((0, String::new()));
             return Err(CsvError::FieldTooLong {
                 line: self.rows.lines[0],
@@ -485,13 +467,6 @@ impl CsvReader {
         Ok(Taken { rows, keep, lines })
     }
 
-    fn keep_name(&self, c: usize) -> String {
-        match &self.shape.header {
-            Some(h) => h.names[h.keep[c]].clone(),
-            None => self.options.keep[c].name.clone(),
-        }
-    }
-
     /// Types each keep column (declared, or from the sample) and parses the rows waiting to it;
     /// later blocks parse to it as they go. A row that does not fit becomes the (earliest)
     /// failure, and the rows from it on are dropped.
@@ -510,20 +485,45 @@ impl CsvReader {
                 }
             })
             .collect();
-        for (c, &kind) in types.iter().enumerate() {
-            while let Err(row) = self.rows.keep[c].decide(kind) {
-                let text = escape(self.rows.keep[c].text(row).unwrap_or_default());
-                self.failure = Some(CsvError::KeepValue {
-                    line: self.rows.lines[row],
-                    column: self.keep_name(c),
-                    text,
-                    kind,
-                    declared: self.options.keep[c].kind.is_some(),
-                    sample: self.options.sample_rows,
-                });
-                self.rows.truncate(row);
-            }
+        let header = self.shape.header.as_ref();
+        if let Err(e) = retype(&mut self.rows, &types, 0, &self.options, header) {
+            self.failure = Some(e);
         }
         self.shape.types = Some(types);
+    }
+}
+
+/// Parses the text keep columns of `rows` to `types` (a typed column stays as it is). A field
+/// that does not fit ends `rows` there and is the error, on the input's line: `base` plus the
+/// row's own (the earliest misfit of all columns, since each cuts the rows shorter).
+fn retype(
+    rows: &mut Rows,
+    types: &[KeepType],
+    base: u64,
+    options: &Options,
+    header: Option<&Header>,
+) -> Result<(), CsvError> {
+    let mut result = Ok(());
+    for (c, &kind) in types.iter().enumerate() {
+        while let Err(row) = rows.keep[c].decide(kind) {
+            result = Err(CsvError::KeepValue {
+                line: base + rows.lines[row],
+                column: keep_name(options, header, c),
+                text: escape(rows.keep[c].text(row).unwrap_or_default()),
+                kind,
+                declared: options.keep[c].kind.is_some(),
+                sample: options.sample_rows,
+            });
+            rows.truncate(row);
+        }
+    }
+    result
+}
+
+/// The name of keep column `c`: the header's, or as asked before there is one.
+fn keep_name(options: &Options, header: Option<&Header>, c: usize) -> String {
+    match header {
+        Some(h) => h.names[h.keep[c]].clone(),
+        None => options.keep[c].name.clone(),
     }
 }
