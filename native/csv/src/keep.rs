@@ -2,7 +2,7 @@
 //! decided once, from a fixed sample (the same whatever the chunk size, so `compute` and `batch`
 //! agree), or declared; taking rows converts them into Arrow's layout.
 
-use crate::number::{is_missing, parse_integer, parse_number};
+use crate::number::{is_missing, parse_int64, parse_integer, parse_number};
 
 /// The type of a keep column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,16 +185,9 @@ impl Queue {
         match self {
             Queue::Text(f) => f.push(field),
             Queue::Int64 { values, valid } => {
-                let plain = field.first().is_some_and(u8::is_ascii_digit)
-                    && field.last().is_some_and(u8::is_ascii_digit);
-                let trimmed = if plain { field } else { field.trim_ascii() };
-                if !plain && is_missing(trimmed) {
-                    values.push(0);
-                    valid.push(false);
-                } else {
-                    values.push(parse_integer(trimmed).ok_or(Misfit)?);
-                    valid.push(true);
-                }
+                let v = parse_int64(field).map_err(|_| Misfit)?;
+                values.push(v.unwrap_or(0));
+                valid.push(v.is_some());
             }
             Queue::Float64 { values, valid } => {
                 let x = parse_number(field).map_err(|_| Misfit)?;

@@ -17,26 +17,31 @@ pub fn is_missing(trimmed: &[u8]) -> bool {
     )
 }
 
-/// A price (or Float64 keep) field: missing markers are NaN; anything else must be a finite
-/// number.
-pub fn parse_number(field: &[u8]) -> Result<f64, NumberError> {
-    // Most fields are a plain decimal: digits at both ends, so no space, marker or infinity.
-    if field
+/// A field written as a plain number, as most are: a digit or `-` first and a digit last, so
+/// there is no space to trim and no missing marker to look for.
+fn as_written(field: &[u8]) -> bool {
+    field
         .first()
         .is_some_and(|b| b.is_ascii_digit() || *b == b'-')
         && field.last().is_some_and(u8::is_ascii_digit)
-    {
-        return match lexical_core::parse::<f64>(field) {
-            Ok(v) if v.is_infinite() => Err(NumberError::NotFinite),
-            Ok(v) => Ok(v),
-            Err(_) => Err(NumberError::NotANumber),
-        };
+}
+
+/// The text of a number field once trimmed, or `None` for a missing marker.
+fn present(field: &[u8]) -> Option<&[u8]> {
+    if as_written(field) {
+        return Some(field);
     }
     let trimmed = field.trim_ascii();
-    if is_missing(trimmed) {
+    (!is_missing(trimmed)).then_some(trimmed)
+}
+
+/// A price (or Float64 keep) field: missing markers are NaN; anything else must be a finite
+/// number.
+pub fn parse_number(field: &[u8]) -> Result<f64, NumberError> {
+    let Some(text) = present(field) else {
         return Ok(f64::NAN);
-    }
-    let value: f64 = lexical_core::parse(trimmed).map_err(|_| NumberError::NotANumber)?;
+    };
+    let value: f64 = lexical_core::parse(text).map_err(|_| NumberError::NotANumber)?;
     if value.is_nan() {
         return Ok(f64::NAN); // another spelling of NaN ("NAN", "-nan"): still missing
     }
@@ -44,6 +49,14 @@ pub fn parse_number(field: &[u8]) -> Result<f64, NumberError> {
         return Err(NumberError::NotFinite);
     }
     Ok(value)
+}
+
+/// An Int64 keep field: missing markers are `None`; anything else must be an integer in range.
+pub fn parse_int64(field: &[u8]) -> Result<Option<i64>, NumberError> {
+    match present(field) {
+        None => Ok(None),
+        Some(text) => parse_integer(text).map(Some).ok_or(NumberError::NotANumber),
+    }
 }
 
 /// An Int64 field, trimmed: ASCII digits with an optional sign, in range.
@@ -90,5 +103,8 @@ mod tests {
         assert_eq!(parse_integer(b"-12"), Some(-12));
         assert_eq!(parse_integer(b"1.0"), None);
         assert_eq!(parse_integer(b"99999999999999999999"), None);
+        assert_eq!(parse_int64(b" -12 "), Ok(Some(-12)));
+        assert_eq!(parse_int64(b"NA"), Ok(None));
+        assert_eq!(parse_int64(b"1.5"), Err(NumberError::NotANumber));
     }
 }
