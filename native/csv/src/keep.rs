@@ -106,6 +106,12 @@ impl Fields {
         self.ends.len()
     }
 
+    /// Keeps the first `rows` fields.
+    pub fn truncate(&mut self, rows: usize) {
+        self.ends.truncate(rows);
+        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
     /// Adds `other`'s fields after these.
     pub fn append(&mut self, other: &Fields) {
         let base = self.bytes.len();
@@ -205,10 +211,7 @@ impl Queue {
 
     pub fn truncate(&mut self, rows: usize) {
         match self {
-            Queue::Text(f) => {
-                f.ends.truncate(rows);
-                f.bytes.truncate(f.ends.last().copied().unwrap_or(0));
-            }
+            Queue::Text(f) => f.truncate(rows),
             Queue::Int64 { values, valid } => {
                 values.truncate(rows);
                 valid.truncate(rows);
