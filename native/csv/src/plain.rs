@@ -44,10 +44,7 @@ pub(crate) fn split(
             ends.clear();
             lines.after_cr = false;
         }
-        if b == b'\r' || !lines.after_cr {
-            lines.line += 1;
-        }
-        lines.after_cr = b == b'\r';
+        lines.end(b);
         next = at + 1;
     }
     if record.is_some() || next < bytes.len() {

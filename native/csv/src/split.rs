@@ -63,20 +63,27 @@ pub(crate) struct Lines {
 }
 
 impl Lines {
+    /// Counts the line ends in `bytes`.
     pub fn advance(&mut self, bytes: &[u8]) {
         for at in memchr::memchr2_iter(b'\n', b'\r', bytes) {
-            let cr_before = if at == 0 {
-                self.after_cr
-            } else {
-                bytes[at - 1] == b'\r'
-            };
-            if bytes[at] == b'\r' || !cr_before {
-                self.line += 1;
+            if at > 0 && bytes[at - 1] != b'\r' {
+                self.after_cr = false;
             }
+            self.end(bytes[at]);
         }
         if let Some(&last) = bytes.last() {
             self.after_cr = last == b'\r';
         }
+    }
+
+    /// Counts the line end `b` (`\n` or `\r`) right after the last byte counted: a `\n` just
+    /// after a `\r` ends no new line.
+    #[inline]
+    pub fn end(&mut self, b: u8) {
+        if b == b'\r' || !self.after_cr {
+            self.line += 1;
+        }
+        self.after_cr = b == b'\r';
     }
 }
 
@@ -217,7 +224,7 @@ impl Splitter {
             }
             self.quoting = self.quoting.next(b, self.delimiter);
             if b == b'\n' || b == b'\r' {
-                self.lines.advance(&[b]);
+                self.lines.end(b);
             } else {
                 self.lines.after_cr = false;
             }
