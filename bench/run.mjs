@@ -27,7 +27,6 @@ const ONLY = opt.only ? new Set(opt.only.split(',')) : undefined
 const BIN = join(ROOT, 'bin', 'run.js')
 const PY = join(ROOT, 'bench', '.venv', 'bin', 'python')
 const PEERS = join(ROOT, 'bench', 'peers.py')
-const TIMING = join(ROOT, 'native', 'target', 'release', 'examples', 'timing')
 const dir = join(tmpdir(), 'trendflex-bench')
 mkdirSync(dir, { recursive: true })
 const log = (...a) => console.error('bench:', ...a)
@@ -48,6 +47,11 @@ function input(rows) {
 
 const ours = (...args) => ({ label: `trendflex ${args.join(' ')}`, argv: [process.execPath, BIN, ...args] })
 const peer = (route, ...args) => ({ label: `python bench/peers.py ${route} ${args.join(' ')}`, argv: [PY, PEERS, route, ...args] })
+/** Builds a Rust example of the workspace (release) and returns its path. */
+function example(name) {
+  execFileSync('cargo', ['build', '--release', '--example', name, '--manifest-path', join(ROOT, 'native', 'Cargo.toml')], { stdio: 'ignore' })
+  return join(ROOT, 'native', 'target', 'release', 'examples', name)
+}
 const shell = (label, script) => ({ label, argv: ['bash', '-c', `set -o pipefail; ${script}`] })
 
 /** Runs a command under GNU time: wall and CPU seconds, peak RSS of its largest process (MB). */
@@ -88,8 +92,8 @@ const section = (name, f) => {
 
 // ---------------------------------------------------------------- 1. kernels
 section('kernels', () => {
-  execFileSync('cargo', ['build', '--release', '--example', 'timing', '--manifest-path', join(ROOT, 'native', 'Cargo.toml')], { stdio: 'ignore' })
-  const run = (...a) => JSON.parse(execFileSync(TIMING, a.map(String), { encoding: 'utf8' }))
+  const timing = example('timing')
+  const run = (...a) => JSON.parse(execFileSync(timing, a.map(String), { encoding: 'utf8' }))
   const out = { command: 'native/target/release/examples/timing <mode> <kernel> <threads> <reps>', single_p20: {}, batch_5_231: {} }
   for (const k of kernels().available) {
     out.single_p20[k] = run('single', k, 1, 3 * RUNS).ns_per_value
@@ -161,8 +165,7 @@ section('input', () => {
   const { csv } = input(ROWS)
   const out = {}
   log('CSV ingest: the native reader alone, and through Node (price + a timestamp keep column)')
-  execFileSync('cargo', ['build', '--release', '--example', 'ingest', '--manifest-path', join(ROOT, 'native', 'Cargo.toml')], { stdio: 'ignore' })
-  const native = execFileSync(join(ROOT, 'native', 'target', 'release', 'examples', 'ingest'), [csv, 'close', 'timestamp'], { encoding: 'utf8' })
+  const native = execFileSync(example('ingest'), [csv, 'close', 'timestamp'], { encoding: 'utf8' })
   const nativeRates = [...native.matchAll(/([\d.]+) MB\/s/g)].map((m) => Number(m[1]))
   const node = execFileSync(process.execPath, [join(ROOT, 'bench', 'ingest.mjs'), csv], { encoding: 'utf8' })
   const nodeRates = [...node.matchAll(/([\d.]+) MB\/s/g)].map((m) => Number(m[1]))
@@ -211,8 +214,7 @@ section('reader', () => {
   out.gzip = alternate([compute(csv, '/dev/null'), compute(gz, '/dev/null')])
   out.gzip_ratio = out.gzip[1].wall_vs_first
   log('the reader alone (price + int64 timestamp), timed in process: ours (no Node) against polars read_csv, alternated')
-  execFileSync('cargo', ['build', '--release', '--example', 'ingest', '--manifest-path', join(ROOT, 'native', 'Cargo.toml')], { stdio: 'ignore' })
-  const ingest = join(ROOT, 'native', 'target', 'release', 'examples', 'ingest')
+  const ingest = example('ingest')
   const seconds = (text, want) => {
     const runs = [...text.matchAll(/^(\d+) rows, ([\d.]+) s/gm)]
     if (!runs.length || runs.some((m) => Number(m[1]) !== want)) throw new Error(`a reader did not give ${want} rows: ${text}`)
