@@ -12,6 +12,12 @@ export function stopwatch(stage: string): () => void {
   return () => totals.set(stage, (totals.get(stage) ?? 0) + performance.now() - start)
 }
 
+/** Adds milliseconds measured elsewhere (the addon's job) to their stages. */
+export function addTimings(ms: Record<string, number>): void {
+  if (!enabled) return
+  for (const [stage, v] of Object.entries(ms)) totals.set(stage, (totals.get(stage) ?? 0) + v)
+}
+
 /** Prints the stages (and `extra`) when enabled. */
 export function reportTimings(extra: Record<string, number>): void {
   if (!enabled) return

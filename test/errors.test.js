@@ -172,15 +172,19 @@ describe('what a fuzz found: nothing crashes, nothing is lost, nothing is left b
     assert.deepEqual(leftovers(), [])
   })
 
-  it('a panic inside the addon is one line, exit 1, and the Sink still cleans up', () => {
-    const out = join(dir, 'out.parquet')
-    writeFileSync(out, 'old')
-    const r = run(['batch', PRICES, '--periods', '10,20', '-o', out], { env: { TRENDFLEX_TEST_PANIC: 'write' } })
-    assert.equal(r.status, 1, r.stderr)
-    assert.match(r.stderr, /^trendflex: panicked at .*failpoint 'write'.* \(a bug in trendflex: please report it with the command that caused it\)\n$/)
-    assert.equal(readFileSync(out, 'utf8'), 'old')
-    assert.deepEqual(leftovers(), [])
-  })
+  // One series runs as one job in the addon; --state runs chunk by chunk, writing each.
+  for (const [place, more] of [['job', []], ['write', ['--state', 'STATE']]]) {
+    it(`a panic inside the addon (${place}) is one line, exit 1, and the Sink still cleans up`, () => {
+      const out = join(dir, 'out.parquet')
+      writeFileSync(out, 'old')
+      const args = more.map((a) => (a === 'STATE' ? join(dir, 'panic.state') : a))
+      const r = run(['batch', PRICES, '--periods', '10,20', '-o', out, ...args], { env: { TRENDFLEX_TEST_PANIC: place } })
+      assert.equal(r.status, 1, r.stderr)
+      assert.match(r.stderr, new RegExp(`^trendflex: panicked at .*failpoint '${place}'.* \\(a bug in trendflex: please report it with the command that caused it\\)\n$`))
+      assert.equal(readFileSync(out, 'utf8'), 'old')
+      assert.deepEqual(leftovers(), [])
+    })
+  }
 
   it('a quoted field with doubled quotes and a line break, last in a file with no final newline, is read', () => {
     const input = file('mirror.csv', 'id,close\na,1\nb,2\n"a""b\n",3\nd,4')

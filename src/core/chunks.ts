@@ -3,8 +3,7 @@
 // period over the kernel's own output, a validity bitmap where warm-up or a gap leaves no value.
 import * as arrow from 'apache-arrow'
 
-import { bitmapBytes, float64Data } from '../io/columns.js'
-import type { ValidRows } from './gaps.js'
+import { bitmapBytes } from '../io/columns.js'
 
 export class ResultSlot {
   /** Kernel output, row-major: period r's values of an n-row chunk at `[r * n, (r + 1) * n)`. */
@@ -19,19 +18,9 @@ export class ResultSlot {
     this.validity = new Uint8Array(this.stride * periods)
   }
 
-  /** The output of one chunk as a record batch: `keep` columns, then the results of `n` rows
-   * starting at input row `firstRow`. */
-  batch(schema: arrow.Schema, keep: arrow.Data[], periods: number[], n: number, firstRow: number, gaps: ValidRows): arrow.RecordBatch {
-    const results = periods.map((p, r) => {
-      const [from, to] = gaps.validRows(p)
-      const bitmap = this.validity.subarray(r * this.stride, (r + 1) * this.stride)
-      return float64Data(this.values.subarray(r * n, (r + 1) * n), from - firstRow, to - firstRow, bitmap)
-    })
-    return record(schema, keep, results, n)
-  }
-
-  /** The same, when the validity is already in the slot's bitmaps (`nullCounts` per period). */
-  batchWithNulls(schema: arrow.Schema, keep: arrow.Data[], nullCounts: number[], n: number): arrow.RecordBatch {
+  /** The output of one chunk as a record batch: `keep` columns, then the results of `n` rows,
+   * their validity in the slot's bitmaps (`nullCounts` per period). */
+  batch(schema: arrow.Schema, keep: arrow.Data[], nullCounts: number[], n: number): arrow.RecordBatch {
     const results = nullCounts.map((nullCount, r) =>
       arrow.makeData({
         type: new arrow.Float64(),

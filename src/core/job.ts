@@ -1,23 +1,25 @@
-// One run of `compute` or `batch`: read -> gaps -> compute -> write, chunk by chunk. Two result
-// slots are allocated once: the kernel computes chunk k+1 into one while the writer encodes chunk
-// k from the other, so memory is bounded by two chunks whatever the input length.
+// One run of `compute` or `batch`: read -> gaps -> compute -> write. One series runs whole in the
+// addon (./pipeline.ts). Groups, and a series with --state, --resume or --follow, run chunk by
+// chunk from here: two result slots are allocated once, the kernel computes chunk k+1 into one
+// while the writer encodes chunk k from the other. Either way memory is bounded by two chunks
+// whatever the input length.
 import { type Schema, Utf8 } from 'apache-arrow'
 
 import { readFileSync, statSync, writeSync } from 'node:fs'
 
 import { Interrupted, dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
-import { type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
+import { type Gaps, type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
 import { openDatasetSink, openSink, openStateSink } from '../io/sink.js'
 import { type Compression, type FloatEncoding, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
 import { onInterrupt } from '../io/interrupt.js'
 import { Progress } from '../io/progress.js'
-import { reportTimings, stopwatch } from '../timings.js'
+import { addTimings, reportTimings, stopwatch } from '../timings.js'
 import { ResultSlot, outputSchema } from './chunks.js'
-import type { Gaps } from './gaps.js'
+import { Pipeline } from './pipeline.js'
 import { openSeries } from './series.js'
 
-export type { Gaps } from './gaps.js'
+export type { Gaps } from '../io/readers/index.js'
 export type { Format } from '../io/writers/index.js'
 
 export interface JobOptions {
@@ -188,7 +190,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   // out the rows they hold, a line half read is dropped), then exits with the signal's code.
   let stopped: number | undefined
   const unhook = o.follow ? onInterrupt((code) => (stopped = code)) : () => {}
-  let writer: Writer | undefined
+  let writer: Pick<Writer, 'finish' | 'verify' | 'abort'> | undefined
   let writing: Promise<void> | undefined
   let reading: Promise<unknown> | undefined
   try {
@@ -209,28 +211,26 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       follow: o.follow,
     })
     opening()
-    const series = openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, grouped, strict: o.strict, name: inputs.name, column: source.column, keepNames: source.keep, resume: resumed })
     progress.start(source.totalRows, source.inputBytes)
     const names = o.periods.map((p) => `trendflex_${p}`)
     const clash = source.keep.find((k, i) => names.includes(k) || source.keep.indexOf(k) !== i)
     if (clash) throw usageError(`output column '${clash}' would appear twice: --keep it under another name, or drop it`)
     const metadata = (total: number | null, final: boolean) => ({
       trendflex: JSON.stringify({
-        ...series.metadata(final),
+        ...series?.metadata(final),
         tool: 'trendflex',
         version: o.version,
         flavour: o.flavor,
         command: o.command,
         periods: o.periods,
         column: source.column,
-        kernel: series.kernel,
+        kernel,
         rows: total,
         gaps: o.gaps,
         input: source.name,
         ...(o.partitionBy.length ? { partition_by: o.partitionBy } : {}),
       }),
     })
-
     const writerOptions = (rows: number | null) => ({
       compression: o.compression,
       floatEncoding: o.floatEncoding,
@@ -241,49 +241,68 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
       partitionBy: partitionColumns(o, source.keep),
     })
-    const slots = [new ResultSlot(rows, o.periods.length), new ResultSlot(rows, o.periods.length)]
-    // Two price buffers: the reader fills one (on a worker thread) while the kernel reads the other.
-    const prices = [new Float64Array(rows), new Float64Array(rows)]
-    let schema: Schema | undefined
+    // One series: the whole job runs in the addon. Groups: chunk by chunk from here.
+    const series = grouped ? openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: inputs.name, column: source.column, keepNames: source.keep, resume: resumed }) : undefined
+    let kernel = series?.kernel ?? o.kernel
     let total = 0
-    let next = source.read(prices[0]!)
-    reading = next
-    for (let k = 0; ; k++) {
-      const waitingRead = stopwatch('read_wait')
-      const chunk = await next
-      waitingRead()
-      if (chunk.rows === 0) break
-      next = source.read(prices[(k + 1) % 2]!)
+    let warning: string | undefined
+    if (!series) {
+      const pipeline = new Pipeline(source, { periods: o.periods, resultNames: names, kernel: o.kernel, flavor: o.flavor, threads: o.threads, chunkRows: rows }, format, sink)
+      kernel = pipeline.kernel
+      writer = pipeline.writer
+      const run = await pipeline.run(writerOptions(source.totalRows ?? null), progress)
+      addTimings({ read_wait: run.readWaitMs, compute: run.computeMs, write_wait: run.writeWaitMs })
+      total = run.rows
+      // An Arrow stream's empty partition passes through as an empty result with the output
+      // schema; one series read from a file with no rows is a mistake.
+      if (total === 0 && source.format !== 'arrow') throw dataError(`${source.name}: empty input: there are no prices to compute on`)
+      if (total > 0) pipeline.finish() // the whole-series checks: too few prices for a period
+    } else {
+      const slots = [new ResultSlot(rows, o.periods.length), new ResultSlot(rows, o.periods.length)]
+      // Two price buffers: the reader fills one (on a worker thread) while the kernel reads the other.
+      const prices = [new Float64Array(rows), new Float64Array(rows)]
+      let schema: Schema | undefined
+      let encoder: Writer | undefined
+      let next = source.read(prices[0]!)
       reading = next
-      next.catch(() => {}) // reported when awaited
-      const n = chunk.rows
-      progress.read(chunk.firstRow + n, chunk.bytesRead)
-      const slot = slots[k % 2]!
-      schema ??= outputSchema(source.keep, chunk.keep, names)
-      const computing = stopwatch('compute')
-      const batch = await series.push(chunk, slot, schema)
-      computing()
-      total = chunk.firstRow + n
-      progress.computed(total)
-      writer ??= createWriter(format, sink, schema, writerOptions(source.totalRows ?? null))
-      const waiting = stopwatch('write_wait')
-      await writing // the writer takes one chunk at a time; the other slot is free again after
-      waiting()
-      // A stream cannot take output back: it waits until no period can fail for lack of data.
-      const release = !sink.stream || Boolean(o.follow) || series.settled(total)
-      const done = total
-      writing = writer.write(batch, release).then(() => progress.written(done))
-      writing.catch(() => {}) // reported when awaited
+      for (let k = 0; ; k++) {
+        const waitingRead = stopwatch('read_wait')
+        const chunk = await next
+        waitingRead()
+        if (chunk.rows === 0) break
+        next = source.read(prices[(k + 1) % 2]!)
+        reading = next
+        next.catch(() => {}) // reported when awaited
+        const n = chunk.rows
+        progress.read(chunk.firstRow + n, chunk.bytesRead)
+        const slot = slots[k % 2]!
+        schema ??= outputSchema(source.keep, chunk.keep, names)
+        const computing = stopwatch('compute')
+        const batch = await series.push(chunk, slot, schema)
+        computing()
+        total = chunk.firstRow + n
+        progress.computed(total)
+        encoder ??= createWriter(format, sink, schema, writerOptions(source.totalRows ?? null))
+        writer = encoder
+        const waiting = stopwatch('write_wait')
+        await writing // the writer takes one chunk at a time; the other slot is free again after
+        waiting()
+        // --follow: every row goes out as it comes; otherwise a stream waits while --strict may
+        // still fail a short group.
+        const release = !sink.stream || Boolean(o.follow) || series.settled()
+        const done = total
+        writing = encoder.write(batch, release).then(() => progress.written(done))
+        writing.catch(() => {}) // reported when awaited
+      }
+      if (total === 0) {
+        // An engine's empty partition, or a filter that matched nothing, passes through as an
+        // empty result with the output schema. Keep columns whose type only rows would tell
+        // (CSV, typed from a sample) are text.
+        schema = outputSchema(source.keep, source.keep.map((_, i) => ({ type: source.keepTypes?.[i] ?? new Utf8() })), names)
+        writer = createWriter(format, sink, schema, writerOptions(null))
+      }
+      warning = total === 0 ? undefined : series.finish() // the whole-series checks: too few prices for a group
     }
-    if (total === 0) {
-      // An engine's empty partition, or a filter that matched nothing, passes through as an empty
-      // result with the output schema; one series read from a file with no rows is a mistake.
-      if (!(grouped || source.format === 'arrow')) throw dataError(`${source.name}: empty input: there are no prices to compute on`)
-      // Keep columns whose type only rows would tell (CSV, typed from a sample) are text.
-      schema = outputSchema(source.keep, source.keep.map((_, i) => ({ type: source.keepTypes?.[i] ?? new Utf8() })), names)
-      writer = createWriter(format, sink, schema, writerOptions(null))
-    }
-    const warning = total === 0 ? undefined : series.finish() // the whole-series checks: too few prices for a period
     const waiting = stopwatch('write_wait')
     await writing
     waiting()
@@ -293,7 +312,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     finishing()
     // The state is written in full beside its file first, and takes its place only once the
     // output has: a failed run changes neither.
-    if (stateSink) writeAll(stateSink.fd, series.saveState() ?? resumed?.bytes ?? emptyState(o))
+    if (stateSink) writeAll(stateSink.fd, series?.saveState() ?? resumed?.bytes ?? emptyState(o))
     const verifying = stopwatch('verify')
     await sink.commit((fd) => writer!.verify(fd, summary))
     verifying()
@@ -307,7 +326,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     progress.stop()
     if (warning) process.stderr.write(`trendflex: ${warning}\n`)
     reportTimings({ startup: started, job: performance.now() - started })
-    return { rows: total, kernel: series.kernel, format }
+    return { rows: total, kernel, format }
   } catch (error) {
     unhook()
     if (error instanceof Interrupted) throw error

@@ -1,24 +1,25 @@
-// The compute step of the job: one series (the price column as a whole), or, with --group-by,
-// one series per group, each computed by its own stream in the addon. Either way a chunk goes in
-// and the record batch of its results comes out, over the slot's memory.
+// The compute step of a job run chunk by chunk from JS: with --group-by, one series per group,
+// each computed by its own stream in the addon; with --state, --resume or --follow, the whole
+// series as one group, whose state is saved and restored. A chunk goes in and the record batch
+// of its results comes out, over the slot's memory. (One series without those runs whole in the
+// addon: ./pipeline.ts.)
 import type * as arrow from 'apache-arrow'
 
 import type { NativeGroupedStream } from '../../native/node/binding.cjs'
-import { type FlavorName, type KernelName, TrendflexStream } from '../compute.js'
+import type { FlavorName, KernelName } from '../compute.js'
 import { dataError, toCliError, usageError } from '../errors.js'
 import { columnBuffers, typeName } from '../io/arrow-types.js'
-import type { InputChunk } from '../io/readers/index.js'
+import type { Gaps, InputChunk } from '../io/readers/index.js'
 import { native } from '../native.js'
 import type { ResultSlot } from './chunks.js'
-import { type Gaps, ValidRows } from './gaps.js'
 
 export interface Series {
   /** The concrete kernel. */
   readonly kernel: string
   /** Computes `chunk` into `slot`; its batch: the chunk's keep columns, then the results. */
   push(chunk: InputChunk, slot: ResultSlot, schema: arrow.Schema): Promise<arrow.RecordBatch>
-  /** True once no period can fail for lack of data any more: a stream may get output. */
-  settled(rows: number): boolean
+  /** True once no group can fail for lack of data any more: a stream may get output. */
+  settled(): boolean
   /** The whole-input checks, once the input has ended: throws, or returns a warning (or nothing). */
   finish(): string | undefined
   /** For the output's metadata; `final`: the input has ended. */
@@ -36,9 +37,6 @@ export interface SeriesOptions {
   gaps: Gaps
   /** The group columns (the first keep columns of every chunk); none: one series. */
   groupBy: string[]
-  /** Computed by the grouped streams even without group columns (one group): for --state and
-   * --resume, whose files hold the grouped streams' states. */
-  grouped: boolean
   /** A group too short for a period is an error, not nulls. */
   strict: boolean
   /** The input, for messages. */
@@ -53,47 +51,9 @@ export interface SeriesOptions {
 
 export function openSeries(o: SeriesOptions): Series {
   try {
-    return o.grouped ? new Grouped(o) : new Single(o)
+    return new Grouped(o)
   } catch (error) {
     throw toCliError(error)
-  }
-}
-
-class Single implements Series {
-  readonly #stream: TrendflexStream
-  readonly #valid = new ValidRows()
-  readonly #maxPeriod: number
-
-  constructor(readonly o: SeriesOptions) {
-    this.#stream = new TrendflexStream(o.periods.length === 1 ? o.periods[0]! : o.periods, { kernel: o.kernel, flavor: o.flavor, threads: o.threads })
-    this.#maxPeriod = Math.max(...o.periods)
-  }
-
-  get kernel(): string {
-    return this.#stream.kernel
-  }
-
-  async push(chunk: InputChunk, slot: ResultSlot, schema: arrow.Schema): Promise<arrow.RecordBatch> {
-    this.#valid.update(chunk)
-    const n = chunk.rows
-    await this.#stream.pushAsync(chunk.prices, slot.values.subarray(0, n * this.o.periods.length))
-    return slot.batch(schema, chunk.keep, this.o.periods, n, chunk.firstRow, this.#valid)
-  }
-
-  settled(rows: number): boolean {
-    return this.#valid.enough(rows, this.#maxPeriod)
-  }
-
-  finish(): undefined {
-    this.#stream.finish() // empty input, no valid price, too few prices for a period
-  }
-
-  metadata(): Record<string, unknown> {
-    return {}
-  }
-
-  saveState(): undefined {
-    return undefined
   }
 }
 
@@ -123,7 +83,7 @@ class Grouped implements Series {
       chunk.lines,
       this.o.name,
     )
-    return slot.batchWithNulls(schema, chunk.keep, r.nullCounts, n)
+    return slot.batch(schema, chunk.keep, r.nullCounts, n)
   }
 
   #open(keep: arrow.Data[]): NativeGroupedStream {

@@ -30,7 +30,7 @@ pub use flavor::Flavor;
 pub use grouped::{GroupError, GroupReport, GroupedStream};
 pub use params::smoother_length;
 pub use state::StateError;
-pub use stream::{TrendflexBatchStream, TrendflexStream};
+pub use stream::{Series, TrendflexBatchStream, TrendflexStream};
 
 /// Columns a one-shot batch computes between progress reports.
 pub const PROGRESS_CHUNK: usize = 1 << 16;

@@ -331,3 +331,82 @@ impl TrendflexBatchStream {
         Ok(stream)
     }
 }
+
+/// A stream of one period (the single-series kernels) or of many (the batch kernels), as a job
+/// computes it: the same calls either way, output row-major per chunk.
+#[derive(Clone)]
+pub enum Series {
+    One(TrendflexStream),
+    Many(TrendflexBatchStream),
+}
+
+impl Series {
+    /// One period runs the single-series path; several run the batch path on `threads` threads
+    /// (0: every core). `state`: bytes a stream of the same periods and flavour saved.
+    pub fn new(
+        periods: &[usize],
+        kernel: Kernel,
+        flavor: Flavor,
+        threads: usize,
+        state: Option<&[u8]>,
+    ) -> Result<Self, Error> {
+        Ok(match (periods, state) {
+            ([period], None) => Series::One(TrendflexStream::with_flavor(*period, kernel, flavor)?),
+            ([period], Some(bytes)) => {
+                Series::One(TrendflexStream::resume(*period, kernel, flavor, bytes)?)
+            }
+            (_, None) => Series::Many(TrendflexBatchStream::with_flavor(
+                periods, kernel, flavor, threads,
+            )?),
+            (_, Some(bytes)) => Series::Many(TrendflexBatchStream::resume(
+                periods, kernel, flavor, threads, bytes,
+            )?),
+        })
+    }
+
+    /// The concrete kernel.
+    pub fn kernel(&self) -> Kernel {
+        match self {
+            Series::One(s) => s.kernel(),
+            Series::Many(s) => s.kernel(),
+        }
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        match self {
+            Series::One(s) => s.flavor(),
+            Series::Many(s) => s.flavor(),
+        }
+    }
+
+    /// Worker threads per chunk (1 for one period).
+    pub fn threads(&self) -> usize {
+        match self {
+            Series::One(_) => 1,
+            Series::Many(s) => s.threads(),
+        }
+    }
+
+    /// Feeds the next chunk; `out` holds one row of `prices.len()` values per period.
+    pub fn push(&mut self, prices: &[f64], out: &mut [f64]) -> Result<(), Error> {
+        match self {
+            Series::One(s) => s.push(prices, out),
+            Series::Many(s) => s.push(prices, out),
+        }
+    }
+
+    /// The whole-series checks of the error table.
+    pub fn finish(&self) -> Result<(), Error> {
+        match self {
+            Series::One(s) => s.finish(),
+            Series::Many(s) => s.finish(),
+        }
+    }
+
+    pub fn save_state(&self) -> Vec<u8> {
+        match self {
+            Series::One(s) => s.save_state(),
+            Series::Many(s) => s.save_state(),
+        }
+    }
+}

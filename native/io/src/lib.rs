@@ -7,6 +7,7 @@
 mod borrow;
 mod error;
 pub mod groups;
+pub mod pipeline;
 pub mod readers;
 mod replace;
 mod sink;

@@ -4,6 +4,7 @@
 
 mod errors;
 mod grouped;
+mod job;
 mod source;
 mod types;
 mod writer;
@@ -288,25 +289,11 @@ pub fn kernel_info(env: Env) -> Result<KernelInfo> {
     })
 }
 
-enum StreamState {
-    Single(core::TrendflexStream),
-    Batch(core::TrendflexBatchStream),
-}
-
-impl StreamState {
-    fn push(&mut self, prices: &[f64], out: &mut [f64]) -> std::result::Result<(), core::Error> {
-        match self {
-            StreamState::Single(s) => s.push(prices, out),
-            StreamState::Batch(s) => s.push(prices, out),
-        }
-    }
-}
-
 /// Pushes one chunk on the libuv thread pool; the stream's state travels with the task and is
 /// handed back when it settles (also on failure).
 pub struct PushTask {
-    home: Arc<Mutex<Option<StreamState>>>,
-    state: Option<StreamState>,
+    home: Arc<Mutex<Option<core::Series>>>,
+    state: Option<core::Series>,
     prices: Float64Array,
     out: Float64Array,
     failure: Failure,
@@ -353,7 +340,7 @@ impl Drop for PushTask {
 /// (batch, row-major output per chunk). Memory is bounded by the periods, not the series.
 #[napi]
 pub struct NativeStream {
-    state: Arc<Mutex<Option<StreamState>>>,
+    state: Arc<Mutex<Option<core::Series>>>,
     kernel: Kernel,
     flavor: Flavor,
     threads: u32,
@@ -376,27 +363,9 @@ impl NativeStream {
         let kernel = parse_kernel(&env, &kernel)?;
         let flavor = parse_flavor(&env, flavor.as_deref())?;
         let periods: Vec<usize> = periods.into_iter().map(|p| p as usize).collect();
-        let threads = threads as usize;
-        let state = match (periods.as_slice(), state) {
-            ([period], None) => {
-                core::TrendflexStream::with_flavor(*period, kernel, flavor).map(StreamState::Single)
-            }
-            ([period], Some(bytes)) => {
-                core::TrendflexStream::resume(*period, kernel, flavor, &bytes)
-                    .map(StreamState::Single)
-            }
-            (_, None) => core::TrendflexBatchStream::with_flavor(&periods, kernel, flavor, threads)
-                .map(StreamState::Batch),
-            (_, Some(bytes)) => {
-                core::TrendflexBatchStream::resume(&periods, kernel, flavor, threads, &bytes)
-                    .map(StreamState::Batch)
-            }
-        }
-        .map_err(|e| core_error(&env, &e))?;
-        let (kernel, threads) = match &state {
-            StreamState::Single(s) => (s.kernel(), 1),
-            StreamState::Batch(s) => (s.kernel(), s.threads() as u32),
-        };
+        let state = core::Series::new(&periods, kernel, flavor, threads as usize, state.as_deref())
+            .map_err(|e| core_error(&env, &e))?;
+        let (kernel, threads) = (state.kernel(), state.threads() as u32);
         Ok(NativeStream {
             state: Arc::new(Mutex::new(Some(state))),
             kernel,
@@ -423,7 +392,7 @@ impl NativeStream {
         self.threads
     }
 
-    fn take(&self, env: &Env) -> Result<StreamState> {
+    fn take(&self, env: &Env) -> Result<core::Series> {
         take_state(
             env,
             &self.state,
@@ -471,10 +440,7 @@ impl NativeStream {
     #[napi(catch_unwind)]
     pub fn save_state(&self, env: Env) -> Result<Buffer> {
         with_state(&env, &self.state, BUSY, |state| {
-            Ok(match state {
-                StreamState::Single(s) => s.save_state().into(),
-                StreamState::Batch(s) => s.save_state().into(),
-            })
+            Ok(state.save_state().into())
         })
     }
 
@@ -482,11 +448,7 @@ impl NativeStream {
     #[napi(catch_unwind)]
     pub fn finish(&self, env: Env) -> Result<()> {
         with_state(&env, &self.state, BUSY, |state| {
-            match state {
-                StreamState::Single(s) => s.finish(),
-                StreamState::Batch(s) => s.finish(),
-            }
-            .map_err(|e| core_error(&env, &e))
+            state.finish().map_err(|e| core_error(&env, &e))
         })
     }
 }

@@ -91,7 +91,7 @@ pub struct WriteSummary {
     pub files: f64,
 }
 
-fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
+pub(crate) fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
     let bad = |what: String| range_error(env, "ERR_WRITER_OPTIONS", what);
     let format = match o.format.as_str() {
         "parquet" => Format::Parquet,
@@ -238,14 +238,11 @@ impl NativeWriter {
         metadata: HashMap<String, String>,
     ) -> Result<AsyncTask<FinishTask>> {
         let writer = self.take(&env)?;
-        let mut metadata: Vec<(String, String)> = metadata.into_iter().collect();
-        metadata.sort();
-        Ok(AsyncTask::new(FinishTask {
-            writer: Some(writer),
-            name: self.name.clone(),
+        Ok(AsyncTask::new(FinishTask::new(
+            writer,
+            self.name.clone(),
             metadata,
-            failure: Failure::default(),
-        }))
+        )))
     }
 
     /// Stops without finishing (waits for encoding threads); the caller discards the output.
@@ -315,6 +312,21 @@ pub struct FinishTask {
     name: String,
     metadata: Vec<(String, String)>,
     failure: Failure,
+}
+
+impl FinishTask {
+    /// Finishes `writer` (Parquet: the footer with `metadata`); `name`: the output as the user
+    /// named it, for messages.
+    pub(crate) fn new(writer: Writer, name: String, metadata: HashMap<String, String>) -> Self {
+        let mut metadata: Vec<(String, String)> = metadata.into_iter().collect();
+        metadata.sort();
+        FinishTask {
+            writer: Some(writer),
+            name,
+            metadata,
+            failure: Failure::default(),
+        }
+    }
 }
 
 #[napi]

@@ -13,7 +13,7 @@ import type { Inputs } from './inputs.js'
 import type { InputChunk, InputOptions, InputSource } from './source.js'
 
 export { FILENAME, type Inputs, partitionKeys, resolveInputs } from './inputs.js'
-export type { InputChunk, InputOptions, InputSource, KeepRequest } from './source.js'
+export type { Gaps, InputChunk, InputOptions, InputSource, KeepRequest } from './source.js'
 
 /** Opens the inputs as one price source. */
 export async function openInput(inputs: Inputs, o: InputOptions): Promise<InputSource> {
@@ -46,6 +46,7 @@ export async function openInput(inputs: Inputs, o: InputOptions): Promise<InputS
     keepTypes: source.keepTypes?.map(typeFromName),
     totalRows: source.totalRows ?? undefined,
     inputBytes: source.inputBytes ?? undefined,
+    handle: source,
     async read(prices: Float64Array): Promise<InputChunk> {
       let r
       try {

@@ -2,6 +2,8 @@
 // `--keep` columns as Arrow data.
 import type * as arrow from 'apache-arrow'
 
+import type { NativeSource } from '../../../native/node/binding.cjs'
+
 /** `--gaps`: what a missing price does. The reader applies it (and names the line of a gap under
  * `error`). */
 export type Gaps = 'error' | 'propagate' | 'ffill'
@@ -41,6 +43,8 @@ export interface InputSource {
   readonly totalRows?: number
   /** The input file's size, when it is one. */
   readonly inputBytes?: number
+  /** The addon's source, for a job that reads it natively (then `read` is not called). */
+  readonly handle: NativeSource
   /** Reads the next chunk into `prices` (up to its length). One call at a time. */
   read(prices: Float64Array): Promise<InputChunk>
 }

@@ -5,7 +5,7 @@ import { extname } from 'node:path'
 
 import type * as arrow from 'apache-arrow'
 
-import type { WriteSummary } from '../../../native/node/binding.cjs'
+import type { WriterOptions as NativeWriterOptions, WriteSummary } from '../../../native/node/binding.cjs'
 import { native } from '../../native.js'
 import { columnBuffers, typeName } from '../arrow-types.js'
 import type { Sink } from '../sink.js'
@@ -55,10 +55,10 @@ export interface Writer {
   abort(): void
 }
 
-export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o: WriterOptions): Writer {
+/** The addon's writer options for `format` into `sink`. */
+export function nativeWriterOptions(format: Format, sink: Sink, o: WriterOptions): NativeWriterOptions {
   const spec = FORMATS[format]
-  const fields = schema.fields.map((f) => ({ name: f.name, type: nativeType(f) }))
-  const w = new (native().NativeWriter)(sink.fd, fields, {
+  return {
     format,
     compression: o.compression,
     floatEncoding: o.floatEncoding,
@@ -73,13 +73,27 @@ export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o
     name: sink.name,
     partitionDir: sink.dir,
     partitionBy: o.partitionBy,
-  })
+  }
+}
+
+/** Finishes an output the addon wrote: `metadata` goes into the footer of formats that take it
+ * at the end (Parquet); a regular file is then checked (a dataset's files were read back as they
+ * were finished). */
+export function finishOutput(format: Format, sink: Sink, finish: (metadata: Record<string, string>) => Promise<WriteSummary>) {
+  const spec = FORMATS[format]
   return {
-    format: spec,
+    finish: (metadata: Record<string, string>) => finish(spec.metadataAtFinish ? metadata : {}),
+    verify: (fd: number, summary: WriteSummary) => (sink.dir ? Promise.resolve() : native().verifyOutput(fd, summary, sink.name)),
+  }
+}
+
+export function createWriter(format: Format, sink: Sink, schema: arrow.Schema, o: WriterOptions): Writer {
+  const fields = schema.fields.map((f) => ({ name: f.name, type: nativeType(f) }))
+  const w = new (native().NativeWriter)(sink.fd, fields, nativeWriterOptions(format, sink, o))
+  return {
+    format: FORMATS[format],
     write: (batch, release) => w.writeAsync(batch.data.children.map(columnBuffers), batch.numRows, release),
-    finish: (metadata) => w.finishAsync(spec.metadataAtFinish ? metadata : {}),
-    // A dataset's files were read back as they were finished.
-    verify: (fd, summary) => (sink.dir ? Promise.resolve() : native().verifyOutput(fd, summary, sink.name)),
+    ...finishOutput(format, sink, (metadata) => w.finishAsync(metadata)),
     abort: () => w.abort(),
   }
 }

@@ -215,6 +215,14 @@ impl std::fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {}
 
+/// Set once [`cancel_reads`] was called: a job stops at its next chunk.
+static CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True once [`cancel_reads`] was called (a signal): whoever loops over chunks stops.
+pub fn reads_cancelled() -> bool {
+    CANCELLED.load(Ordering::Relaxed)
+}
+
 /// True for the error of a read that [`cancel_reads`] stopped.
 pub fn is_cancelled(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<Cancelled>())
@@ -224,6 +232,7 @@ pub fn is_cancelled(e: &io::Error) -> bool {
 /// the [`is_cancelled`] error. For a process that is about to exit (Ctrl-C), whose exit would
 /// otherwise wait for a worker thread blocked on a feed that sends nothing.
 pub fn cancel_reads() {
+    CANCELLED.store(true, Ordering::Relaxed);
     let fd = cancel_fd();
     if fd >= 0 {
         let one: u64 = 1;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::{ArrayRef, StringArray};
 use arrow_cast::cast;
 use arrow_schema::DataType;
-pub use bytes::{cancel_reads, is_cancelled};
+pub use bytes::{cancel_reads, is_cancelled, reads_cancelled};
 pub use trendflex_core::gaps::GapMode;
 pub use trendflex_csv::{Keep, KeepType};
 

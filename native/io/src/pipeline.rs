@@ -1,0 +1,542 @@
+//! One job below the binding: read -> compute -> encode -> write, each stage on a thread of its
+//! own, chunk after chunk, until the input ends. Nothing of a chunk goes through the caller:
+//! prices, keep columns and results stay here, in buffers allocated once (two price buffers,
+//! two result slots), so memory is bounded by two chunks whatever the input's length.
+//!
+//! The stages overlap: while the kernel computes chunk `k`, the reader reads chunk `k + 1` and
+//! the writer encodes chunk `k - 1`. The caller keeps what is not about chunks: the options, the
+//! metadata of the finished output, messages, progress (read from [`Progress`] as it likes).
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::Scope;
+use std::time::{Duration, Instant};
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use trendflex_core::{self as core, Series};
+
+use crate::readers::{Chunk, Source, reads_cancelled};
+use crate::{Error, Options, Writer};
+
+/// What a job computes and where it writes.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The periods, in the order of the result columns.
+    pub periods: Vec<usize>,
+    /// The result columns' names, one per period.
+    pub result_names: Vec<String>,
+    /// The keep columns' names in the output, in the order the source hands them out.
+    pub keep_names: Vec<String>,
+    /// Rows per chunk.
+    pub chunk_rows: usize,
+    /// The output schema's metadata (Arrow output writes it first; Parquet takes its metadata
+    /// when it is finished).
+    pub metadata: HashMap<String, String>,
+    pub writer: Options,
+    /// The output descriptor; it must stay open until the writer is finished or dropped.
+    pub fd: RawFd,
+    /// The output cannot be taken back (a pipe): hold it until no period can fail for lack of
+    /// data any more, so that such a failure leaves nothing half-written downstream.
+    pub hold_until_settled: bool,
+}
+
+/// How far the job is, for a progress display on another thread; and how to stop it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Set from any thread: the job stops at its next chunk ([`Failure::Stopped`]).
+    pub stop: AtomicBool,
+    pub rows_read: AtomicU64,
+    /// Bytes of the input read (compressed bytes for .gz and .zst; 0 for Parquet).
+    pub bytes_read: AtomicU64,
+    pub rows_computed: AtomicU64,
+    pub rows_written: AtomicU64,
+}
+
+/// Where the job's own thread waited and worked.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timings {
+    /// Waiting for the reader.
+    pub read_wait: Duration,
+    pub compute: Duration,
+    /// Waiting for the writer to hand a result slot back.
+    pub write_wait: Duration,
+}
+
+/// Why a job failed, by stage: the caller names the input or the output in the message.
+#[derive(Debug)]
+pub enum Failure {
+    Input(Error),
+    Compute(core::Error),
+    Output(Error),
+    /// Stopped by [`Progress::stop`], or by a signal ([`crate::readers::cancel_reads`]).
+    Stopped,
+}
+
+/// A job that read its input to the end: the writer is left to finish (with the metadata only
+/// the caller can make), the series to its whole-series checks.
+pub struct Done {
+    pub series: Series,
+    pub writer: Writer,
+    pub rows: u64,
+    /// Row of the first valid price, and of the first gap under `--gaps propagate`.
+    pub first_valid: Option<u64>,
+    pub first_gap: Option<u64>,
+    pub timings: Timings,
+}
+
+/// One chunk as the reader hands it over, with the buffer its prices are in.
+struct Read {
+    prices: Vec<f64>,
+    chunk: Chunk,
+    first_valid: Option<u64>,
+    first_gap: Option<u64>,
+}
+
+/// The results of one chunk: one row of values per period, and validity bitmaps (made only
+/// once a chunk has nulls), `stride` bytes per period.
+struct Slot {
+    values: Vec<f64>,
+    validity: Vec<u8>,
+}
+
+/// A slot lent to the writer as Arrow buffers; it comes back when the writer is done with it.
+struct Lent {
+    values: Buffer,
+    validity: Option<Buffer>,
+}
+
+impl Lent {
+    /// The slot's memory again, once no array points into it; fresh memory if one still does.
+    fn reclaim(self, values_len: usize) -> Slot {
+        Slot {
+            values: self
+                .values
+                .into_vec()
+                .unwrap_or_else(|_| vec![0.0; values_len]),
+            validity: self
+                .validity
+                .and_then(|b| b.into_vec().ok())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// One chunk for the writer thread.
+struct Write {
+    batch: RecordBatch,
+    release: bool,
+    lent: Lent,
+}
+
+/// Bytes of one period's validity bitmap for `rows` rows: whole 64-bit words, as Arrow pads them.
+fn bitmap_bytes(rows: usize) -> usize {
+    rows.div_ceil(64) * 8
+}
+
+/// Sets bits `[from, to)` of `bitmap` and clears the rest of its first `len` bits (LSB first,
+/// 1 = valid), filling whole bytes where it can.
+fn fill_validity(bitmap: &mut [u8], len: usize, from: usize, to: usize) {
+    bitmap[..len.div_ceil(8)].fill(0);
+    let (first_full, last_full) = (from.div_ceil(8), to / 8);
+    if first_full < last_full {
+        bitmap[first_full..last_full].fill(0xff);
+        for i in (from..first_full * 8).chain(last_full * 8..to) {
+            bitmap[i / 8] |= 1 << (i % 8);
+        }
+    } else {
+        for i in from..to {
+            bitmap[i / 8] |= 1 << (i % 8);
+        }
+    }
+}
+
+/// Where a period has values: after its warm-up from the first valid price, and before a
+/// propagated gap. The rest is null.
+#[derive(Debug, Clone, Copy)]
+struct Valid {
+    first_valid: Option<u64>,
+    first_gap: Option<u64>,
+}
+
+impl Valid {
+    /// Rows `[from, to)` of a chunk of `n` rows starting at input row `first_row` where `period`
+    /// has a value.
+    fn rows(&self, period: usize, first_row: u64, n: usize) -> (usize, usize) {
+        let inside = |row: u64| row.saturating_sub(first_row).min(n as u64) as usize;
+        let from = self.first_valid.map_or(n, |v| inside(v + period as u64));
+        let to = self.first_gap.map_or(n, inside).max(from);
+        (from, to)
+    }
+
+    /// True once `rows` rows run more than `period` past the first valid price: from then on
+    /// no period can fail for lack of data (the core counts the same way).
+    fn settled(&self, rows: u64, period: usize) -> bool {
+        self.first_valid
+            .is_some_and(|v| rows.saturating_sub(v) > period as u64)
+    }
+}
+
+/// The output schema: the keep columns with the types they came with, then one nullable
+/// Float64 column per period.
+fn schema(plan: &Plan, keep_types: &[DataType]) -> SchemaRef {
+    let fields = plan
+        .keep_names
+        .iter()
+        .zip(keep_types)
+        .map(|(name, t)| Field::new(name, t.clone(), true))
+        .chain(
+            plan.result_names
+                .iter()
+                .map(|name| Field::new(name, DataType::Float64, true)),
+        )
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new_with_metadata(fields, plan.metadata.clone()))
+}
+
+/// One chunk's record batch over the slot's memory (no copy): the keep columns, then a Float64
+/// column per period, null where `valid` says a period has no value.
+fn batch(
+    schema: &SchemaRef,
+    keep: Vec<ArrayRef>,
+    mut slot: Slot,
+    periods: &[usize],
+    n: usize,
+    first_row: u64,
+    valid: Valid,
+) -> Result<(RecordBatch, Lent), Error> {
+    let stride = bitmap_bytes(slot.values.len() / periods.len().max(1));
+    let spans: Vec<(usize, usize)> = periods
+        .iter()
+        .map(|&p| valid.rows(p, first_row, n))
+        .collect();
+    let any_null = spans.iter().any(|&s| s != (0, n));
+    if any_null {
+        slot.validity.resize(stride * periods.len(), 0);
+        for (r, &(from, to)) in spans.iter().enumerate() {
+            fill_validity(&mut slot.validity[r * stride..][..stride], n, from, to);
+        }
+    }
+    let values = Buffer::from_vec(slot.values);
+    let validity = any_null.then(|| Buffer::from_vec(slot.validity));
+    let results = spans.iter().enumerate().map(|(r, &span)| {
+        let nulls = validity
+            .as_ref()
+            .filter(|_| span != (0, n))
+            .map(|b| NullBuffer::new(BooleanBuffer::new(b.clone(), r * stride * 8, n)));
+        let column = ScalarBuffer::<f64>::new(values.clone(), r * n, n);
+        Arc::new(Float64Array::new(column, nulls)) as ArrayRef
+    });
+    let columns: Vec<ArrayRef> = keep.into_iter().chain(results).collect();
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok((batch, Lent { values, validity }))
+}
+
+/// The reader's thread: fills the price buffers it is given, in turn, until the input ends
+/// (a chunk of 0 rows), fails, or nobody takes its chunks any more.
+fn read_loop(
+    mut source: Source,
+    free: Receiver<Vec<f64>>,
+    out: SyncSender<Result<Read, Error>>,
+    progress: &Progress,
+) {
+    while let Ok(mut prices) = free.recv() {
+        let read = source.next(&mut prices).map(|chunk| {
+            let (first_valid, first_gap) = source.gaps();
+            progress.rows_read.store(source.rows(), Ordering::Relaxed);
+            progress
+                .bytes_read
+                .store(source.bytes_read(), Ordering::Relaxed);
+            Read {
+                prices,
+                chunk,
+                first_valid,
+                first_gap,
+            }
+        });
+        let last = !matches!(&read, Ok(r) if r.chunk.rows > 0);
+        if out.send(read).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The writer's thread: writes each chunk, hands its slot back, and finally the writer itself
+/// (its first error ends the loop and goes back in the slot's place).
+fn write_loop(
+    mut writer: Writer,
+    chunks: Receiver<Write>,
+    back: Sender<Result<Lent, Error>>,
+    progress: &Progress,
+) -> Writer {
+    for Write {
+        batch,
+        release,
+        lent,
+    } in chunks
+    {
+        let rows = batch.num_rows() as u64;
+        let written = writer.write(&batch, release);
+        drop(batch);
+        let failed = written.is_err();
+        progress.rows_written.fetch_add(rows, Ordering::Relaxed);
+        if back.send(written.map(|()| lent)).is_err() || failed {
+            break;
+        }
+    }
+    writer
+}
+
+/// The writer thread and its channels, once the first chunk has said the schema.
+struct Writing<'scope> {
+    to: SyncSender<Write>,
+    back: Receiver<Result<Lent, Error>>,
+    thread: std::thread::ScopedJoinHandle<'scope, Writer>,
+    in_flight: usize,
+}
+
+impl Writing<'_> {
+    /// The slot of the oldest chunk in flight, once it is written.
+    fn wait(&mut self) -> Result<Lent, Failure> {
+        self.in_flight -= 1;
+        written(&self.back)
+    }
+
+    /// Waits for every chunk in flight, then the writer.
+    fn end(self) -> Result<Writer, Failure> {
+        let Writing {
+            to,
+            back,
+            thread,
+            in_flight,
+        } = self;
+        drop(to);
+        let failure = (0..in_flight).filter_map(|_| written(&back).err()).next();
+        let writer = thread
+            .join()
+            .map_err(|_| Failure::Output(Error::Input("the writer thread panicked".into())))?;
+        failure.map_or(Ok(writer), Err)
+    }
+}
+
+/// What the writer thread says of the oldest chunk in flight.
+fn written(back: &Receiver<Result<Lent, Error>>) -> Result<Lent, Failure> {
+    match back.recv() {
+        Ok(result) => result.map_err(Failure::Output),
+        Err(_) => Err(Failure::Output(Error::Input(
+            "the writer thread stopped without saying why".into(),
+        ))),
+    }
+}
+
+/// Runs the job: reads `source` to its end through `series` into a writer of `plan`'s output.
+/// On success the writer is left unfinished (see [`Done`]); on failure everything started is
+/// stopped and dropped (the caller discards the output).
+pub fn run(
+    source: Source,
+    series: Series,
+    plan: &Plan,
+    progress: &Progress,
+) -> Result<Done, Failure> {
+    let empty_types = source
+        .keep_types()
+        .unwrap_or_else(|| vec![DataType::Utf8; plan.keep_names.len()]);
+    std::thread::scope(|scope| {
+        let (free, free_rx) = mpsc::channel::<Vec<f64>>();
+        let (read_tx, reads) = mpsc::sync_channel::<Result<Read, Error>>(1);
+        for _ in 0..2 {
+            // Never fails: the receiver is alive until the reader's thread starts.
+            let _ = free.send(vec![0.0; plan.chunk_rows]);
+        }
+        scope.spawn(move || read_loop(source, free_rx, read_tx, progress));
+        let result = compute_loop(scope, series, plan, progress, &free, &reads, &empty_types);
+        // Drop the channels before the scope joins the reader, so that it stops if it is not done.
+        drop((free, reads));
+        result
+    })
+}
+
+fn compute_loop<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    mut series: Series,
+    plan: &'scope Plan,
+    progress: &'scope Progress,
+    free: &Sender<Vec<f64>>,
+    reads: &Receiver<Result<Read, Error>>,
+    empty_types: &[DataType],
+) -> Result<Done, Failure> {
+    let values_len = plan.chunk_rows * plan.periods.len();
+    let max_period = plan.periods.iter().copied().max().unwrap_or(0);
+    // Two result slots: the kernel fills one while the writer encodes the other.
+    let mut fresh = 2usize;
+    let mut schema: Option<SchemaRef> = None;
+    let mut writing: Option<Writing<'scope>> = None;
+    let mut timings = Timings::default();
+    let mut rows = 0u64;
+    let mut valid = Valid {
+        first_valid: None,
+        first_gap: None,
+    };
+    loop {
+        if reads_cancelled() || progress.stop.load(Ordering::Relaxed) {
+            return Err(Failure::Stopped);
+        }
+        let waited = Instant::now();
+        let read = reads
+            .recv()
+            .map_err(|_| Failure::Input(Error::Input("the reader thread stopped".into())))?
+            .map_err(Failure::Input)?;
+        timings.read_wait += waited.elapsed();
+        let n = read.chunk.rows;
+        if n == 0 {
+            break;
+        }
+        let mut slot = match fresh {
+            1.. => {
+                fresh -= 1;
+                Slot {
+                    values: vec![0.0; values_len],
+                    validity: Vec::new(),
+                }
+            }
+            0 => {
+                let waited = Instant::now();
+                let w = writing.as_mut().expect("slots are lent only to the writer");
+                let lent = w.wait()?;
+                timings.write_wait += waited.elapsed();
+                lent.reclaim(values_len)
+            }
+        };
+        let computing = Instant::now();
+        series
+            .push(
+                &read.prices[..n],
+                &mut slot.values[..n * plan.periods.len()],
+            )
+            .map_err(Failure::Compute)?;
+        timings.compute += computing.elapsed();
+        let _ = free.send(read.prices); // the reader may have stopped at the end: nothing lost
+        valid = Valid {
+            first_valid: read.first_valid,
+            first_gap: read.first_gap,
+        };
+        let types: Vec<DataType> = read
+            .chunk
+            .keep
+            .iter()
+            .map(|a| a.data_type().clone())
+            .collect();
+        let schema = schema.get_or_insert_with(|| self::schema(plan, &types));
+        let (batch, lent) = batch(schema, read.chunk.keep, slot, &plan.periods, n, rows, valid)
+            .map_err(Failure::Output)?;
+        rows += n as u64;
+        progress.rows_computed.store(rows, Ordering::Relaxed);
+        if writing.is_none() {
+            writing = Some(start_writer(scope, schema.clone(), plan, progress)?);
+        }
+        let w = writing.as_mut().expect("started above");
+        let release = !plan.hold_until_settled || valid.settled(rows, max_period);
+        if w.to
+            .send(Write {
+                batch,
+                release,
+                lent,
+            })
+            .is_err()
+        {
+            // The writer stopped on an error: it is waiting in the channel back.
+            return Err(w.wait().err().unwrap_or(Failure::Output(Error::Input(
+                "the writer thread stopped".into(),
+            ))));
+        }
+        w.in_flight += 1;
+    }
+    let writer = match writing {
+        Some(w) => w.end()?,
+        None => {
+            // No rows: an output of the schema alone (keep columns typed when the input says).
+            let schema = self::schema(plan, empty_types);
+            Writer::new(schema, plan.fd, &plan.writer).map_err(Failure::Output)?
+        }
+    };
+    Ok(Done {
+        series,
+        writer,
+        rows,
+        first_valid: valid.first_valid,
+        first_gap: valid.first_gap,
+        timings,
+    })
+}
+
+fn start_writer<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    schema: SchemaRef,
+    plan: &'scope Plan,
+    progress: &'scope Progress,
+) -> Result<Writing<'scope>, Failure> {
+    let writer = Writer::new(schema, plan.fd, &plan.writer).map_err(Failure::Output)?;
+    let (to, chunks) = mpsc::sync_channel::<Write>(1);
+    let (back_tx, back) = mpsc::channel();
+    let thread = scope.spawn(move || write_loop(writer, chunks, back_tx, progress));
+    Ok(Writing {
+        to,
+        back,
+        thread,
+        in_flight: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_bits_cover_exactly_the_span() {
+        for len in [1, 7, 8, 9, 63, 64, 65, 200] {
+            for from in 0..=len.min(20) {
+                for to in [from, from + 1, len / 2, len] {
+                    if to < from || to > len {
+                        continue;
+                    }
+                    let mut bitmap = vec![0xAAu8; bitmap_bytes(len)];
+                    fill_validity(&mut bitmap, len, from, to);
+                    for i in 0..len {
+                        let set = bitmap[i / 8] >> (i % 8) & 1 == 1;
+                        assert_eq!(
+                            set,
+                            (from..to).contains(&i),
+                            "len {len} [{from}, {to}) bit {i}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_period_has_values_after_its_warm_up_and_before_a_propagated_gap() {
+        let none = Valid {
+            first_valid: None,
+            first_gap: None,
+        };
+        assert_eq!(
+            none.rows(5, 0, 10),
+            (10, 10),
+            "no valid price yet: all null"
+        );
+        let v = Valid {
+            first_valid: Some(3),
+            first_gap: Some(25),
+        };
+        assert_eq!(v.rows(5, 0, 10), (8, 10));
+        assert_eq!(v.rows(5, 10, 10), (0, 10));
+        assert_eq!(v.rows(5, 20, 10), (0, 5));
+        assert_eq!(v.rows(5, 30, 10), (0, 0));
+        assert!(!v.settled(8, 5) && v.settled(9, 5));
+    }
+}

@@ -1,0 +1,252 @@
+//! The job pipeline end to end, from a CSV file to a Parquet (or CSV) file, read back with the
+//! arrow-rs Parquet reader: values equal to the core's one-shot scalar computation over the whole
+//! series (checked against the definition's oracle in trendflex-core's tests), for any chunk
+//! size, one period or many, with leading missing prices and a short last chunk; nulls exactly
+//! where a period has no value; input and output errors as error values, by stage; stopping.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use trendflex_core::{Flavor, Kernel, Series};
+use trendflex_io::pipeline::{Failure, Plan, Progress, run};
+use trendflex_io::readers::{GapMode, Input, Keep, Source, SourceOptions};
+use trendflex_io::{Format, Options};
+
+/// `rows` prices (the first `missing` of them empty) as a CSV of `ts,close`.
+fn csv_input(dir: &Path, rows: usize, missing: usize) -> (std::path::PathBuf, Vec<f64>) {
+    let path = dir.join("prices.csv");
+    let mut f = std::io::BufWriter::new(File::create(&path).unwrap());
+    writeln!(f, "ts,close").unwrap();
+    let mut prices = Vec::new();
+    for i in 0..rows {
+        let p = 100.0 + (i as f64 / 9.0).sin() * 5.0 + (i % 7) as f64 * 0.25;
+        if i < missing {
+            writeln!(f, "{i},").unwrap();
+            prices.push(f64::NAN);
+        } else {
+            writeln!(f, "{i},{p}").unwrap();
+            prices.push(p);
+        }
+    }
+    f.flush().unwrap();
+    (path, prices)
+}
+
+fn source(path: &Path, chunk_rows: usize) -> Source {
+    let o = SourceOptions {
+        price: "close".into(),
+        keep: vec![Keep {
+            name: "ts".into(),
+            kind: None,
+        }],
+        delimiter: None,
+        header: true,
+        keep_as_text: false,
+        gaps: GapMode::Error,
+        follow: false,
+    };
+    Source::open(&Input::Path(path.into()), &o, chunk_rows).unwrap()
+}
+
+fn plan(periods: &[usize], chunk_rows: usize, format: Format, fd: i32) -> Plan {
+    Plan {
+        periods: periods.to_vec(),
+        result_names: periods.iter().map(|p| format!("trendflex_{p}")).collect(),
+        keep_names: vec!["ts".into()],
+        chunk_rows,
+        metadata: Default::default(),
+        writer: Options {
+            format,
+            row_group_rows: 3 * chunk_rows,
+            ..Options::default()
+        },
+        fd,
+        hold_until_settled: false,
+    }
+}
+
+fn series(periods: &[usize]) -> Series {
+    Series::new(periods, Kernel::Auto, Flavor::VectorTa, 0, None).unwrap()
+}
+
+/// Runs the job into `out` and finishes it; the rows it reports.
+fn job(input: &Path, out: &File, periods: &[usize], chunk: usize) -> Result<u64, Failure> {
+    let progress = Progress::default();
+    let p = plan(periods, chunk, Format::Parquet, out.as_raw_fd());
+    let done = run(source(input, chunk), series(periods), &p, &progress)?;
+    assert_eq!(progress.rows_written.load(Ordering::Relaxed), done.rows);
+    done.series.finish().map_err(Failure::Compute)?;
+    done.writer.finish(Vec::new()).map_err(Failure::Output)?;
+    Ok(done.rows)
+}
+
+fn read_back(path: &Path) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn any_chunk_size_gives_the_one_shot_values_with_nulls_where_a_period_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, prices) = csv_input(dir.path(), 1000, 3);
+    for periods in [vec![5], vec![5, 9, 20, 64]] {
+        let mut expected = vec![0.0; prices.len() * periods.len()];
+        trendflex_core::trendflex_batch_into(&prices, &periods, Kernel::Scalar, 1, &mut expected)
+            .unwrap();
+        for chunk in [1, 7, 64, 333, 1000, 4096] {
+            let path = dir.path().join("out.parquet");
+            let out = File::create(&path).unwrap();
+            assert_eq!(job(&input, &out, &periods, chunk).unwrap(), 1000);
+            let batches = read_back(&path);
+            let mut row = 0;
+            for b in &batches {
+                let ts = b.column(0).as_primitive::<Int64Type>();
+                for (r, &period) in periods.iter().enumerate() {
+                    let got = b.column(1 + r).as_primitive::<Float64Type>();
+                    for i in 0..b.num_rows() {
+                        let t = row + i;
+                        assert_eq!(ts.value(i), t as i64);
+                        let want = expected[r * prices.len() + t];
+                        let has_value = t >= 3 + period;
+                        assert_eq!(
+                            got.is_valid(i),
+                            has_value,
+                            "period {period} row {t} chunk {chunk}"
+                        );
+                        if has_value {
+                            assert_eq!(
+                                got.value(i).to_bits(),
+                                want.to_bits(),
+                                "period {period} row {t} chunk {chunk}"
+                            );
+                        }
+                    }
+                }
+                row += b.num_rows();
+            }
+            assert_eq!(row, 1000, "chunk {chunk}");
+        }
+    }
+}
+
+#[test]
+fn no_rows_give_an_output_of_the_schema_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = csv_input(dir.path(), 0, 0);
+    let path = dir.path().join("out.parquet");
+    let out = File::create(&path).unwrap();
+    let progress = Progress::default();
+    let p = plan(&[5], 16, Format::Parquet, out.as_raw_fd());
+    let done = run(source(&input, 16), series(&[5]), &p, &progress).unwrap();
+    assert_eq!(done.rows, 0);
+    assert!(
+        done.series.finish().is_err(),
+        "an empty series fails the whole-series checks"
+    );
+    done.writer.finish(Vec::new()).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+    let names: Vec<_> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["ts", "trendflex_5"]);
+}
+
+#[test]
+fn too_few_prices_for_a_period_is_the_whole_series_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = csv_input(dir.path(), 30, 0);
+    let out = File::create(dir.path().join("out.parquet")).unwrap();
+    match job(&input, &out, &[5, 40], 8) {
+        Err(Failure::Compute(e)) => assert!(e.to_string().contains("40"), "{e}"),
+        other => panic!(
+            "expected the core's error, got {:?}",
+            other.map_err(|e| format!("{e:?}"))
+        ),
+    }
+}
+
+#[test]
+fn a_bad_price_mid_input_is_an_input_error_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = csv_input(dir.path(), 500, 0);
+    let text = std::fs::read_to_string(&input).unwrap();
+    // Line 1 is the header: the price of row 300 is on line 302.
+    let broken: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 301 {
+                "300,abc".into()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&input, broken.join("\n") + "\n").unwrap();
+    let out = File::create(dir.path().join("out.parquet")).unwrap();
+    match job(&input, &out, &[5], 64) {
+        Err(Failure::Input(e)) => assert!(e.to_string().contains("line 302"), "{e}"),
+        other => panic!(
+            "expected an input error, got {:?}",
+            other.map_err(|e| format!("{e:?}"))
+        ),
+    }
+}
+
+#[test]
+fn a_write_that_fails_mid_job_is_an_output_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = csv_input(dir.path(), 200_000, 0);
+    // Every write to /dev/full fails with ENOSPC.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let periods: Vec<usize> = (5..40).collect();
+    let progress = Progress::default();
+    let p = plan(&periods, 4096, Format::Csv, full.as_raw_fd());
+    match run(source(&input, 4096), series(&periods), &p, &progress) {
+        Err(Failure::Output(e)) => assert_eq!(e.os_error(), Some(libc_enospc()), "{e}"),
+        Err(other) => panic!("expected an output error, got {other:?}"),
+        Ok(done) => panic!("the job wrote {} rows to /dev/full", done.rows),
+    }
+    let written = progress.rows_written.load(Ordering::Relaxed);
+    assert!(
+        written < 200_000,
+        "it stopped at the failure, {written} rows in"
+    );
+}
+
+fn libc_enospc() -> i32 {
+    28 // ENOSPC on Linux
+}
+
+#[test]
+fn a_stopped_job_says_so_and_reads_no_further() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = csv_input(dir.path(), 10_000, 0);
+    let out = File::create(dir.path().join("out.parquet")).unwrap();
+    let progress = Progress::default();
+    progress.stop.store(true, Ordering::Relaxed);
+    let p = plan(&[5], 100, Format::Parquet, out.as_raw_fd());
+    assert!(matches!(
+        run(source(&input, 100), series(&[5]), &p, &progress),
+        Err(Failure::Stopped)
+    ));
+    let read = progress.rows_read.load(Ordering::Relaxed);
+    assert!(read <= 200, "at most the two chunks read ahead: {read}");
+}
