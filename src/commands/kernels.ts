@@ -14,7 +14,7 @@ export default class Kernels extends Command {
     try {
       info = kernels()
     } catch (error) {
-      process.stderr.write(`trendflex: TRENDFLEX_KERNEL: ${(error as Error).message}\n`)
+      process.stderr.write(`trendflex: ${(error as Error).message}\n`)
       return this.exit(2)
     }
     if (flags.json) {

@@ -25,16 +25,6 @@ function keepRequest(text: string): KeepRequest {
   return { name: text }
 }
 
-/** `TRENDFLEX_KERNEL`, checked here so that a bad value names the variable, not a flag. */
-function envKernel(): KernelName | undefined {
-  const value = process.env.TRENDFLEX_KERNEL?.trim()
-  if (!value) return undefined
-  if (!(KERNEL_NAMES as readonly string[]).includes(value.toLowerCase())) {
-    throw usageError(`TRENDFLEX_KERNEL=${value}: not a kernel; set it to one of ${KERNEL_NAMES.join(', ')}, or unset it`)
-  }
-  return value.toLowerCase() as KernelName
-}
-
 export const commonFlags = {
   help: Flags.help({ char: 'h', description: 'Show this help.' }),
   column: Flags.string({ char: 'c', default: 'close', helpValue: 'NAME|N', description: 'Price column: an exact header match first, then a case-insensitive one; with --no-header, its position (1 = first).' }),
@@ -108,7 +98,8 @@ export abstract class JobCommand extends Command {
       partitionBy: flags['partition-by'] ?? [],
       output: flags.output,
       format: flags.format as Format | undefined,
-      kernel: (flags.kernel as KernelName | undefined) ?? envKernel() ?? 'auto',
+      // auto: TRENDFLEX_KERNEL, else the fastest (the addon reads the variable).
+      kernel: (flags.kernel as KernelName | undefined) ?? 'auto',
       flavor: flags.flavor as FlavorName,
       threads,
       gaps: flags.gaps as Gaps,

@@ -1,23 +1,17 @@
-// One run of `compute` or `batch`: read -> gaps -> compute -> write. One series runs whole in the
-// addon (./pipeline.ts). Groups, and a series with --state, --resume or --follow, run chunk by
-// chunk from here: two result slots are allocated once, the kernel computes chunk k+1 into one
-// while the writer encodes chunk k from the other. Either way memory is bounded by two chunks
-// whatever the input length.
-import { type Schema, Utf8 } from 'apache-arrow'
-
+// One run of `compute` or `batch`: the options checked, the input resolved and opened, the output
+// (and a --state file) opened beside their targets; then the addon's job reads -> computes ->
+// writes (./pipeline.ts), and the output and state take their places only once complete.
 import { readFileSync, statSync, writeSync } from 'node:fs'
 
 import { Interrupted, dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
 import { type Gaps, type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
 import { openDatasetSink, openSink, openStateSink } from '../io/sink.js'
-import { type Compression, type FloatEncoding, type Format, FORMATS, type Writer, createWriter, formatFromName } from '../io/writers/index.js'
+import { type Compression, type FloatEncoding, type Format, FORMATS, formatFromName } from '../io/writers/index.js'
 import { onInterrupt } from '../io/interrupt.js'
 import { Progress } from '../io/progress.js'
 import { addTimings, reportTimings, stopwatch } from '../timings.js'
-import { ResultSlot, outputSchema } from './chunks.js'
 import { Pipeline } from './pipeline.js'
-import { openSeries } from './series.js'
 
 export type { Gaps } from '../io/readers/index.js'
 export type { Format } from '../io/writers/index.js'
@@ -190,9 +184,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   // out the rows they hold, a line half read is dropped), then exits with the signal's code.
   let stopped: number | undefined
   const unhook = o.follow ? onInterrupt((code) => (stopped = code)) : () => {}
-  let writer: Pick<Writer, 'finish' | 'verify' | 'abort'> | undefined
-  let writing: Promise<void> | undefined
-  let reading: Promise<unknown> | undefined
+  let writer: Pipeline['writer'] | undefined
   try {
     const opening = stopwatch('open_input')
     const grouped = o.groupBy.length > 0 || stateful
@@ -206,8 +198,6 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       // Grouped, --gaps applies within each group, later.
       gaps: grouped ? 'keep' : o.gaps,
       chunkRows: rows,
-      // Line numbers name a row in a message; with several files, rows are counted per table.
-      lines: grouped && (inputs.files === 'stdin' || inputs.files.length === 1),
       follow: o.follow,
     })
     opening()
@@ -215,104 +205,74 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     const names = o.periods.map((p) => `trendflex_${p}`)
     const clash = source.keep.find((k, i) => names.includes(k) || source.keep.indexOf(k) !== i)
     if (clash) throw usageError(`output column '${clash}' would appear twice: --keep it under another name, or drop it`)
+    const pipeline = new Pipeline(
+      source,
+      {
+        periods: o.periods,
+        resultNames: names,
+        kernel: o.kernel,
+        flavor: o.flavor,
+        threads: o.threads,
+        chunkRows: rows,
+        follow: Boolean(o.follow),
+        name: inputs.name,
+        groups: grouped
+          ? {
+              keys: o.groupBy,
+              gaps: o.gaps,
+              column: source.column,
+              strict: o.strict,
+              // Line numbers name a row in a message; with several files, rows are counted per table.
+              lines: inputs.files === 'stdin' || inputs.files.length === 1,
+              resume: resumed,
+            }
+          : undefined,
+      },
+      format,
+      sink,
+    )
     const metadata = (total: number | null, final: boolean) => ({
       trendflex: JSON.stringify({
-        ...series?.metadata(final),
+        ...pipeline.metadata(final),
         tool: 'trendflex',
         version: o.version,
         flavour: o.flavor,
         command: o.command,
         periods: o.periods,
         column: source.column,
-        kernel,
+        kernel: pipeline.kernel,
         rows: total,
         gaps: o.gaps,
         input: source.name,
         ...(o.partitionBy.length ? { partition_by: o.partitionBy } : {}),
       }),
     })
-    const writerOptions = (rows: number | null) => ({
-      compression: o.compression,
-      floatEncoding: o.floatEncoding,
-      hold: sink.stream && !o.follow,
-      flush: o.follow,
-      metadata: metadata(rows, false),
-      createdBy: `trendflex version ${o.version} (build parquet-rs)`,
-      rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
-      partitionBy: partitionColumns(o, source.keep),
-    })
-    // One series: the whole job runs in the addon. Groups: chunk by chunk from here.
-    const series = grouped ? openSeries({ periods: o.periods, kernel: o.kernel, flavor: o.flavor, threads: o.threads, gaps: o.gaps, groupBy: o.groupBy, strict: o.strict, name: inputs.name, column: source.column, keepNames: source.keep, resume: resumed }) : undefined
-    let kernel = series?.kernel ?? o.kernel
-    let total = 0
-    let warning: string | undefined
-    if (!series) {
-      const pipeline = new Pipeline(source, { periods: o.periods, resultNames: names, kernel: o.kernel, flavor: o.flavor, threads: o.threads, chunkRows: rows }, format, sink)
-      kernel = pipeline.kernel
-      writer = pipeline.writer
-      const run = await pipeline.run(writerOptions(source.totalRows ?? null), progress)
-      addTimings({ read_wait: run.readWaitMs, compute: run.computeMs, write_wait: run.writeWaitMs })
-      total = run.rows
-      // An Arrow stream's empty partition passes through as an empty result with the output
-      // schema; one series read from a file with no rows is a mistake.
-      if (total === 0 && source.format !== 'arrow') throw dataError(`${source.name}: empty input: there are no prices to compute on`)
-      if (total > 0) pipeline.finish() // the whole-series checks: too few prices for a period
-    } else {
-      const slots = [new ResultSlot(rows, o.periods.length), new ResultSlot(rows, o.periods.length)]
-      // Two price buffers: the reader fills one (on a worker thread) while the kernel reads the other.
-      const prices = [new Float64Array(rows), new Float64Array(rows)]
-      let schema: Schema | undefined
-      let encoder: Writer | undefined
-      let next = source.read(prices[0]!)
-      reading = next
-      for (let k = 0; ; k++) {
-        const waitingRead = stopwatch('read_wait')
-        const chunk = await next
-        waitingRead()
-        if (chunk.rows === 0) break
-        next = source.read(prices[(k + 1) % 2]!)
-        reading = next
-        next.catch(() => {}) // reported when awaited
-        const n = chunk.rows
-        progress.read(chunk.firstRow + n, chunk.bytesRead)
-        const slot = slots[k % 2]!
-        schema ??= outputSchema(source.keep, chunk.keep, names)
-        const computing = stopwatch('compute')
-        const batch = await series.push(chunk, slot, schema)
-        computing()
-        total = chunk.firstRow + n
-        progress.computed(total)
-        encoder ??= createWriter(format, sink, schema, writerOptions(source.totalRows ?? null))
-        writer = encoder
-        const waiting = stopwatch('write_wait')
-        await writing // the writer takes one chunk at a time; the other slot is free again after
-        waiting()
-        // --follow: every row goes out as it comes; otherwise a stream waits while --strict may
-        // still fail a short group.
-        const release = !sink.stream || Boolean(o.follow) || series.settled()
-        const done = total
-        writing = encoder.write(batch, release).then(() => progress.written(done))
-        writing.catch(() => {}) // reported when awaited
-      }
-      if (total === 0) {
-        // An engine's empty partition, or a filter that matched nothing, passes through as an
-        // empty result with the output schema. Keep columns whose type only rows would tell
-        // (CSV, typed from a sample) are text.
-        schema = outputSchema(source.keep, source.keep.map((_, i) => ({ type: source.keepTypes?.[i] ?? new Utf8() })), names)
-        writer = createWriter(format, sink, schema, writerOptions(null))
-      }
-      warning = total === 0 ? undefined : series.finish() // the whole-series checks: too few prices for a group
-    }
-    const waiting = stopwatch('write_wait')
-    await writing
-    waiting()
-    if (!writer) throw dataError(`${source.name}: no rows`)
+    writer = pipeline.writer
+    const run = await pipeline.run(
+      {
+        compression: o.compression,
+        floatEncoding: o.floatEncoding,
+        hold: sink.stream && !o.follow,
+        flush: o.follow,
+        metadata: metadata(source.totalRows ?? null, false),
+        createdBy: `trendflex version ${o.version} (build parquet-rs)`,
+        rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
+        partitionBy: partitionColumns(o, source.keep),
+      },
+      progress,
+    )
+    addTimings({ read_wait: run.readWaitMs, compute: run.computeMs, write_wait: run.writeWaitMs })
+    const total = run.rows
+    // An engine's empty partition, or a filter that matched nothing, passes through as an empty
+    // result with the output schema; one series read from a file with no rows is a mistake.
+    if (total === 0 && !(grouped || source.format === 'arrow')) throw dataError(`${source.name}: empty input: there are no prices to compute on`)
+    const warning = pipeline.finish(total) // the whole-input checks: too few prices for a period
     const finishing = stopwatch('finish')
     const summary = await writer.finish(metadata(total, true))
     finishing()
     // The state is written in full beside its file first, and takes its place only once the
     // output has: a failed run changes neither.
-    if (stateSink) writeAll(stateSink.fd, series?.saveState() ?? resumed?.bytes ?? emptyState(o))
+    if (stateSink) writeAll(stateSink.fd, pipeline.saveState() ?? resumed?.bytes ?? emptyState(o))
     const verifying = stopwatch('verify')
     await sink.commit((fd) => writer!.verify(fd, summary))
     verifying()
@@ -326,7 +286,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     progress.stop()
     if (warning) process.stderr.write(`trendflex: ${warning}\n`)
     reportTimings({ startup: started, job: performance.now() - started })
-    return { rows: total, kernel, format }
+    return { rows: total, kernel: pipeline.kernel, format }
   } catch (error) {
     unhook()
     if (error instanceof Interrupted) throw error
@@ -336,8 +296,6 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     const signal = stopped
     // The descriptor may be closed only once no encoder thread can write to it any more, and
     // no read may still be running when the process moves on.
-    await writing?.catch(() => {})
-    await reading?.catch(() => {})
     writer?.abort()
     sink.discard()
     stateSink?.discard()

@@ -1,14 +1,14 @@
-// One series computed below the binding: the addon's job reads the source, computes and writes
-// on threads of its own, and no chunk crosses into JS. What stays here is what JS is for: the
-// options, progress, the output's metadata and the messages.
+// The job's chunks, below the binding: the addon's job reads the source, computes (one series,
+// or every group of a table) and writes, on threads of its own; no chunk crosses into JS. What
+// stays here is what JS is for: the options, progress, the output's metadata and the messages.
 import type { JobRun, NativeJob } from '../../native/node/binding.cjs'
-import { dataError } from '../errors.js'
-import type { InputSource } from '../io/readers/index.js'
+import type { FlavorName, KernelName } from '../compute.js'
+import { dataError, usageError } from '../errors.js'
+import type { Gaps, InputSource } from '../io/readers/index.js'
 import type { Progress } from '../io/progress.js'
 import type { Sink } from '../io/sink.js'
 import { type Format, type WriteSummary, type WriterOptions, finishOutput, nativeWriterOptions } from '../io/writers/index.js'
 import { native } from '../native.js'
-import type { FlavorName, KernelName } from '../compute.js'
 
 export interface PipelineOptions {
   periods: number[]
@@ -17,20 +17,43 @@ export interface PipelineOptions {
   flavor: FlavorName
   threads: number
   chunkRows: number
+  /** A live feed: every row out as it comes, and a signal ends it as the end of its input. */
+  follow: boolean
+  /** The input, for messages. */
+  name: string
+  /** Every group its own series (`--group-by`; no keys: one series kept as one group, for
+   * `--state`, `--resume` and `--follow`). */
+  groups?: {
+    /** The group columns: the first keep columns. */
+    keys: string[]
+    gaps: Gaps
+    /** The price column, as the input names it (recorded in a state). */
+    column: string
+    /** A group too short for a period is an error, not nulls. */
+    strict: boolean
+    /** Name rows by their input lines (one CSV input). */
+    lines: boolean
+    /** A state file to continue from (`--resume`). */
+    resume?: { path: string; bytes: Buffer }
+  }
 }
 
 /** How often the progress bars are told how far the job is. */
 const PROGRESS_MS = 200
+
+/** Groups listed by name in the warning about short groups, at most. */
+const LISTED_GROUPS = 3
 
 export class Pipeline {
   readonly #job: NativeJob
 
   constructor(
     source: InputSource,
-    o: PipelineOptions,
+    readonly o: PipelineOptions,
     readonly format: Format,
     readonly sink: Sink,
   ) {
+    const g = o.groups
     this.#job = new (native().NativeJob)(source.handle, {
       periods: o.periods,
       kernel: o.kernel,
@@ -39,8 +62,11 @@ export class Pipeline {
       chunkRows: o.chunkRows,
       keepNames: source.keep,
       resultNames: o.resultNames,
-      // A stream cannot take output back: it waits until no period can fail for lack of data.
-      holdUntilSettled: sink.stream,
+      // A stream cannot take output back: it waits until nothing can fail for lack of data
+      // (a live feed: every row goes out as it comes).
+      holdUntilSettled: sink.stream && !o.follow,
+      follow: o.follow,
+      groups: g && { keys: g.keys, gaps: g.gaps, column: g.column, state: g.resume?.bytes, strict: Boolean(g.strict), lines: g.lines },
     })
   }
 
@@ -61,19 +87,61 @@ export class Pipeline {
     try {
       return await this.#job.runAsync(this.sink.fd, nativeWriterOptions(this.format, this.sink, writer))
     } catch (error) {
-      const e = error as { code?: string; message?: string }
-      // The input's errors name it (an output's name the output): bad data, exit 1.
-      if (e?.code === 'ERR_INPUT' || e?.code === 'ENOENT') throw dataError(e.message ?? String(error))
-      throw error
+      throw this.#error(error)
     } finally {
       clearInterval(timer)
       tick()
     }
   }
 
-  /** The whole-series checks: throws when the input has no price, or too few for a period. */
-  finish(): void {
-    this.#job.finish()
+  #error(error: unknown): unknown {
+    const e = error as { code?: string; message?: string }
+    const message = e?.message ?? String(error)
+    const resume = this.o.groups?.resume
+    // A state of another job is a usage mistake (exit 2); a damaged or foreign file, bad data.
+    if (resume && e?.code === 'ERR_STATE_MISMATCH') return usageError(`--resume ${resume.path}: ${message}`)
+    if (resume && e?.code?.startsWith('ERR_STATE')) return dataError(`--resume ${resume.path}: ${message}`)
+    // The input's errors name it (an output's name the output): bad data, exit 1.
+    if (e?.code === 'ERR_INPUT' || e?.code === 'ENOENT') return dataError(message)
+    return error
+  }
+
+  /** The whole-input checks, once the input has ended: throws, or returns a warning (or nothing). */
+  finish(rows: number): string | undefined {
+    const g = this.o.groups
+    if (!g) {
+      // One series: no price, or too few for a period, is an error.
+      if (rows > 0) this.#job.finish()
+      return undefined
+    }
+    const short = this.#job.finish()
+    if (!short.length) return undefined
+    // "input has" is the core's word for a whole series; here it is one group's.
+    for (const s of short) s.reason = s.reason.replace(', input has ', ', it has ')
+    const first = short[0]!
+    if (!g.keys.length) {
+      // One series, computed as one group for --state: too few prices so far is nulls and a
+      // warning, since a later --resume continues it.
+      const reason = first.reason.replace(', it has ', ', the series has ')
+      if (g.strict) throw dataError(`${this.o.name}: ${reason} (--strict)`)
+      return `${reason}: its outputs are null until it has${g.resume ? '' : ' (a later --resume continues the series)'}`
+    }
+    if (g.strict) throw dataError(`${first.name}: ${first.reason} (--strict)`)
+    const listed = short.slice(0, LISTED_GROUPS).map((s) => `${s.name} (${s.reason})`)
+    const more = short.length > LISTED_GROUPS ? `, and ${short.length - LISTED_GROUPS} more` : ''
+    return `${short.length} of ${this.#job.groups} groups lack data for some periods, which are null there: ${listed.join('; ')}${more}. --strict makes this an error`
+  }
+
+  /** For the output's metadata; `final`: the input has ended. */
+  metadata(final: boolean): Record<string, unknown> {
+    const keys = this.o.groups?.keys ?? []
+    if (!keys.length) return {}
+    return { group_by: keys, groups: final ? this.#job.groups : null }
+  }
+
+  /** The bytes of a state file with every series' state (`--state`), once a row was read. */
+  saveState(): Buffer | undefined {
+    return this.#job.saveState() ?? undefined
   }
 
   /** The output writer's end: finish (with the metadata), verify, or abort. */

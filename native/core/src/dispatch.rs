@@ -153,13 +153,29 @@ pub fn best_kernel() -> Kernel {
 /// that an explicit kernel can run here. An explicit kernel the CPU lacks is an error naming the
 /// missing feature; it never silently falls back.
 pub fn resolve(kernel: Kernel) -> Result<Kernel, Error> {
-    resolve_with_override(kernel, std::env::var(KERNEL_ENV).ok().as_deref())
+    resolve_with_override(kernel, kernel_override())
+}
+
+/// `TRENDFLEX_KERNEL`, trimmed, read once per process (the one place it is read); `None` when
+/// unset or empty.
+pub fn kernel_override() -> Option<&'static str> {
+    static VALUE: OnceLock<Option<String>> = OnceLock::new();
+    VALUE
+        .get_or_init(|| {
+            std::env::var(KERNEL_ENV)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        })
+        .as_deref()
 }
 
 /// `resolve` with the override given explicitly (an empty value counts as unset).
 pub fn resolve_with_override(kernel: Kernel, env: Option<&str>) -> Result<Kernel, Error> {
     let wanted = match (kernel, env.map(str::trim).filter(|v| !v.is_empty())) {
-        (Kernel::Auto, Some(name)) => name.parse::<Kernel>()?,
+        (Kernel::Auto, Some(name)) => name.parse::<Kernel>().map_err(|_| Error::KernelEnv {
+            value: name.to_string(),
+        })?,
         (k, _) => k,
     };
     if wanted == Kernel::Auto {
@@ -219,10 +235,13 @@ mod tests {
             resolve_with_override(Kernel::Scalar, Some("avx2")).unwrap(),
             Kernel::Scalar
         );
-        assert!(matches!(
-            resolve_with_override(Kernel::Auto, Some("bogus")),
-            Err(Error::UnknownKernel { .. })
-        ));
+        let bogus = resolve_with_override(Kernel::Auto, Some("bogus")).unwrap_err();
+        assert!(matches!(bogus, Error::KernelEnv { .. }));
+        assert!(
+            bogus
+                .to_string()
+                .starts_with("TRENDFLEX_KERNEL=bogus: not a kernel")
+        );
     }
 
     #[test]

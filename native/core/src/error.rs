@@ -21,6 +21,8 @@ pub enum Error {
     NotEnoughData { period: usize, valid: usize },
     /// The caller's output buffer has the wrong length.
     OutputLength { expected: usize, actual: usize },
+    /// `TRENDFLEX_KERNEL` holds something that is not a kernel name.
+    KernelEnv { value: String },
     /// A kernel name that is not one of `auto`, `scalar`, `avx2`, `avx512`.
     UnknownKernel { name: String },
     /// A flavour name that is not one of `vectorta`, `ehlers`.
@@ -61,6 +63,11 @@ impl fmt::Display for Error {
             Error::OutputLength { expected, actual } => write!(
                 f,
                 "output buffer holds {actual} values, expected exactly {expected}"
+            ),
+            Error::KernelEnv { value } => write!(
+                f,
+                "{}={value}: not a kernel; set it to one of auto, scalar, avx2, avx512, or unset it",
+                crate::dispatch::KERNEL_ENV
             ),
             Error::UnknownKernel { name } => write!(
                 f,

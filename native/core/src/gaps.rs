@@ -16,6 +16,35 @@ pub enum GapMode {
     Keep,
 }
 
+impl std::str::FromStr for GapMode {
+    type Err = String;
+
+    /// The names `--gaps` takes (`error`, `propagate`, `ffill`), and `keep`.
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "error" => Ok(GapMode::Error),
+            "propagate" => Ok(GapMode::Propagate),
+            "ffill" => Ok(GapMode::Ffill),
+            "keep" => Ok(GapMode::Keep),
+            other => Err(format!(
+                "unknown gaps mode '{other}': use error, propagate or ffill"
+            )),
+        }
+    }
+}
+
+impl GapMode {
+    /// The name [`GapMode::from_str`](std::str::FromStr) takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapMode::Error => "error",
+            GapMode::Propagate => "propagate",
+            GapMode::Ffill => "ffill",
+            GapMode::Keep => "keep",
+        }
+    }
+}
+
 /// The state across chunks.
 #[derive(Debug, Default)]
 pub struct Gaps {

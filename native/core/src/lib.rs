@@ -22,8 +22,8 @@ mod stream;
 mod x86;
 
 pub use dispatch::{
-    KERNEL_ENV, Kernel, available_kernels, best_kernel, cpu_features, missing_feature, resolve,
-    resolve_with_override,
+    KERNEL_ENV, Kernel, available_kernels, best_kernel, cpu_features, kernel_override,
+    missing_feature, resolve, resolve_with_override,
 };
 pub use error::Error;
 pub use flavor::Flavor;

@@ -6,6 +6,7 @@
 
 mod borrow;
 mod error;
+pub mod grouped;
 pub mod groups;
 pub mod pipeline;
 pub mod readers;

@@ -43,6 +43,105 @@ pub struct Plan {
     /// The output cannot be taken back (a pipe): hold it until no period can fail for lack of
     /// data any more, so that such a failure leaves nothing half-written downstream.
     pub hold_until_settled: bool,
+    /// A signal stops the job at its next chunk. (A live feed instead ends as at the end of its
+    /// input: the reader hands out the rows it holds.)
+    pub stop_on_signal: bool,
+}
+
+/// The rows of one chunk, as a step computes them.
+pub struct Rows<'a> {
+    /// The prices (a step may change them: `--gaps ffill` per group).
+    pub prices: &'a mut [f64],
+    /// The keep columns.
+    pub keep: &'a [ArrayRef],
+    /// CSV: the input line of each row (empty for the other formats).
+    pub lines: &'a [u64],
+    /// Input row of the first row.
+    pub first_row: u64,
+    /// Row of the first valid price, and of the first gap under `--gaps propagate` (as the
+    /// reader applied `--gaps` to the whole input).
+    pub first_valid: Option<u64>,
+    pub first_gap: Option<u64>,
+}
+
+/// What computes the chunks of a job: one series ([`One`]), or every group of a table
+/// ([`crate::grouped::Groups`]).
+pub trait Step: Send {
+    /// Computes one chunk into `out` (one row of `prices.len()` values per period) and the
+    /// validity of each period into `validity` (`stride` bytes per period; resized here when a
+    /// chunk has nulls); returns each period's null count.
+    fn push(
+        &mut self,
+        rows: Rows<'_>,
+        out: &mut [f64],
+        validity: &mut Vec<u8>,
+        stride: usize,
+    ) -> Result<Vec<usize>, Failure>;
+
+    /// True once no output can be taken back: nothing left to fail for lack of data after
+    /// `rows` rows.
+    fn settled(&self, rows: u64) -> bool;
+}
+
+/// One series: the price column as a whole, computed by one stream of every period.
+pub struct One {
+    pub series: Series,
+    periods: Vec<usize>,
+    valid: Valid,
+}
+
+impl One {
+    pub fn new(series: Series, periods: &[usize]) -> Self {
+        One {
+            series,
+            periods: periods.to_vec(),
+            valid: Valid {
+                first_valid: None,
+                first_gap: None,
+            },
+        }
+    }
+
+    /// Row of the first valid price, once there was one.
+    pub fn first_valid(&self) -> Option<u64> {
+        self.valid.first_valid
+    }
+}
+
+impl Step for One {
+    fn push(
+        &mut self,
+        rows: Rows<'_>,
+        out: &mut [f64],
+        validity: &mut Vec<u8>,
+        stride: usize,
+    ) -> Result<Vec<usize>, Failure> {
+        let n = rows.prices.len();
+        self.series
+            .push(rows.prices, out)
+            .map_err(Failure::Compute)?;
+        self.valid = Valid {
+            first_valid: rows.first_valid,
+            first_gap: rows.first_gap,
+        };
+        let spans: Vec<(usize, usize)> = self
+            .periods
+            .iter()
+            .map(|&p| self.valid.rows(p, rows.first_row, n))
+            .collect();
+        if spans.iter().any(|&s| s != (0, n)) {
+            validity.resize(stride * self.periods.len(), 0);
+            for (r, &(from, to)) in spans.iter().enumerate() {
+                fill_validity(&mut validity[r * stride..][..stride], n, from, to);
+            }
+        }
+        Ok(spans.iter().map(|&(from, to)| n - (to - from)).collect())
+    }
+
+    fn settled(&self, rows: u64) -> bool {
+        let longest = self.periods.iter().copied().max().unwrap_or(0);
+        self.valid.settled(rows, longest)
+    }
 }
 
 /// How far the job is, for a progress display on another thread; and how to stop it.
@@ -73,19 +172,18 @@ pub enum Failure {
     Input(Error),
     Compute(core::Error),
     Output(Error),
+    /// A `--resume` state that does not fit the job, or is damaged.
+    State(crate::state::StateError),
     /// Stopped by [`Progress::stop`], or by a signal ([`crate::readers::cancel_reads`]).
     Stopped,
 }
 
 /// A job that read its input to the end: the writer is left to finish (with the metadata only
 /// the caller can make), the series to its whole-series checks.
-pub struct Done {
-    pub series: Series,
+pub struct Done<S> {
+    pub step: S,
     pub writer: Writer,
     pub rows: u64,
-    /// Row of the first valid price, and of the first gap under `--gaps propagate`.
-    pub first_valid: Option<u64>,
-    pub first_gap: Option<u64>,
     pub timings: Timings,
 }
 
@@ -107,7 +205,7 @@ struct Slot {
 /// A slot lent to the writer as Arrow buffers; it comes back when the writer is done with it.
 struct Lent {
     values: Buffer,
-    validity: Option<Buffer>,
+    validity: Buffer,
 }
 
 impl Lent {
@@ -118,10 +216,7 @@ impl Lent {
                 .values
                 .into_vec()
                 .unwrap_or_else(|_| vec![0.0; values_len]),
-            validity: self
-                .validity
-                .and_then(|b| b.into_vec().ok())
-                .unwrap_or_default(),
+            validity: self.validity.into_vec().unwrap_or_default(),
         }
     }
 }
@@ -199,35 +294,20 @@ fn schema(plan: &Plan, keep_types: &[DataType]) -> SchemaRef {
 }
 
 /// One chunk's record batch over the slot's memory (no copy): the keep columns, then a Float64
-/// column per period, null where `valid` says a period has no value.
+/// column per period, with `nulls[r]` nulls in period `r` (its validity in the slot's bitmaps).
 fn batch(
     schema: &SchemaRef,
     keep: Vec<ArrayRef>,
-    mut slot: Slot,
-    periods: &[usize],
+    slot: Slot,
+    nulls: &[usize],
     n: usize,
-    first_row: u64,
-    valid: Valid,
+    stride: usize,
 ) -> Result<(RecordBatch, Lent), Error> {
-    let stride = bitmap_bytes(slot.values.len() / periods.len().max(1));
-    let spans: Vec<(usize, usize)> = periods
-        .iter()
-        .map(|&p| valid.rows(p, first_row, n))
-        .collect();
-    let any_null = spans.iter().any(|&s| s != (0, n));
-    if any_null {
-        slot.validity.resize(stride * periods.len(), 0);
-        for (r, &(from, to)) in spans.iter().enumerate() {
-            fill_validity(&mut slot.validity[r * stride..][..stride], n, from, to);
-        }
-    }
     let values = Buffer::from_vec(slot.values);
-    let validity = any_null.then(|| Buffer::from_vec(slot.validity));
-    let results = spans.iter().enumerate().map(|(r, &span)| {
-        let nulls = validity
-            .as_ref()
-            .filter(|_| span != (0, n))
-            .map(|b| NullBuffer::new(BooleanBuffer::new(b.clone(), r * stride * 8, n)));
+    let validity = Buffer::from_vec(slot.validity);
+    let results = nulls.iter().enumerate().map(|(r, &count)| {
+        let nulls = (count > 0)
+            .then(|| NullBuffer::new(BooleanBuffer::new(validity.clone(), r * stride * 8, n)));
         let column = ScalarBuffer::<f64>::new(values.clone(), r * n, n);
         Arc::new(Float64Array::new(column, nulls)) as ArrayRef
     });
@@ -333,15 +413,15 @@ fn written(back: &Receiver<Result<Lent, Error>>) -> Result<Lent, Failure> {
     }
 }
 
-/// Runs the job: reads `source` to its end through `series` into a writer of `plan`'s output.
+/// Runs the job: reads `source` to its end through `step` into a writer of `plan`'s output.
 /// On success the writer is left unfinished (see [`Done`]); on failure everything started is
 /// stopped and dropped (the caller discards the output).
-pub fn run(
+pub fn run<S: Step>(
     source: Source,
-    series: Series,
+    step: S,
     plan: &Plan,
     progress: &Progress,
-) -> Result<Done, Failure> {
+) -> Result<Done<S>, Failure> {
     let empty_types = source
         .keep_types()
         .unwrap_or_else(|| vec![DataType::Utf8; plan.keep_names.len()]);
@@ -353,40 +433,40 @@ pub fn run(
             let _ = free.send(vec![0.0; plan.chunk_rows]);
         }
         scope.spawn(move || read_loop(source, free_rx, read_tx, progress));
-        let result = compute_loop(scope, series, plan, progress, &free, &reads, &empty_types);
+        let result = compute_loop(scope, step, plan, progress, &free, &reads, &empty_types);
         // Drop the channels before the scope joins the reader, so that it stops if it is not done.
         drop((free, reads));
         result
     })
 }
 
-fn compute_loop<'scope>(
+fn stopped(plan: &Plan, progress: &Progress) -> bool {
+    progress.stop.load(Ordering::Relaxed) || (plan.stop_on_signal && reads_cancelled())
+}
+
+fn compute_loop<'scope, S: Step>(
     scope: &'scope Scope<'scope, '_>,
-    mut series: Series,
+    mut step: S,
     plan: &'scope Plan,
     progress: &'scope Progress,
     free: &Sender<Vec<f64>>,
     reads: &Receiver<Result<Read, Error>>,
     empty_types: &[DataType],
-) -> Result<Done, Failure> {
+) -> Result<Done<S>, Failure> {
     let values_len = plan.chunk_rows * plan.periods.len();
-    let max_period = plan.periods.iter().copied().max().unwrap_or(0);
+    let stride = bitmap_bytes(plan.chunk_rows);
     // Two result slots: the kernel fills one while the writer encodes the other.
     let mut fresh = 2usize;
     let mut schema: Option<SchemaRef> = None;
     let mut writing: Option<Writing<'scope>> = None;
     let mut timings = Timings::default();
     let mut rows = 0u64;
-    let mut valid = Valid {
-        first_valid: None,
-        first_gap: None,
-    };
     loop {
-        if reads_cancelled() || progress.stop.load(Ordering::Relaxed) {
+        if stopped(plan, progress) {
             return Err(Failure::Stopped);
         }
         let waited = Instant::now();
-        let read = reads
+        let mut read = reads
             .recv()
             .map_err(|_| Failure::Input(Error::Input("the reader thread stopped".into())))?
             .map_err(Failure::Input)?;
@@ -412,34 +492,39 @@ fn compute_loop<'scope>(
             }
         };
         let computing = Instant::now();
-        series
-            .push(
-                &read.prices[..n],
-                &mut slot.values[..n * plan.periods.len()],
-            )
-            .map_err(Failure::Compute)?;
+        let nulls = step.push(
+            Rows {
+                prices: &mut read.prices[..n],
+                keep: &read.chunk.keep,
+                lines: &read.chunk.lines,
+                first_row: rows,
+                first_valid: read.first_valid,
+                first_gap: read.first_gap,
+            },
+            &mut slot.values[..n * plan.periods.len()],
+            &mut slot.validity,
+            stride,
+        )?;
         timings.compute += computing.elapsed();
         let _ = free.send(read.prices); // the reader may have stopped at the end: nothing lost
-        valid = Valid {
-            first_valid: read.first_valid,
-            first_gap: read.first_gap,
-        };
-        let types: Vec<DataType> = read
-            .chunk
-            .keep
-            .iter()
-            .map(|a| a.data_type().clone())
-            .collect();
-        let schema = schema.get_or_insert_with(|| self::schema(plan, &types));
-        let (batch, lent) = batch(schema, read.chunk.keep, slot, &plan.periods, n, rows, valid)
-            .map_err(Failure::Output)?;
+        let schema = schema.get_or_insert_with(|| {
+            let types: Vec<DataType> = read
+                .chunk
+                .keep
+                .iter()
+                .map(|a| a.data_type().clone())
+                .collect();
+            self::schema(plan, &types)
+        });
+        let (batch, lent) =
+            batch(schema, read.chunk.keep, slot, &nulls, n, stride).map_err(Failure::Output)?;
         rows += n as u64;
         progress.rows_computed.store(rows, Ordering::Relaxed);
         if writing.is_none() {
             writing = Some(start_writer(scope, schema.clone(), plan, progress)?);
         }
         let w = writing.as_mut().expect("started above");
-        let release = !plan.hold_until_settled || valid.settled(rows, max_period);
+        let release = !plan.hold_until_settled || step.settled(rows);
         if w.to
             .send(Write {
                 batch,
@@ -464,11 +549,9 @@ fn compute_loop<'scope>(
         }
     };
     Ok(Done {
-        series,
+        step,
         writer,
         rows,
-        first_valid: valid.first_valid,
-        first_gap: valid.first_gap,
         timings,
     })
 }

@@ -14,7 +14,7 @@ fn core_code(e: &core::Error) -> &'static str {
         core::Error::NoValidPrices => "ERR_NO_VALID_PRICES",
         core::Error::NotEnoughData { .. } => "ERR_NOT_ENOUGH_DATA",
         core::Error::OutputLength { .. } => "ERR_OUTPUT_LENGTH",
-        core::Error::UnknownKernel { .. } => "ERR_UNKNOWN_KERNEL",
+        core::Error::UnknownKernel { .. } | core::Error::KernelEnv { .. } => "ERR_UNKNOWN_KERNEL",
         core::Error::UnknownFlavor { .. } => "ERR_UNKNOWN_FLAVOR",
         core::Error::KernelUnavailable { .. } => "ERR_KERNEL_UNAVAILABLE",
         core::Error::ThreadPool { .. } => "ERR_THREADS",
@@ -131,6 +131,15 @@ impl Failure {
         } else {
             format!("{name}: {e}")
         };
+        self.0 = Some(Pending::Output {
+            code,
+            message: message.clone(),
+        });
+        Error::from_reason(message)
+    }
+
+    /// An error with its own `code` (a state file's, say) and message.
+    pub fn coded(&mut self, code: &'static str, message: String) -> Error {
         self.0 = Some(Pending::Output {
             code,
             message: message.clone(),

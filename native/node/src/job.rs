@@ -1,6 +1,7 @@
 //! napi glue for trendflex-io's pipeline: a whole job (read -> compute -> encode -> write) in one
 //! call on the thread pool. No chunk crosses into JS: the job takes the open source, and JS
-//! gets back the row count, the finished output's summary and, meanwhile, progress counters.
+//! gets back the row count, the whole-input checks, the finished output's summary and,
+//! meanwhile, progress counters.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -10,13 +11,33 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use trendflex_core::Series;
 use trendflex_io::Writer;
-use trendflex_io::pipeline::{self, Done, Failure as Stage, Plan, Progress};
-use trendflex_io::readers::Source;
+use trendflex_io::grouped::{Groups, GroupsPlan};
+use trendflex_io::pipeline::{self, Failure as Stage, One, Plan, Progress, Step};
+use trendflex_io::readers::{GapMode, Source};
+use trendflex_io::state::StateError;
 
 use crate::errors::{Failure, catch_panics, core_error, range_error, take_state, with_state};
 use crate::source::NativeSource;
 use crate::writer::{FinishTask, WriterOptions, options};
 use crate::{parse_flavor, parse_kernel};
+
+/// Groups (`--group-by`), or one series computed as one group for `--state`, `--resume` and
+/// `--follow`.
+#[napi(object)]
+pub struct GroupsOptions {
+    /// The group columns' names: the first keep columns of every chunk. None: one series.
+    pub keys: Vec<String>,
+    /// `error`, `propagate` or `ffill`, applied per group.
+    pub gaps: String,
+    /// The price column, as the input names it (recorded in a state).
+    pub column: String,
+    /// The bytes of a state file to continue from (`--resume`).
+    pub state: Option<Uint8Array>,
+    /// A group too short for a period is an error: a stream's output waits until the end.
+    pub strict: bool,
+    /// Name rows by their input lines (one CSV input), else by row numbers.
+    pub lines: bool,
+}
 
 #[napi(object)]
 pub struct JobOptions {
@@ -32,9 +53,12 @@ pub struct JobOptions {
     pub keep_names: Vec<String>,
     /// One per period.
     pub result_names: Vec<String>,
-    /// The output cannot be taken back (a pipe): hold it until no period can fail for lack of
+    /// The output cannot be taken back (a pipe): hold it until nothing can fail for lack of
     /// data.
     pub hold_until_settled: bool,
+    /// A live feed: a signal ends it as the end of its input would (else it stops the job).
+    pub follow: bool,
+    pub groups: Option<GroupsOptions>,
 }
 
 /// How far a running job is.
@@ -51,20 +75,42 @@ pub struct JobProgress {
 #[napi(object)]
 pub struct JobRun {
     pub rows: f64,
-    /// Row of the first valid price, once there was one.
-    pub first_valid: Option<f64>,
     /// Milliseconds the job's thread waited for the reader, computed, and waited for the writer.
     pub read_wait_ms: f64,
     pub compute_ms: f64,
     pub write_wait_ms: f64,
 }
 
-enum State {
-    Ready { source: Source, series: Series },
-    Ran { series: Series, writer: Writer },
+/// A group that cannot give every period a value, and why.
+#[napi(object, object_from_js = false)]
+pub struct ShortGroup {
+    /// Its columns and values, as in "symbol AAPL"; "" for one series.
+    pub name: String,
+    /// The first failing check, as in "period 231 needs at least 232 valid prices, input has 180".
+    pub reason: String,
 }
 
-/// One job over an open source: `runAsync` once, then `finish` (the whole-series checks) and
+/// What computes the chunks. (One per job: its size does not matter.)
+#[allow(clippy::large_enum_variant)]
+enum Compute {
+    One(One),
+    Groups(Groups),
+}
+
+#[allow(clippy::large_enum_variant)]
+enum State {
+    Ready {
+        source: Source,
+        compute: Compute,
+    },
+    /// `writer`: until `finishAsync` takes it.
+    Ran {
+        compute: Compute,
+        writer: Option<Writer>,
+    },
+}
+
+/// One job over an open source: `runAsync` once, then `finish` (the whole-input checks) and
 /// `finishAsync` (the output's end), or `abort`.
 #[napi]
 pub struct NativeJob {
@@ -79,6 +125,19 @@ pub struct NativeJob {
 
 const BUSY: &str = "the job is running, finished or aborted";
 
+fn gap_mode(env: &Env, gaps: &str) -> Result<GapMode> {
+    gaps.parse::<GapMode>()
+        .map_err(|e| range_error(env, "ERR_INPUT_OPTIONS", e))
+}
+
+fn state_code(e: &StateError) -> &'static str {
+    match e {
+        StateError::Foreign(_) => "ERR_STATE_FOREIGN",
+        StateError::Corrupt(_) => "ERR_STATE_CORRUPT",
+        StateError::Mismatch(_) => "ERR_STATE_MISMATCH",
+    }
+}
+
 #[napi]
 impl NativeJob {
     /// Takes `source` (read only by the job from now on) and opens the kernels.
@@ -87,12 +146,34 @@ impl NativeJob {
         let kernel = parse_kernel(&env, &options.kernel)?;
         let flavor = parse_flavor(&env, options.flavor.as_deref())?;
         let periods: Vec<usize> = options.periods.iter().map(|&p| p as usize).collect();
-        let series = Series::new(&periods, kernel, flavor, options.threads as usize, None)
-            .map_err(|e| core_error(&env, &e))?;
+        let threads = options.threads as usize;
+        let compute = match &options.groups {
+            None => Series::new(&periods, kernel, flavor, threads, None)
+                .map(|s| Compute::One(One::new(s, &periods))),
+            Some(g) => Groups::new(GroupsPlan {
+                periods: periods.clone(),
+                kernel,
+                flavor,
+                threads,
+                gaps: gap_mode(&env, &g.gaps)?,
+                keys: g.keys.clone(),
+                kept: options.keep_names[g.keys.len().min(options.keep_names.len())..].to_vec(),
+                column: g.column.clone(),
+                resume: g.state.as_ref().map(|s| s.to_vec()),
+                strict: g.strict,
+                lines: g.lines,
+            })
+            .map(Compute::Groups),
+        }
+        .map_err(|e| core_error(&env, &e))?;
+        let kernel = match &compute {
+            Compute::One(one) => one.series.kernel(),
+            Compute::Groups(g) => g.kernel(),
+        };
         let (source, input) = source.take(&env)?;
         Ok(NativeJob {
-            kernel: series.kernel().to_string(),
-            state: Arc::new(Mutex::new(Some(State::Ready { source, series }))),
+            kernel: kernel.to_string(),
+            state: Arc::new(Mutex::new(Some(State::Ready { source, compute }))),
             options,
             progress: Arc::new(Progress::default()),
             input,
@@ -128,7 +209,7 @@ impl NativeJob {
     ) -> Result<AsyncTask<RunTask>> {
         let opts = self::options(&env, &writer)?;
         let state = take_state(&env, &self.state, BUSY)?;
-        let State::Ready { source, series } = state else {
+        let State::Ready { source, compute } = state else {
             *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
             return Err(range_error(
                 &env,
@@ -146,11 +227,12 @@ impl NativeJob {
             writer: opts,
             fd,
             hold_until_settled: o.hold_until_settled,
+            stop_on_signal: !o.follow,
         };
         *self.output.lock().unwrap_or_else(|e| e.into_inner()) = writer.name.clone();
         Ok(AsyncTask::new(RunTask {
             home: self.state.clone(),
-            work: Some((source, series)),
+            work: Some((source, compute)),
             plan,
             progress: self.progress.clone(),
             input: self.input.clone(),
@@ -159,17 +241,69 @@ impl NativeJob {
         }))
     }
 
-    /// The whole-series checks of the error table (empty input, no valid price, too few prices
-    /// for a period), once the job has run.
+    /// The whole-input checks, once the job has run. One series: throws when it has no price,
+    /// or too few for a period. Groups: the groups that cannot give every period a value.
     #[napi(catch_unwind)]
-    pub fn finish(&self, env: Env) -> Result<()> {
+    pub fn finish(&self, env: Env) -> Result<Vec<ShortGroup>> {
         with_state(&env, &self.state, BUSY, |state| match state {
-            State::Ran { series, .. } => series.finish().map_err(|e| core_error(&env, &e)),
+            State::Ran {
+                compute: Compute::One(one),
+                ..
+            } => one
+                .series
+                .finish()
+                .map(|()| Vec::new())
+                .map_err(|e| core_error(&env, &e)),
+            State::Ran {
+                compute: Compute::Groups(g),
+                ..
+            } => Ok(g
+                .finish()
+                .into_iter()
+                .map(|s| ShortGroup {
+                    name: s.name,
+                    reason: s.reason,
+                })
+                .collect()),
             State::Ready { .. } => Err(range_error(
                 &env,
                 "ERR_BUSY",
                 "the job has not run yet".into(),
             )),
+        })
+    }
+
+    /// Groups seen (0 for one series).
+    #[napi(getter)]
+    pub fn groups(&self) -> u32 {
+        match self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            Some(State::Ran {
+                compute: Compute::Groups(g),
+                ..
+            }) => g.groups() as u32,
+            _ => 0,
+        }
+    }
+
+    /// The bytes of a state file with every group's state, once the job has run and saw a row;
+    /// else null.
+    #[napi(catch_unwind)]
+    pub fn save_state(&self, env: Env) -> Result<Option<Buffer>> {
+        with_state(&env, &self.state, BUSY, |state| match state {
+            State::Ran {
+                compute: Compute::Groups(g),
+                ..
+            } => g
+                .save_state()
+                .transpose()
+                .map(|b| b.map(Buffer::from))
+                .map_err(|e| range_error(&env, "ERR_STATE", e.to_string())),
+            _ => Ok(None),
         })
     }
 
@@ -181,20 +315,30 @@ impl NativeJob {
         metadata: HashMap<String, String>,
     ) -> Result<AsyncTask<FinishTask>> {
         match take_state(&env, &self.state, BUSY)? {
-            State::Ran { writer, .. } => Ok(AsyncTask::new(FinishTask::new(
-                writer,
-                self.output
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone(),
-                metadata,
-            ))),
+            State::Ran {
+                writer: Some(writer),
+                compute,
+            } => {
+                // The groups stay for `saveState`, which comes once the output is finished.
+                *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State::Ran {
+                    compute,
+                    writer: None,
+                });
+                Ok(AsyncTask::new(FinishTask::new(
+                    writer,
+                    self.output
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
+                    metadata,
+                )))
+            }
             ready => {
                 *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(ready);
                 Err(range_error(
                     &env,
                     "ERR_BUSY",
-                    "the job has not run yet".into(),
+                    "the job has not run, or its output is finished".into(),
                 ))
             }
         }
@@ -209,12 +353,37 @@ impl NativeJob {
 
 pub struct RunTask {
     home: Arc<Mutex<Option<State>>>,
-    work: Option<(Source, Series)>,
+    work: Option<(Source, Compute)>,
     plan: Plan,
     progress: Arc<Progress>,
     input: String,
     output: String,
     failure: Failure,
+}
+
+impl RunTask {
+    /// Runs the pipeline with `step`; what it gives back, or the error for JS.
+    fn run<S: Step>(&mut self, source: Source, step: S) -> Result<(S, Writer, JobRun)> {
+        let done =
+            pipeline::run(source, step, &self.plan, &self.progress).map_err(|e| match e {
+                Stage::Input(e) => self.failure.input(&self.input, e),
+                Stage::Compute(e) => self.failure.core(e),
+                Stage::Output(e) => self.failure.output(&self.output, e),
+                Stage::State(e) => self.failure.coded(state_code(&e), e.to_string()),
+                Stage::Stopped => self.failure.input(
+                    &self.input,
+                    trendflex_io::Error::Input("reading was stopped (a signal)".into()),
+                ),
+            })?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let run = JobRun {
+            rows: done.rows as f64,
+            read_wait_ms: ms(done.timings.read_wait),
+            compute_ms: ms(done.timings.compute),
+            write_wait_ms: ms(done.timings.write_wait),
+        };
+        Ok((done.step, done.writer, run))
+    }
 }
 
 #[napi]
@@ -225,35 +394,22 @@ impl Task for RunTask {
     fn compute(&mut self) -> Result<JobRun> {
         catch_panics(|| {
             crate::errors::failpoint("job");
-            let (source, series) = self.work.take().expect("a run task carries the job");
-            let done =
-                pipeline::run(source, series, &self.plan, &self.progress).map_err(|e| match e {
-                    Stage::Input(e) => self.failure.input(&self.input, e),
-                    Stage::Compute(e) => self.failure.core(e),
-                    Stage::Output(e) => self.failure.output(&self.output, e),
-                    Stage::Stopped => self.failure.input(
-                        &self.input,
-                        trendflex_io::Error::Input("reading was stopped (a signal)".into()),
-                    ),
-                })?;
-            let Done {
-                series,
-                writer,
-                rows,
-                first_valid,
-                timings,
-                ..
-            } = done;
-            *self.home.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(State::Ran { series, writer });
-            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-            Ok(JobRun {
-                rows: rows as f64,
-                first_valid: first_valid.map(|r| r as f64),
-                read_wait_ms: ms(timings.read_wait),
-                compute_ms: ms(timings.compute),
-                write_wait_ms: ms(timings.write_wait),
-            })
+            let (source, compute) = self.work.take().expect("a run task carries the job");
+            let (compute, writer, run) = match compute {
+                Compute::One(one) => {
+                    let (one, writer, run) = self.run(source, one)?;
+                    (Compute::One(one), writer, run)
+                }
+                Compute::Groups(groups) => {
+                    let (groups, writer, run) = self.run(source, groups)?;
+                    (Compute::Groups(groups), writer, run)
+                }
+            };
+            *self.home.lock().unwrap_or_else(|e| e.into_inner()) = Some(State::Ran {
+                compute,
+                writer: Some(writer),
+            });
+            Ok(run)
         })
     }
 

@@ -3,7 +3,6 @@
 //! function. The math lives in `trendflex-core`; the friendly JS API is `src/index.ts`.
 
 mod errors;
-mod grouped;
 mod job;
 mod source;
 mod types;
@@ -273,9 +272,7 @@ pub fn kernel_info(env: Env) -> Result<KernelInfo> {
             .collect(),
         auto: auto.to_string(),
         best: core::best_kernel().to_string(),
-        env_override: std::env::var(core::KERNEL_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty()),
+        env_override: core::kernel_override().map(String::from),
         features: core::cpu_features().iter().map(|f| f.to_string()).collect(),
         unavailable: [Kernel::Avx2, Kernel::Avx512]
             .into_iter()

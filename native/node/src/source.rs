@@ -104,13 +104,7 @@ fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
             ));
         }
     };
-    let gaps = match o.gaps.as_str() {
-        "error" => GapMode::Error,
-        "propagate" => GapMode::Propagate,
-        "ffill" => GapMode::Ffill,
-        "keep" => GapMode::Keep,
-        other => return Err(bad(format!("unknown gaps mode '{other}'"))),
-    };
+    let gaps = o.gaps.parse::<GapMode>().map_err(bad)?;
     let keep = o
         .keep
         .iter()

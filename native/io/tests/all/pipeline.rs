@@ -15,7 +15,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use trendflex_core::{Flavor, Kernel, Series};
-use trendflex_io::pipeline::{Failure, Plan, Progress, run};
+use trendflex_io::pipeline::{Failure, One, Plan, Progress, run};
 use trendflex_io::readers::{GapMode, Input, Keep, Source, SourceOptions};
 use trendflex_io::{Format, Options};
 
@@ -69,11 +69,15 @@ fn plan(periods: &[usize], chunk_rows: usize, format: Format, fd: i32) -> Plan {
         },
         fd,
         hold_until_settled: false,
+        stop_on_signal: true,
     }
 }
 
-fn series(periods: &[usize]) -> Series {
-    Series::new(periods, Kernel::Auto, Flavor::VectorTa, 0, None).unwrap()
+fn series(periods: &[usize]) -> One {
+    One::new(
+        Series::new(periods, Kernel::Auto, Flavor::VectorTa, 0, None).unwrap(),
+        periods,
+    )
 }
 
 /// Runs the job into `out` and finishes it; the rows it reports.
@@ -82,7 +86,7 @@ fn job(input: &Path, out: &File, periods: &[usize], chunk: usize) -> Result<u64,
     let p = plan(periods, chunk, Format::Parquet, out.as_raw_fd());
     let done = run(source(input, chunk), series(periods), &p, &progress)?;
     assert_eq!(progress.rows_written.load(Ordering::Relaxed), done.rows);
-    done.series.finish().map_err(Failure::Compute)?;
+    done.step.series.finish().map_err(Failure::Compute)?;
     done.writer.finish(Vec::new()).map_err(Failure::Output)?;
     Ok(done.rows)
 }
@@ -151,7 +155,7 @@ fn no_rows_give_an_output_of_the_schema_alone() {
     let done = run(source(&input, 16), series(&[5]), &p, &progress).unwrap();
     assert_eq!(done.rows, 0);
     assert!(
-        done.series.finish().is_err(),
+        done.step.series.finish().is_err(),
         "an empty series fails the whole-series checks"
     );
     done.writer.finish(Vec::new()).unwrap();
@@ -249,4 +253,102 @@ fn a_stopped_job_says_so_and_reads_no_further() {
     ));
     let read = progress.rows_read.load(Ordering::Relaxed);
     assert!(read <= 200, "at most the two chunks read ahead: {read}");
+}
+
+/// `rows` rows of `sym,close`, the symbols taking turns (interleaved) or one after another
+/// (stacked); each symbol's prices, in order.
+fn grouped_input(
+    dir: &Path,
+    rows: usize,
+    interleaved: bool,
+) -> (std::path::PathBuf, Vec<Vec<f64>>) {
+    let path = dir.join("groups.csv");
+    let mut f = std::io::BufWriter::new(File::create(&path).unwrap());
+    writeln!(f, "sym,close").unwrap();
+    let mut prices = vec![Vec::new(); 3];
+    for i in 0..rows {
+        let g = if interleaved { i % 3 } else { i * 3 / rows };
+        let p = 50.0 * (g + 1) as f64 + (i as f64 / (5.0 + g as f64)).cos() * 3.0;
+        writeln!(f, "S{g},{p}").unwrap();
+        prices[g].push(p);
+    }
+    f.flush().unwrap();
+    (path, prices)
+}
+
+#[test]
+fn every_group_gets_its_own_series_whatever_the_chunks_and_the_order() {
+    use trendflex_io::grouped::{Groups, GroupsPlan};
+    let dir = tempfile::tempdir().unwrap();
+    let periods = [5usize, 12, 40];
+    for interleaved in [true, false] {
+        let (input, prices) = grouped_input(dir.path(), 900, interleaved);
+        let expected: Vec<Vec<f64>> = prices
+            .iter()
+            .map(|p| {
+                let mut out = vec![0.0; p.len() * periods.len()];
+                trendflex_core::trendflex_batch_into(p, &periods, Kernel::Scalar, 1, &mut out)
+                    .unwrap();
+                out
+            })
+            .collect();
+        for chunk in [1, 50, 299, 4096] {
+            let path = dir.path().join("out.parquet");
+            let out = File::create(&path).unwrap();
+            let o = SourceOptions {
+                price: "close".into(),
+                keep: vec![Keep {
+                    name: "sym".into(),
+                    kind: None,
+                }],
+                delimiter: None,
+                header: true,
+                keep_as_text: false,
+                gaps: GapMode::Keep,
+                follow: false,
+            };
+            let source = Source::open(&Input::Path(input.clone()), &o, chunk).unwrap();
+            let groups = Groups::new(GroupsPlan {
+                periods: periods.to_vec(),
+                kernel: Kernel::Auto,
+                flavor: Flavor::VectorTa,
+                threads: 0,
+                gaps: GapMode::Error,
+                keys: vec!["sym".into()],
+                kept: Vec::new(),
+                column: "close".into(),
+                resume: None,
+                strict: false,
+                lines: true,
+            })
+            .unwrap();
+            let mut p = plan(&periods, chunk, Format::Parquet, out.as_raw_fd());
+            p.keep_names = vec!["sym".into()];
+            let done = run(source, groups, &p, &Progress::default()).unwrap();
+            assert_eq!((done.rows, done.step.groups()), (900, 3));
+            assert!(done.step.finish().is_empty());
+            done.writer.finish(Vec::new()).unwrap();
+            let mut seen = [0usize; 3];
+            for b in read_back(&path) {
+                let sym = b.column(0).as_string::<i32>();
+                for i in 0..b.num_rows() {
+                    let g: usize = sym.value(i)[1..].parse().unwrap();
+                    let t = seen[g];
+                    for (r, &period) in periods.iter().enumerate() {
+                        let got = b.column(1 + r).as_primitive::<Float64Type>();
+                        let want = expected[g][r * prices[g].len() + t];
+                        let what = format!(
+                            "group {g} row {t} period {period} chunk {chunk} interleaved {interleaved}"
+                        );
+                        assert_eq!(got.is_valid(i), t >= period, "{what}");
+                        if t >= period {
+                            assert_eq!(got.value(i).to_bits(), want.to_bits(), "{what}");
+                        }
+                    }
+                    seen[g] += 1;
+                }
+            }
+            assert_eq!(seen, [300; 3]);
+        }
+    }
 }
