@@ -45,6 +45,8 @@ pub struct ParquetWriter {
     open: Option<(Vec<ArrowColumnWriter>, usize)>,
     to_appender: Option<SyncSender<Message>>,
     appender: Option<JoinHandle<Appended>>,
+    /// The output was let through (once is enough: the sink stays open).
+    released: bool,
 }
 
 fn codec(c: Compression) -> Codec {
@@ -110,7 +112,9 @@ impl ParquetWriter {
         // Through ArrowWriter so the footer carries the ARROW:schema readers use for types.
         let (file, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
             .into_serialized_writer()?;
-        let (to_appender, from_writer) = sync_channel(1);
+        // No queue: a row group is handed over when the appender is done with the last, so at
+        // most two are held (one appended, one encoded), whatever the disk's speed.
+        let (to_appender, from_writer) = sync_channel(0);
         let appender = std::thread::Builder::new()
             .name("trendflex-parquet".into())
             .spawn(move || append(file, from_writer))?;
@@ -122,6 +126,7 @@ impl ParquetWriter {
             open: None,
             to_appender: Some(to_appender),
             appender: Some(appender),
+            released: false,
         })
     }
 
@@ -149,8 +154,11 @@ impl ParquetWriter {
         } else {
             self.open = Some((writers, rows));
         }
-        if release {
+        // Once: every message waits its turn behind a row group being appended, and a write that
+        // sent one per batch waited for the disk.
+        if release && !self.released {
             self.send(Message::Open)?;
+            self.released = true;
         }
         Ok(())
     }
