@@ -72,6 +72,13 @@ impl Units {
         }
     }
 
+    /// Sets the room of every lane group (see `LaneGroup::set_room`).
+    pub fn set_room(&mut self, rows: usize) {
+        if let Units::Groups(_, groups) = self {
+            groups.iter_mut().for_each(|g| g.set_room(rows));
+        }
+    }
+
     /// Every period's canonical state, in row order.
     pub fn save(&self) -> Vec<PeriodState> {
         match self {

@@ -8,15 +8,17 @@
 
 use crate::batch::Exec;
 use crate::gaps::{GapMode, Gaps};
-use crate::{Error, Flavor, Kernel, TrendflexBatchStream, TrendflexStream, dispatch, params};
+use crate::{Error, Flavor, Kernel, Series, dispatch, params};
 
-enum Series {
-    Single(TrendflexStream),
-    Batch(TrendflexBatchStream),
+/// A group's stream: live, or (after a long run, as in a stacked table) kept as its saved state,
+/// a few KB where a live stream of many periods holds hundreds, until the group comes again.
+enum Stream {
+    Live(Series),
+    Dormant(Vec<u8>),
 }
 
 struct Group {
-    series: Series,
+    stream: Stream,
     gaps: Gaps,
     /// Rows of this group seen so far.
     rows: u64,
@@ -53,8 +55,43 @@ const NONE: u32 = u32::MAX;
 /// Chunks of fewer rows are computed on the calling thread.
 const SMALL_CHUNK: usize = 256;
 
-/// A group's run of at least this many rows in a chunk leaves it compacted.
-const COMPACT_AFTER: usize = 256;
+/// A group's run of at least this many rows in a chunk leaves it dormant.
+const DORMANT_AFTER: usize = 256;
+
+/// Rows of room a live group's kernels keep past their longest period: a group fed a few rows a
+/// chunk (an interleaved table) with the default 512 held 1.2 MB for 227 periods, with 64 about
+/// 0.35 MB.
+const GROUP_ROOM: usize = 16;
+
+/// A group's live stream, small: see [`GROUP_ROOM`].
+fn group_series(
+    periods: &[usize],
+    kernel: Kernel,
+    flavor: Flavor,
+    state: Option<&[u8]>,
+) -> Result<Series, Error> {
+    let mut series = Series::new(periods, kernel, flavor, 1, state)?;
+    if let Series::Many(s) = &mut series {
+        s.set_room(GROUP_ROOM);
+    }
+    Ok(series)
+}
+
+impl Stream {
+    /// The live stream, restored first if the group was dormant.
+    fn wake(&mut self, periods: &[usize], kernel: Kernel, flavor: Flavor) -> &mut Series {
+        if let Stream::Dormant(saved) = self {
+            // Saved by this very stream: it restores.
+            let series = group_series(periods, kernel, flavor, Some(saved))
+                .expect("a dormant group's own state restores");
+            *self = Stream::Live(series);
+        }
+        match self {
+            Stream::Live(series) => series,
+            Stream::Dormant(_) => unreachable!("woken above"),
+        }
+    }
+}
 
 pub struct GroupedStream {
     periods: Vec<usize>,
@@ -125,17 +162,10 @@ impl GroupedStream {
     }
 
     fn new_group(&self) -> Group {
-        let series = match self.periods.as_slice() {
-            [p] => Series::Single(
-                TrendflexStream::with_flavor(*p, self.kernel, self.flavor).expect("checked in new"),
-            ),
-            ps => Series::Batch(
-                TrendflexBatchStream::with_flavor(ps, self.kernel, self.flavor, 1)
-                    .expect("checked in new"),
-            ),
-        };
+        let series =
+            group_series(&self.periods, self.kernel, self.flavor, None).expect("checked in new");
         Group {
-            series,
+            stream: Stream::Live(series),
             gaps: Gaps::new(self.gap_mode),
             rows: 0,
         }
@@ -154,10 +184,10 @@ impl GroupedStream {
         b.extend_from_slice(&g.gaps.first_valid.unwrap_or(0).to_le_bytes());
         b.extend_from_slice(&g.gaps.first_gap.unwrap_or(0).to_le_bytes());
         b.extend_from_slice(&g.gaps.last().to_le_bytes());
-        b.extend_from_slice(&match &g.series {
-            Series::Single(s) => s.save_state(),
-            Series::Batch(s) => s.save_state(),
-        });
+        match &g.stream {
+            Stream::Live(s) => b.extend_from_slice(&s.save_state()),
+            Stream::Dormant(saved) => b.extend_from_slice(saved),
+        }
         Some(b)
     }
 
@@ -175,28 +205,14 @@ impl GroupedStream {
         let first_valid = (flags & 1 != 0).then(|| u64_at(9));
         let first_gap = (flags & 2 != 0).then(|| u64_at(17));
         let last = f64::from_bits(u64_at(25));
-        let series = match self.periods.as_slice() {
-            [p] => Series::Single(TrendflexStream::resume(
-                *p,
-                self.kernel,
-                self.flavor,
-                series,
-            )?),
-            ps => Series::Batch(TrendflexBatchStream::resume(
-                ps,
-                self.kernel,
-                self.flavor,
-                1,
-                series,
-            )?),
-        };
+        let series = group_series(&self.periods, self.kernel, self.flavor, Some(series))?;
         let g = id as usize;
         if g >= self.groups.len() {
             self.groups.resize_with(g + 1, || None);
             self.local.resize(g + 1, NONE);
         }
         self.groups[g] = Some(Group {
-            series,
+            stream: Stream::Live(series),
             gaps: Gaps::restored(self.gap_mode, first_valid, first_gap, last),
             rows,
         });
@@ -279,6 +295,7 @@ impl GroupedStream {
         } else {
             &self.exec
         };
+        let (periods, kernel, flavor) = (&self.periods[..], self.kernel, self.flavor);
         exec.for_each(&mut work, |w| {
             let g = w.group.as_mut().expect("every present group has a state");
             if let Err(at) = g.gaps.apply(w.prices, g.rows) {
@@ -286,18 +303,16 @@ impl GroupedStream {
                 return;
             }
             g.rows += w.prices.len() as u64;
-            // Lengths match by construction, so the streams cannot refuse. A group that came as
-            // a long run (a stacked table) is likely done for a while: it keeps its exact state
-            // only, as thousands of groups may wait at once. Groups that come a few rows at a
-            // time (interleaved) keep their room, or every chunk would shrink and regrow them.
-            let _ = match &mut g.series {
-                Series::Single(s) => s.push(w.prices, w.out),
-                Series::Batch(s) => s.push(w.prices, w.out).map(|()| {
-                    if w.prices.len() >= COMPACT_AFTER {
-                        s.compact()
-                    }
-                }),
-            };
+            let series = g.stream.wake(periods, kernel, flavor);
+            // Lengths match by construction, so the streams cannot refuse.
+            let _ = series.push(w.prices, w.out);
+            // A group that came as a long run (a stacked table) is likely done for a while: it
+            // keeps its saved state only, as thousands of groups may wait at once. Groups that
+            // come a few rows at a time (interleaved) stay live, or every chunk would save and
+            // restore them.
+            if w.prices.len() >= DORMANT_AFTER {
+                g.stream = Stream::Dormant(series.save_state());
+            }
         });
         let mut gap: Option<GroupError> = None;
         for w in work {
@@ -352,9 +367,12 @@ impl GroupedStream {
             .enumerate()
             .filter_map(|(id, g)| {
                 let g = g.as_ref()?;
-                let checked = match &g.series {
-                    Series::Single(s) => s.finish(),
-                    Series::Batch(s) => s.finish(),
+                let checked = match &g.stream {
+                    Stream::Live(s) => s.finish(),
+                    Stream::Dormant(saved) => {
+                        Series::new(&self.periods, self.kernel, self.flavor, 1, Some(saved))
+                            .and_then(|s| s.finish())
+                    }
                 };
                 checked.err().map(|error| GroupReport {
                     group: id as u32,

@@ -292,6 +292,14 @@ impl TrendflexBatchStream {
         self.units.compact();
     }
 
+    /// Keeps at most `rows` prices of room in the kernels' history beyond what the longest
+    /// period looks back at (default 512): for a stream fed a few prices at a time that must
+    /// stay small, one of thousands of groups. Less room means more frequent shifts of the
+    /// history. Results are unchanged.
+    pub fn set_room(&mut self, rows: usize) {
+        self.units.set_room(rows);
+    }
+
     /// Everything needed to continue this stream later, bit for bit, with any kernel and thread
     /// count: see [`TrendflexBatchStream::resume`].
     pub fn save_state(&self) -> Vec<u8> {

@@ -206,3 +206,48 @@ fn a_batch_of_one_group_is_the_plain_batch() {
         assert!(same_bits(&out, &want), "{flavor}");
     }
 }
+
+/// A group whose long run leaves it dormant (kept as its saved state) continues bit for bit when
+/// it comes back, in the same chunk or a later one, on every kernel.
+#[test]
+fn a_group_that_comes_back_after_a_long_run_continues_bit_for_bit() {
+    let periods = [2usize, 5, 20, 64, 231];
+    let a = random_walk(1000, 41);
+    let b = random_walk(700, 42);
+    let mut rows = Vec::new();
+    for (id, series, from, to) in [
+        (1u32, &a, 0, 300),
+        (2, &b, 0, 50),
+        (1, &a, 300, 700),
+        (2, &b, 50, 700),
+        (1, &a, 700, 1000),
+    ] {
+        rows.extend(series[from..to].iter().map(|&x| (id, x)));
+    }
+    for kernel in kernels() {
+        for chunk in [290usize, 1000, rows.len()] {
+            let (out, s) = grouped(
+                &rows,
+                &periods,
+                kernel,
+                chunk,
+                GapMode::Error,
+                Flavor::VectorTa,
+            );
+            check_alone(
+                &rows,
+                &periods,
+                Flavor::VectorTa,
+                &out,
+                &format!("{kernel} chunk={chunk}"),
+            );
+            assert!(s.finish().is_empty(), "both groups have every period");
+            let saved = s.save_group(1).unwrap();
+            assert!(
+                saved.len() < 64 << 10,
+                "a dormant group is its saved state: {} bytes",
+                saved.len()
+            );
+        }
+    }
+}
