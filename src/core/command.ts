@@ -116,7 +116,7 @@ export abstract class JobCommand extends Command {
   }
 
   protected async runJob(options: JobOptions): Promise<void> {
-    const { runJob } = await import('./job.js') // apache-arrow and the addon load only here
+    const { runJob } = await import('./job.js') // the addon loads only here
     await runJob(options)
   }
 

@@ -7,7 +7,7 @@ import { Interrupted, dataError, toCliError, usageError } from '../errors.js'
 import type { FlavorName, KernelName } from '../compute.js'
 import { type Gaps, type KeepRequest, openInput, partitionKeys, resolveInputs } from '../io/readers/index.js'
 import { openDatasetSink, openSink, openStateSink } from '../io/sink.js'
-import { type Compression, type FloatEncoding, type Format, FORMATS, formatFromName } from '../io/writers/index.js'
+import { type Compression, type FloatEncoding, type Format, FORMATS, outputFormat } from '../io/writers/index.js'
 import { onInterrupt } from '../io/interrupt.js'
 import { Progress } from '../io/progress.js'
 import { addTimings, reportTimings, stopwatch } from '../timings.js'
@@ -81,18 +81,6 @@ export function rowGroupRows(periods: number): number {
 /** Values in one chunk's result buffer at most (1 GiB of f64) when `--chunk-rows` sets it. */
 const MAX_CHUNK_VALUES = 2 ** 27
 
-/** The output format: `--format`, else the output's extension, else CSV (also for stdout). */
-export function outputFormat(output: string, format: Format | undefined): Format {
-  if (output !== '-' && /\.(gz|zst|zstd|bz2|xz|lz4|zip)$/i.test(output)) {
-    throw usageError(`cannot write ${output}: trendflex does not compress text output; write .parquet (compressed), or pipe CSV through gzip`)
-  }
-  const named = output === '-' ? undefined : formatFromName(output)
-  if (format && named && format !== named) {
-    throw usageError(`--format ${format} contradicts the output name ${output} (${named}): rename the output or drop --format`)
-  }
-  return format ?? named ?? 'csv'
-}
-
 function checkOptions(o: JobOptions): number {
   const twice = o.periods.find((p, i) => o.periods.indexOf(p) !== i)
   if (twice !== undefined) throw usageError(`--periods lists ${twice} twice: every output column must have its own name`)
@@ -103,26 +91,15 @@ function checkOptions(o: JobOptions): number {
   return rows
 }
 
-/** --partition-by writes Parquet only; a name or --format saying otherwise is a mistake. */
-function datasetFormat(o: JobOptions): Format {
-  const named = formatFromName(o.output)
-  if ((o.format && o.format !== 'parquet') || (named && named !== 'parquet')) {
-    throw usageError(`--partition-by writes a Parquet dataset (a directory), not ${o.format ?? named}: drop --format, or write without --partition-by`)
-  }
-  return 'parquet'
-}
-
-/** Partition columns that are neither group nor keep columns: read only to name the folders. */
-function partitionOnly(o: JobOptions): string[] {
+/** The columns the reader keeps, in output order: the group columns (they lead the output and
+ * key the groups), the --keep columns, then partition columns that are neither (read only to
+ * name the folders); and where each partition column is among them. */
+function keptColumns(o: JobOptions): { keep: KeepRequest[]; partitionAt: number[] } {
   const asked = [...o.groupBy, ...o.keep.map((k) => k.name)]
-  return o.partitionBy.filter((p) => !asked.includes(p))
-}
-
-/** The partition columns as the input names them (matched like every other column). */
-function partitionColumns(o: JobOptions, matched: string[]): string[] | undefined {
-  if (!o.partitionBy.length) return undefined
-  const asked = [...o.groupBy, ...o.keep.map((k) => k.name), ...partitionOnly(o)]
-  return o.partitionBy.map((p) => matched[asked.indexOf(p)]!)
+  const only = o.partitionBy.filter((p) => !asked.includes(p))
+  const keep = [...o.groupBy.map((name) => ({ name })), ...o.keep, ...only.map((name) => ({ name }))]
+  const names = keep.map((k) => k.name)
+  return { keep, partitionAt: o.partitionBy.map((p) => names.indexOf(p)) }
 }
 
 /** A --resume file's bytes (checked against the run when the series is made). */
@@ -147,7 +124,10 @@ function emptyState(o: JobOptions): never {
 
 export async function runJob(o: JobOptions): Promise<JobResult> {
   const started = performance.now()
-  const format = o.partitionBy.length ? datasetFormat(o) : outputFormat(o.output, o.format)
+  const rows = checkOptions(o)
+  const { keep, partitionAt } = keptColumns(o)
+  const resumed = o.resume === undefined ? undefined : readState(o.resume)
+  const format = outputFormat(o.output, o.format, o.partitionBy.length > 0)
   if (o.follow && (format === 'parquet' || o.partitionBy.length)) {
     throw usageError('--follow writes each row as it comes, which Parquet (a file written whole, its footer last) cannot: write -f csv or -f arrow')
   }
@@ -156,7 +136,6 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     // rows would stay hidden, and be lost with it if it were killed.
     throw usageError(`--follow writes rows as they come: to stdout (redirect it, > ${o.output}, to keep them in a file as they arrive) or to a FIFO, not to a file named with -o, which appears only once complete`)
   }
-  const rows = checkOptions(o)
   const inputs = await resolveInputs(o.inputs)
   const ungrouped = partitionKeys(inputs).filter((k) => !o.groupBy.includes(k))
   if (ungrouped.length) {
@@ -166,7 +145,6 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
   // --resume and --state: every series goes through the grouped streams (one group when not
   // grouped), whose states are saved and restored as a whole.
   const stateful = o.state !== undefined || o.resume !== undefined || Boolean(o.follow)
-  const resumed = o.resume === undefined ? undefined : readState(o.resume)
   const stateSink = o.state === undefined ? undefined : openStateSink(o.state, inputs.identities, o.output)
   let sink: Awaited<ReturnType<typeof openSink>>
   try {
@@ -191,8 +169,7 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     const grouped = o.groupBy.length > 0 || stateful
     const source = await openInput(inputs, {
       column: o.column,
-      // Group columns first: they lead the output and key the groups.
-      keep: [...o.groupBy.map((name) => ({ name })), ...o.keep, ...partitionOnly(o).map((name) => ({ name }))],
+      keep,
       delimiter: o.delimiter,
       header: o.header,
       keepAsText: format === 'csv',
@@ -258,16 +235,17 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         metadata: metadata(source.totalRows ?? null, false),
         createdBy: `trendflex version ${o.version} (build parquet-rs)`,
         rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),
-        partitionBy: partitionColumns(o, source.keep),
+        // The partition columns as the input names them (matched like every other column).
+        partitionBy: o.partitionBy.length ? partitionAt.map((i) => source.keep[i]!) : undefined,
       },
       progress,
     )
-    addTimings({ read_wait: run.readWaitMs, compute: run.computeMs, write_wait: run.writeWaitMs })
     const total = run.rows
     // An engine's empty partition, or a filter that matched nothing, passes through as an empty
     // result with the output schema; one series read from a file with no rows is a mistake.
     if (total === 0 && !(grouped || source.format === 'arrow')) throw dataError(`${source.name}: empty input: there are no prices to compute on`)
     const warning = pipeline.finish(total) // the whole-input checks: too few prices for a period
+    addTimings({ read_wait: run.readWaitMs, compute: run.computeMs, write_wait: run.writeWaitMs })
     const finishing = stopwatch('finish')
     const summary = await writer.finish(metadata(total, true))
     finishing()

@@ -1,13 +1,13 @@
 // The job's chunks, below the binding: the addon's job reads the source, computes (one series,
 // or every group of a table) and writes, on threads of its own; no chunk crosses into JS. What
 // stays here is what JS is for: the options, progress, the output's metadata and the messages.
-import type { JobRun, NativeJob } from '../../native/node/binding.cjs'
+import type { JobRun, NativeJob, WriterOptions as NativeWriterOptions, WriteSummary } from '../../native/node/binding.cjs'
 import type { FlavorName, KernelName } from '../compute.js'
 import { dataError, usageError } from '../errors.js'
 import type { Gaps, InputSource } from '../io/readers/index.js'
 import type { Progress } from '../io/progress.js'
 import type { Sink } from '../io/sink.js'
-import { type Format, type WriteSummary, type WriterOptions, finishOutput, nativeWriterOptions } from '../io/writers/index.js'
+import { type Compression, type FloatEncoding, type Format, FORMATS } from '../io/writers/index.js'
 import { native } from '../native.js'
 
 export interface PipelineOptions {
@@ -36,6 +36,24 @@ export interface PipelineOptions {
     /** A state file to continue from (`--resume`). */
     resume?: { path: string; bytes: Buffer }
   }
+}
+
+/** How the output is written. */
+export interface WriterOptions {
+  compression: Compression
+  floatEncoding: FloatEncoding
+  /** Hold everything back until released (a stream: see `holdUntilSettled`). */
+  hold: boolean
+  /** CSV and Arrow: each chunk reaches the output as soon as it is written (`--follow`). */
+  flush?: boolean
+  /** Key-value metadata: Parquet's footer, Arrow's schema. */
+  metadata: Record<string, string>
+  /** Parquet's `created_by`. */
+  createdBy: string
+  /** Parquet: rows per row group, made of whole chunks. */
+  rowGroupRows: number
+  /** Parquet into `sink.dir`: a dataset with a folder per value of these columns. */
+  partitionBy?: string[]
 }
 
 /** How often the progress bars are told how far the job is. */
@@ -85,12 +103,32 @@ export class Pipeline {
     const timer = progress.enabled ? setInterval(tick, PROGRESS_MS) : undefined
     timer?.unref()
     try {
-      return await this.#job.runAsync(this.sink.fd, nativeWriterOptions(this.format, this.sink, writer))
+      return await this.#job.runAsync(this.sink.fd, this.#writerOptions(writer))
     } catch (error) {
       throw this.#error(error)
     } finally {
       clearInterval(timer)
       tick()
+    }
+  }
+
+  /** The addon's writer options for this job's format and sink. */
+  #writerOptions(o: WriterOptions): NativeWriterOptions {
+    return {
+      format: this.format,
+      compression: o.compression,
+      floatEncoding: o.floatEncoding,
+      hold: o.hold,
+      flush: o.flush,
+      // Past the page cache, whose copying costs the encoders CPU (see the addon's sink); not for a
+      // live feed, whose small flushes direct I/O cannot write.
+      direct: !this.sink.stream && !o.flush,
+      createdBy: o.createdBy,
+      rowGroupRows: o.rowGroupRows,
+      metadata: FORMATS[this.format].metadataAtFinish ? undefined : o.metadata,
+      name: this.sink.name,
+      partitionDir: this.sink.dir,
+      partitionBy: o.partitionBy,
     }
   }
 
@@ -146,8 +184,12 @@ export class Pipeline {
 
   /** The output writer's end: finish (with the metadata), verify, or abort. */
   get writer(): { finish(metadata: Record<string, string>): Promise<WriteSummary>; verify(fd: number, summary: WriteSummary): Promise<void>; abort(): void } {
+    const { format, sink } = this
     return {
-      ...finishOutput(this.format, this.sink, (metadata) => this.#job.finishAsync(metadata)),
+      // Parquet takes its metadata in the footer, at the end; Arrow took it with its schema.
+      finish: (metadata) => this.#job.finishAsync(FORMATS[format].metadataAtFinish ? metadata : {}),
+      // A dataset's files were read back as they were finished.
+      verify: (fd, summary) => (sink.dir ? Promise.resolve() : native().verifyOutput(fd, summary, sink.name)),
       abort: () => this.#job.abort(),
     }
   }

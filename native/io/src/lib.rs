@@ -1,10 +1,10 @@
-//! Native readers and writers for trendflex: CSV/TSV (plain, gzip, zstd) and Parquet in, with
-//! `--gaps` applied; results out as Parquet (the arrow-rs `parquet` crate, columns encoded
-//! in parallel), CSV (shortest round-trip floats, formatted in parallel) and Arrow IPC streams.
-//! They take Arrow record batches that may borrow the caller's memory ([`Loan`]) and write to a
-//! file descriptor the caller opened. No Node dependency: the napi binding is in `native/node`.
+//! Native I/O and the job for trendflex: CSV/TSV (plain, gzip, zstd), Parquet and Arrow IPC in,
+//! with `--gaps` applied; results out as Parquet (the arrow-rs `parquet` crate, columns encoded
+//! in parallel), CSV (shortest round-trip floats, formatted in parallel) and Arrow IPC streams,
+//! to a file descriptor the caller opened. [`pipeline`] runs a whole job (read -> compute ->
+//! encode -> write) on threads of its own, one series or every group ([`grouped`]). No Node
+//! dependency: the napi binding is in `native/node`.
 
-mod borrow;
 mod error;
 pub mod grouped;
 pub mod groups;
@@ -16,7 +16,6 @@ mod spool;
 pub mod state;
 mod writers;
 
-pub use borrow::{ColumnBytes, Loan, borrowed_batch};
 pub use error::Error;
 pub use replace::replace;
 pub use writers::{

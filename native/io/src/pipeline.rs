@@ -101,11 +101,6 @@ impl One {
             },
         }
     }
-
-    /// Row of the first valid price, once there was one.
-    pub fn first_valid(&self) -> Option<u64> {
-        self.valid.first_valid
-    }
 }
 
 impl Step for One {

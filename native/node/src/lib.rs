@@ -5,7 +5,6 @@
 mod errors;
 mod job;
 mod source;
-mod types;
 mod writer;
 
 use std::sync::{Arc, Mutex};

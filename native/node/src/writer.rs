@@ -1,28 +1,12 @@
-//! napi glue for trendflex-io's writers: a `NativeWriter` made with a schema and a file
-//! descriptor, fed chunks as Arrow buffers borrowed from JS typed arrays (never copied), encoding
-//! on the libuv thread pool.
+//! napi glue for trendflex-io's writers: the options a job writes with, the end of its output
+//! (finish, then a check of the file written), and the file operations of the CLI's sinks.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use arrow_schema::{Field, Schema, SchemaRef};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use trendflex_io::{
-    ColumnBytes, Compression, FloatEncoding, Format, Loan, Options, Partition, Summary, Writer,
-};
+use std::collections::HashMap;
+use trendflex_io::{Compression, FloatEncoding, Format, Options, Partition, Summary, Writer};
 
-use crate::errors::{Failure, catch_panics, range_error, take_state};
-use crate::types::data_type;
-
-/// One output column: its name and type (`float64`, `int64`, `utf8`, `bool`, `date32`,
-/// `timestamp[ms]`, `timestamp[us, UTC]`, `time64[ns]`, `duration[s]`, `decimal128(10, 2)`, ...).
-#[napi(object)]
-pub struct WriterField {
-    pub name: String,
-    #[napi(js_name = "type")]
-    pub data_type: String,
-}
+use crate::errors::{Failure, catch_panics, range_error};
 
 #[napi(object)]
 pub struct WriterOptions {
@@ -33,9 +17,7 @@ pub struct WriterOptions {
     /// Parquet: how float columns are stored, `plain` (the default, which every reader opens) or
     /// `byte-stream-split` (smaller with compression; Spark 4.1's default reader cannot open it).
     pub float_encoding: Option<String>,
-    /// CSV: one ASCII character, default `,`.
-    pub delimiter: Option<String>,
-    /// Hold all output back until a write with `release` (or `finish`).
+    /// Hold all output back until the job releases it (or it is finished).
     pub hold: Option<bool>,
     /// CSV and Arrow: each write reaches the descriptor before the next (a live feed).
     pub flush: Option<bool>,
@@ -53,32 +35,6 @@ pub struct WriterOptions {
     /// folders named by the `partitionBy` columns (`fd` is then not used).
     pub partition_dir: Option<String>,
     pub partition_by: Option<Vec<String>>,
-}
-
-/// One column of a chunk in Arrow's memory layout, as byte views of JS typed arrays.
-#[napi(object)]
-pub struct ColumnBuffers {
-    pub values: Uint8Array,
-    pub validity: Option<Uint8Array>,
-    /// Bit of row 0 in `validity` (Arrow JS keeps bitmaps whole when it slices).
-    pub validity_offset: Option<u32>,
-    /// `bool` columns: bit of row 0 in `values`.
-    pub values_offset: Option<u32>,
-    /// `utf8`/`binary` columns: `rows + 1` int32 offsets into `values`.
-    pub offsets: Option<Uint8Array>,
-}
-
-impl ColumnBuffers {
-    /// The column as the byte views trendflex-io borrows a batch from.
-    pub fn bytes(&self) -> ColumnBytes<'_> {
-        ColumnBytes {
-            values: &self.values,
-            validity: self.validity.as_deref(),
-            validity_offset: self.validity_offset.unwrap_or(0) as usize,
-            values_offset: self.values_offset.unwrap_or(0) as usize,
-            offsets: self.offsets.as_deref(),
-        }
-    }
 }
 
 /// What a finished writer wrote.
@@ -111,15 +67,11 @@ pub(crate) fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
         "byte-stream-split" => FloatEncoding::ByteStreamSplit,
         other => return Err(bad(format!("unknown float encoding '{other}'"))),
     };
-    let delimiter = match o.delimiter.as_deref().unwrap_or(",").as_bytes() {
-        [d] if d.is_ascii() && !matches!(d, b'"' | b'\n' | b'\r') => *d,
-        _ => return Err(bad("the delimiter must be one ASCII character".into())),
-    };
     Ok(Options {
         format,
         compression,
         float_encoding,
-        delimiter,
+        delimiter: b',',
         hold: o.hold.unwrap_or(false),
         flush: o.flush.unwrap_or(false),
         direct: o.direct.unwrap_or(false),
@@ -133,178 +85,6 @@ pub(crate) fn options(env: &Env, o: &WriterOptions) -> Result<Options> {
             _ => None,
         },
     })
-}
-
-/// Writes chunks of a fixed schema to a file descriptor the caller opened and closes, in one
-/// format. One call at a time: await each `writeAsync` before the next, then `finishAsync` once.
-#[napi]
-pub struct NativeWriter {
-    state: Arc<Mutex<Option<Writer>>>,
-    schema: SchemaRef,
-    name: String,
-}
-
-impl NativeWriter {
-    fn take(&self, env: &Env) -> Result<Writer> {
-        take_state(
-            env,
-            &self.state,
-            "the writer is busy with an earlier call, finished or aborted",
-        )
-    }
-}
-
-#[napi]
-impl NativeWriter {
-    /// `fd` must stay open until `finishAsync` settles or `abort` returns. Parquet and CSV write
-    /// their header at once, Arrow its schema (held back with `hold`).
-    #[napi(catch_unwind, constructor)]
-    pub fn new(
-        env: Env,
-        fd: i32,
-        fields: Vec<WriterField>,
-        options: WriterOptions,
-    ) -> Result<Self> {
-        let opts = self::options(&env, &options)?;
-        let fields = fields
-            .iter()
-            .map(|f| {
-                data_type(&f.data_type)
-                    .map(|t| Field::new(&f.name, t, true))
-                    .ok_or_else(|| {
-                        range_error(
-                            &env,
-                            "ERR_OUTPUT_SCHEMA",
-                            format!(
-                                "column {}: type '{}' cannot be written",
-                                f.name, f.data_type
-                            ),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let metadata = options.metadata.clone().unwrap_or_default();
-        let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
-        let mut failure = Failure::default();
-        let writer = Writer::new(schema.clone(), fd, &opts)
-            .map_err(|e| failure.output(&options.name, e))
-            .map_err(|e| failure.reject(&env, e))?;
-        Ok(NativeWriter {
-            state: Arc::new(Mutex::new(Some(writer))),
-            schema,
-            name: options.name,
-        })
-    }
-
-    /// Encodes one chunk of `rows` rows on the thread pool; `release`: output held back so far
-    /// may go out. Leave the arrays alone until the promise settles.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn write_async(
-        &self,
-        env: Env,
-        columns: Vec<ColumnBuffers>,
-        rows: u32,
-        release: bool,
-    ) -> Result<AsyncTask<WriteTask>> {
-        if columns.len() != self.schema.fields().len() {
-            return Err(range_error(
-                &env,
-                "ERR_OUTPUT_SCHEMA",
-                format!(
-                    "{} columns given, the writer has {}",
-                    columns.len(),
-                    self.schema.fields().len()
-                ),
-            ));
-        }
-        let writer = self.take(&env)?;
-        Ok(AsyncTask::new(WriteTask {
-            home: self.state.clone(),
-            writer: Some(writer),
-            schema: self.schema.clone(),
-            name: self.name.clone(),
-            columns,
-            rows: rows as usize,
-            release,
-            failure: Failure::default(),
-        }))
-    }
-
-    /// Ends the output (Parquet: the footer with `metadata`) and lets everything out.
-    #[napi(catch_unwind, ts_return_type = "Promise<WriteSummary>")]
-    pub fn finish_async(
-        &self,
-        env: Env,
-        metadata: HashMap<String, String>,
-    ) -> Result<AsyncTask<FinishTask>> {
-        let writer = self.take(&env)?;
-        Ok(AsyncTask::new(FinishTask::new(
-            writer,
-            self.name.clone(),
-            metadata,
-        )))
-    }
-
-    /// Stops without finishing (waits for encoding threads); the caller discards the output.
-    #[napi(catch_unwind)]
-    pub fn abort(&self) {
-        drop(self.state.lock().unwrap_or_else(|e| e.into_inner()).take());
-    }
-}
-
-pub struct WriteTask {
-    home: Arc<Mutex<Option<Writer>>>,
-    writer: Option<Writer>,
-    schema: SchemaRef,
-    name: String,
-    columns: Vec<ColumnBuffers>,
-    rows: usize,
-    release: bool,
-    failure: Failure,
-}
-
-#[napi]
-impl Task for WriteTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        catch_panics(|| {
-            crate::errors::failpoint("write");
-            let bytes: Vec<ColumnBytes<'_>> =
-                self.columns.iter().map(ColumnBuffers::bytes).collect();
-            let writer = self
-                .writer
-                .as_mut()
-                .expect("a write task carries the writer");
-            let loan = Loan::new();
-            // SAFETY: the task holds references to every typed array, so their memory stays alive
-            // until it settles, which is after `loan` is dropped at the end of this block; the JS API
-            // documents that the arrays are not modified until then.
-            let result =
-                unsafe { trendflex_io::borrowed_batch(&loan, &self.schema, &bytes, self.rows) }
-                    .and_then(|batch| writer.write(&batch, self.release));
-            drop(loan);
-            result.map_err(|e| self.failure.output(&self.name, e))
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
-        Ok(())
-    }
-
-    fn reject(&mut self, env: Env, err: Error) -> Result<()> {
-        Err(self.failure.reject(&env, err))
-    }
-}
-
-impl Drop for WriteTask {
-    fn drop(&mut self) {
-        // Handed back also after a failure: `abort` then drops it and stops its threads.
-        if let Some(writer) = self.writer.take() {
-            *self.home.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
-        }
-    }
 }
 
 pub struct FinishTask {

@@ -1,31 +1,10 @@
-// What the input reader gives the job: the matched columns, then the prices in chunks with their
-// `--keep` columns as Arrow data.
-import type * as arrow from 'apache-arrow'
-
+// What opening the input tells the job: the columns it matched, what is known of its size, and
+// the addon's source, which the job takes and reads.
 import type { NativeSource } from '../../../native/node/binding.cjs'
 
 /** `--gaps`: what a missing price does. The reader applies it (and names the line of a gap under
  * `error`). */
 export type Gaps = 'error' | 'propagate' | 'ffill'
-
-export interface InputChunk {
-  /** Rows read; 0 at the end of the input. */
-  rows: number
-  /** The chunk's prices (a view of the buffer given to `read`), NaN where missing. */
-  prices: Float64Array
-  /** The `--keep` columns for these rows (fresh per chunk: a writer may still hold the last). */
-  keep: arrow.Data[]
-  /** Index of the chunk's first row in the whole input. */
-  firstRow: number
-  /** Row of the first valid price, once there has been one. */
-  firstValid?: number
-  /** Row of the first missing price after it, under `--gaps propagate`. */
-  firstGap?: number
-  /** Bytes of the input read so far (compressed bytes for .gz and .zst). */
-  bytesRead: number
-  /** CSV, when asked for: the input line of every row. */
-  lines?: Float64Array
-}
 
 export interface InputSource {
   /** Of the first input, when there are several. */
@@ -36,17 +15,12 @@ export interface InputSource {
   readonly column: string
   /** The matched keep columns. */
   readonly keep: string[]
-  /** Their Arrow types, when known before any row is read (Parquet and Arrow inputs, declared
-   * CSV types); CSV columns typed from a sample have none until then. */
-  readonly keepTypes?: arrow.DataType[]
   /** Rows in the input, when known before reading it all (Parquet). */
   readonly totalRows?: number
   /** The input file's size, when it is one. */
   readonly inputBytes?: number
-  /** The addon's source, for a job that reads it natively (then `read` is not called). */
+  /** The addon's source, which a job takes and reads. */
   readonly handle: NativeSource
-  /** Reads the next chunk into `prices` (up to its length). One call at a time. */
-  read(prices: Float64Array): Promise<InputChunk>
 }
 
 export interface KeepRequest {
@@ -67,8 +41,6 @@ export interface InputOptions {
   /** `keep`: leave missing prices as they are (the caller applies --gaps per group). */
   gaps: Gaps | 'keep'
   chunkRows: number
-  /** Hand out each row's input line (CSV). */
-  lines?: boolean
   /** A live feed (`--follow`): a chunk as soon as a row is complete. */
   follow?: boolean
 }
