@@ -173,11 +173,15 @@ impl LaneGroup {
                 self.row = self.max_period;
             }
             let len = (prices.len() - col).min(cap - self.row);
-            if self.hist.len() < (self.row + len) * n {
-                // Exactly what is needed (not doubled): thousands of groups each keep theirs.
-                self.hist
-                    .reserve_exact((self.row + len) * n - self.hist.len());
-                self.hist.resize((self.row + len) * n, 0.0);
+            let needed = (self.row + len) * n;
+            if self.hist.len() < needed {
+                if self.hist.capacity() < needed {
+                    // Doubled, but never past `cap` rows: thousands of groups fed a few rows at
+                    // a time each keep no more than their history can use.
+                    let rows = (self.row + len).max(2 * self.hist.capacity() / n).min(cap);
+                    self.hist.reserve_exact(rows * n - self.hist.len());
+                }
+                self.hist.resize(needed, 0.0);
             }
             let block = &prices[col..col + len];
             let mut k = 0;
