@@ -65,7 +65,7 @@ pub struct Rows<'a> {
 }
 
 /// What computes the chunks of a job: one series ([`One`]), or every group of a table
-/// ([`crate::grouped::Groups`]).
+/// (`Groups`, in the grouped module).
 pub trait Step: Send {
     /// Computes one chunk into `out` (one row of `prices.len()` values per period) and the
     /// validity of each period into `validity` (`stride` bytes per period; resized here when a
