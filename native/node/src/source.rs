@@ -141,11 +141,7 @@ impl NativeSource {
     /// Hands the input over to a job, which reads it from then on; `name`: the input as the
     /// user named it, for messages.
     pub(crate) fn take(&self, env: &Env) -> Result<(Source, String)> {
-        let source = take_state(
-            env,
-            &self.state,
-            "the source is busy with a readAsync, or already given to a job",
-        )?;
+        let source = take_state(env, &self.state, "the source was already given to a job")?;
         Ok((source, self.name.clone()))
     }
 }
