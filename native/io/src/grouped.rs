@@ -14,6 +14,7 @@ use trendflex_core::{Flavor, GroupError, GroupedStream, Kernel};
 use crate::Error;
 use crate::groups::{GroupKeys, LastRows, nan_validity};
 use crate::pipeline::{Failure, Rows, Step};
+use crate::readers::missing_price;
 use crate::state::{Belongs, JobState, StateError};
 
 /// What a grouped job computes.
@@ -216,17 +217,10 @@ impl Step for Groups {
             .update(&self.ids, kept, open.keys.len())
             .map_err(Failure::Input)?;
         if let Err(GroupError::Gap { group, row }) = self.stream.push(&self.ids, rows.prices, out) {
-            let message = match open.keys.name(group) {
-                "" => format!(
-                    "{}: missing price after the first valid one (--gaps error); use --gaps ffill to carry the last price forward, or --gaps propagate",
-                    at(row)
-                ),
-                name => format!(
-                    "{name}: {}: missing price after the group's first valid one (--gaps error); use --gaps ffill to carry its last price forward, or --gaps propagate",
-                    at(row)
-                ),
-            };
-            return Err(Failure::Input(Error::Input(message)));
+            return Err(Failure::Input(missing_price(
+                &at(row),
+                open.keys.name(group),
+            )));
         }
         self.rows += n as u64;
         validity.resize(stride * self.plan.periods.len(), 0);

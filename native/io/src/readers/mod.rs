@@ -422,9 +422,7 @@ impl Source {
                 Kind::Csv(s) => format!("line {}", s.lines[i]),
                 Kind::Batches(_) => format!("row {}", first - self.file_start + i as u64 + 1),
             };
-            return Err(self.named(Error::Input(format!(
-                "{at}: missing price after the first valid one (--gaps error); use --gaps ffill to carry the last price forward, or --gaps propagate"
-            ))));
+            return Err(self.named(missing_price(&at, "")));
         }
         self.rows += chunk.rows as u64;
         if let Kind::Csv(s) = &mut self.kind {
@@ -493,6 +491,19 @@ fn next_constants_differ(file: &InputFile, from: &[KeepFrom]) -> bool {
 }
 
 /// An error about one of several inputs: its name first.
+/// A missing price under `--gaps error`, at `at` (its line or row), in `group` ("" when the
+/// input is one series).
+pub(crate) fn missing_price(at: &str, group: &str) -> Error {
+    Error::Input(match group {
+        "" => format!(
+            "{at}: missing price after the first valid one (--gaps error); use --gaps ffill to carry the last price forward, or --gaps propagate"
+        ),
+        group => format!(
+            "{group}: {at}: missing price after the group's first valid one (--gaps error); use --gaps ffill to carry its last price forward, or --gaps propagate"
+        ),
+    })
+}
+
 fn in_file(name: &str, e: Error) -> Error {
     Error::Input(format!("{name}: {e}"))
 }
