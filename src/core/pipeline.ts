@@ -154,15 +154,12 @@ export class Pipeline {
     }
     const short = this.#job.finish()
     if (!short.length) return undefined
-    // "input has" is the core's word for a whole series; here it is one group's.
-    for (const s of short) s.reason = s.reason.replace(', input has ', ', it has ')
     const first = short[0]!
     if (!g.keys.length) {
       // One series, computed as one group for --state: too few prices so far is nulls and a
       // warning, since a later --resume continues it.
-      const reason = first.reason.replace(', it has ', ', the series has ')
-      if (g.strict) throw dataError(`${this.o.name}: ${reason} (--strict)`)
-      return `${reason}: its outputs are null until it has${g.resume ? '' : ' (a later --resume continues the series)'}`
+      if (g.strict) throw dataError(`${this.o.name}: ${first.reason} (--strict)`)
+      return `${first.reason}: its outputs are null until it has${g.resume ? '' : ' (a later --resume continues the series)'}`
     }
     if (g.strict) throw dataError(`${first.name}: ${first.reason} (--strict)`)
     const listed = short.slice(0, LISTED_GROUPS).map((s) => `${s.name} (${s.reason})`)

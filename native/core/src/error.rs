@@ -44,6 +44,20 @@ impl From<crate::StateError> for Error {
     }
 }
 
+impl Error {
+    /// The message, with `subject` naming whose prices are too few ("input" as `Display` says
+    /// it; "it" for a group, "the series" for a series continued across runs).
+    pub fn describe(&self, subject: &str) -> String {
+        match self {
+            Error::NotEnoughData { period, valid } => format!(
+                "period {period} needs at least {} valid prices, {subject} has {valid}",
+                period + 1
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -55,11 +69,7 @@ impl fmt::Display for Error {
             Error::NoValidPrices => {
                 write!(f, "no valid prices: every price is missing (NaN)")
             }
-            Error::NotEnoughData { period, valid } => write!(
-                f,
-                "period {period} needs at least {} valid prices, input has {valid}",
-                period + 1
-            ),
+            Error::NotEnoughData { .. } => f.write_str(&self.describe("input")),
             Error::OutputLength { expected, actual } => write!(
                 f,
                 "output buffer holds {actual} values, expected exactly {expected}"

@@ -52,7 +52,7 @@ struct Open {
 pub struct ShortGroup {
     /// Its columns and values, as in "symbol AAPL"; "" for one series.
     pub name: String,
-    /// The first failing check, as in "period 231 needs at least 232 valid prices, input has 180".
+    /// The first failing check, as in "period 231 needs at least 232 valid prices, it has 180".
     pub reason: String,
 }
 
@@ -99,12 +99,18 @@ impl Groups {
         let Some(open) = &self.open else {
             return Vec::new();
         };
+        // Without group columns the one group is the series, continued by a later --resume.
+        let subject = if self.plan.keys.is_empty() {
+            "the series"
+        } else {
+            "it"
+        };
         self.stream
             .finish()
             .into_iter()
             .map(|r| ShortGroup {
                 name: open.keys.name(r.group).to_string(),
-                reason: r.error.to_string(),
+                reason: r.error.describe(subject),
             })
             .collect()
     }

@@ -86,7 +86,8 @@ pub struct JobRun {
 pub struct ShortGroup {
     /// Its columns and values, as in "symbol AAPL"; "" for one series.
     pub name: String,
-    /// The first failing check, as in "period 231 needs at least 232 valid prices, input has 180".
+    /// The first failing check, as in "period 231 needs at least 232 valid prices, it has 180"
+    /// ("the series has" without group columns).
     pub reason: String,
 }
 
