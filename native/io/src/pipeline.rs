@@ -358,7 +358,9 @@ fn write_loop(
         let written = writer.write(&batch, release);
         drop(batch);
         let failed = written.is_err();
-        progress.rows_written.fetch_add(rows, Ordering::Relaxed);
+        if !failed {
+            progress.rows_written.fetch_add(rows, Ordering::Relaxed);
+        }
         if back.send(written.map(|()| lent)).is_err() || failed {
             break;
         }
