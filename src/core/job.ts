@@ -230,8 +230,6 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       {
         compression: o.compression,
         floatEncoding: o.floatEncoding,
-        hold: sink.stream && !o.follow,
-        flush: o.follow,
         metadata: metadata(source.totalRows ?? null, false),
         createdBy: `trendflex version ${o.version} (build parquet-rs)`,
         rowGroupRows: o.rowGroupRows ?? rowGroupRows(o.periods.length),

@@ -42,10 +42,6 @@ export interface PipelineOptions {
 export interface WriterOptions {
   compression: Compression
   floatEncoding: FloatEncoding
-  /** Hold everything back until released (a stream: see `holdUntilSettled`). */
-  hold: boolean
-  /** CSV and Arrow: each chunk reaches the output as soon as it is written (`--follow`). */
-  flush?: boolean
   /** Key-value metadata: Parquet's footer, Arrow's schema. */
   metadata: Record<string, string>
   /** Parquet's `created_by`. */
@@ -64,6 +60,9 @@ const LISTED_GROUPS = 3
 
 export class Pipeline {
   readonly #job: NativeJob
+  /** A stream cannot take output back: it is held until nothing can fail for lack of data (a
+   * live feed: every row goes out as it comes). */
+  readonly #hold: boolean
 
   constructor(
     source: InputSource,
@@ -72,6 +71,7 @@ export class Pipeline {
     readonly sink: Sink,
   ) {
     const g = o.groups
+    this.#hold = sink.stream && !o.follow
     this.#job = new (native().NativeJob)(source.handle, {
       periods: o.periods,
       kernel: o.kernel,
@@ -80,9 +80,7 @@ export class Pipeline {
       chunkRows: o.chunkRows,
       keepNames: source.keep,
       resultNames: o.resultNames,
-      // A stream cannot take output back: it waits until nothing can fail for lack of data
-      // (a live feed: every row goes out as it comes).
-      holdUntilSettled: sink.stream && !o.follow,
+      holdUntilSettled: this.#hold,
       follow: o.follow,
       groups: g && { keys: g.keys, gaps: g.gaps, column: g.column, state: g.resume?.bytes, strict: Boolean(g.strict), lines: g.lines },
     })
@@ -118,11 +116,12 @@ export class Pipeline {
       format: this.format,
       compression: o.compression,
       floatEncoding: o.floatEncoding,
-      hold: o.hold,
-      flush: o.flush,
+      hold: this.#hold,
+      // A live feed: each chunk reaches the output as soon as it is written.
+      flush: this.o.follow,
       // Past the page cache, whose copying costs the encoders CPU (see the addon's sink); not for a
       // live feed, whose small flushes direct I/O cannot write.
-      direct: !this.sink.stream && !o.flush,
+      direct: !this.sink.stream && !this.o.follow,
       createdBy: o.createdBy,
       rowGroupRows: o.rowGroupRows,
       metadata: FORMATS[this.format].metadataAtFinish ? undefined : o.metadata,
