@@ -1,18 +1,25 @@
 //! Many series in one table: every row carries a group id, and every group gets its own
 //! TrendFlex (its own first valid price, warm-up, gaps and errors), bit-identical to running that
 //! group alone. Per chunk, rows are gathered by group (a stable counting sort, so each group's
-//! prices stay in order), the groups' segments go through their own streams in parallel, and the
-//! results are scattered back to the rows' places. Stacked tables (groups one after another) and
-//! interleaved ones (rows sorted by time across groups) take the same path; memory is one small
-//! state per group plus the chunk.
+//! prices stay in order), and the groups' segments go through their own streams in parallel.
+//!
+//! A long run of one group (a stacked table: groups one after another) runs on the job's kernel
+//! into a segment of results, scattered back to the rows' places, and leaves the group as its
+//! saved state. A few rows of a group (an interleaved table: rows sorted by time across groups)
+//! go through its [`LazySeries`], which writes straight to the rows' places and holds only the
+//! periods that have started. Memory is one small state per group plus the chunk.
 
 use crate::batch::Exec;
 use crate::gaps::{GapMode, Gaps};
+use crate::lazy::LazySeries;
 use crate::{Error, Flavor, Kernel, Series, dispatch, params};
 
-/// A group's stream: live, or (after a long run, as in a stacked table) kept as its saved state,
-/// a few KB where a live stream of many periods holds hundreds, until the group comes again.
+/// A group's stream. A group that comes a few rows at a time (an interleaved table) is a
+/// [`LazySeries`]: its periods start as their first outputs come due. One that comes as a long
+/// run (a stacked table) runs on the job's kernel, and is then kept as its saved state, a few KB
+/// where a live stream of many periods holds hundreds, until the group comes again.
 enum Stream {
+    Lazy(LazySeries),
     Live(Series),
     /// The saved state, and the whole-series checks as they stood when it was saved.
     Dormant(Vec<u8>, Result<(), Error>),
@@ -47,8 +54,54 @@ struct Work<'a> {
     /// Where the segment starts among the gathered rows.
     start: usize,
     prices: &'a mut [f64],
+    /// The chunk rows the prices came from, in order.
+    rows: &'a [u32],
     out: &'a mut [f64],
     gap: Option<usize>,
+    /// The outputs went straight to the chunk's rows, not to `out`.
+    direct: bool,
+}
+
+/// The chunk's output (row-major, a row of `stride` values per period), shared by the groups
+/// computed in parallel: each writes only the columns of its own rows, which no other group has.
+#[derive(Clone, Copy)]
+struct Columns {
+    ptr: *mut f64,
+    stride: usize,
+    len: usize,
+}
+
+// SAFETY: `Columns` is a pointer into one `&mut [f64]` that outlives every use (the parallel
+// loop of one `push`); threads write through it only at disjoint indices (see `set`).
+unsafe impl Send for Columns {}
+// SAFETY: as for `Send`: no two threads ever touch the same index.
+unsafe impl Sync for Columns {}
+
+impl Columns {
+    fn new(out: &mut [f64], stride: usize) -> Self {
+        Columns {
+            ptr: out.as_mut_ptr(),
+            stride,
+            len: out.len(),
+        }
+    }
+
+    /// Writes row `row`, column `col`.
+    ///
+    /// # Safety
+    /// No other thread may read or write column `col` while the `Columns` is in use: the caller
+    /// owns that chunk row. Out-of-range indices panic.
+    #[inline(always)]
+    unsafe fn set(&self, row: usize, col: usize, v: f64) {
+        let at = row * self.stride + col;
+        assert!(
+            col < self.stride && at < self.len,
+            "inside the chunk's output"
+        );
+        // SAFETY: `at` is inside the slice `ptr` came from (checked above), which is borrowed
+        // mutably for as long as `self` is used; the caller owns column `col`.
+        unsafe { *self.ptr.add(at) = v };
+    }
 }
 
 const NONE: u32 = u32::MAX;
@@ -61,9 +114,9 @@ const SMALL_CHUNK: usize = 256;
 /// with 256 and took 3.8 GB.)
 const DORMANT_AFTER: usize = 64;
 
-/// Rows of room a live group's kernels keep past their longest period: a group fed a few rows a
-/// chunk (an interleaved table) held 1.2 MB for 227 periods with the default 512, about 0.4 MB
-/// with 16, and ran faster (less memory to go through).
+/// Rows of room a live group's kernels keep past their longest period, for a group that came as
+/// a long run and then comes a few rows at a time: a group fed a few rows a chunk held 1.2 MB for
+/// 227 periods with the default 512, about 0.4 MB with 16, and ran faster.
 const GROUP_ROOM: usize = 16;
 
 /// A group's live stream, small: see [`GROUP_ROOM`].
@@ -81,17 +134,30 @@ fn group_series(
 }
 
 impl Stream {
-    /// The live stream, restored first if the group was dormant.
+    /// The live stream, restored first if the group was dormant or lazy.
     fn wake(&mut self, periods: &[usize], kernel: Kernel, flavor: Flavor) -> &mut Series {
-        if let Stream::Dormant(saved, _) = self {
-            // Saved by this very stream: it restores.
-            let series = group_series(periods, kernel, flavor, Some(saved))
-                .expect("a dormant group's own state restores");
+        let saved = match self {
+            Stream::Live(_) => None,
+            Stream::Dormant(saved, _) => Some(std::mem::take(saved)),
+            Stream::Lazy(lazy) => Some(lazy.save_state()),
+        };
+        if let Some(saved) = saved {
+            // Saved by a stream of these very periods and flavour: it restores.
+            let series = group_series(periods, kernel, flavor, Some(&saved))
+                .expect("a group's own state restores");
             *self = Stream::Live(series);
         }
         match self {
             Stream::Live(series) => series,
-            Stream::Dormant(..) => unreachable!("woken above"),
+            _ => unreachable!("woken above"),
+        }
+    }
+
+    fn finish(&self) -> Result<(), Error> {
+        match self {
+            Stream::Lazy(lazy) => lazy.finish(),
+            Stream::Live(series) => series.finish(),
+            Stream::Dormant(_, checked) => checked.clone(),
         }
     }
 }
@@ -102,8 +168,10 @@ pub struct GroupedStream {
     flavor: Flavor,
     gap_mode: GapMode,
     exec: Exec,
-    /// A new group's stream, cloned for each (its periods' coefficients computed once).
+    /// A new group's stream, cloned for each (its periods' coefficients computed once): for a
+    /// group that starts with a long run, and for one that starts a few rows at a time.
     fresh: Series,
+    fresh_lazy: LazySeries,
     groups: Vec<Option<Group>>,
     // Scratch, reused chunk after chunk.
     local: Vec<u32>,
@@ -139,6 +207,7 @@ impl GroupedStream {
         Ok(GroupedStream {
             periods: periods.to_vec(),
             fresh: group_series(periods, kernel, flavor, None)?,
+            fresh_lazy: LazySeries::new(periods, flavor, kernel),
             kernel,
             flavor,
             gap_mode: gaps,
@@ -168,9 +237,14 @@ impl GroupedStream {
         self.groups.iter().filter(|g| g.is_some()).count()
     }
 
-    fn new_group(&self) -> Group {
+    /// A group whose first rows are a run of `rows`.
+    fn new_group(&self, rows: usize) -> Group {
         Group {
-            stream: Stream::Live(self.fresh.clone()),
+            stream: if rows >= DORMANT_AFTER {
+                Stream::Live(self.fresh.clone())
+            } else {
+                Stream::Lazy(self.fresh_lazy.clone())
+            },
             gaps: Gaps::new(self.gap_mode),
             rows: 0,
         }
@@ -190,6 +264,7 @@ impl GroupedStream {
         b.extend_from_slice(&g.gaps.first_gap.unwrap_or(0).to_le_bytes());
         b.extend_from_slice(&g.gaps.last().to_le_bytes());
         match &g.stream {
+            Stream::Lazy(s) => b.extend_from_slice(&s.save_state()),
             Stream::Live(s) => b.extend_from_slice(&s.save_state()),
             Stream::Dormant(saved, _) => b.extend_from_slice(saved),
         }
@@ -269,9 +344,9 @@ impl GroupedStream {
             self.gathered[cursor[l]] = prices[i];
             cursor[l] += 1;
         }
-        for &id in &self.present {
+        for (l, &id) in self.present.iter().enumerate() {
             if self.groups[id as usize].is_none() {
-                self.groups[id as usize] = Some(self.new_group());
+                self.groups[id as usize] = Some(self.new_group(cursor[l] - self.starts[l]));
             }
         }
         // Each group's segment of prices and of results, disjoint, computed in parallel.
@@ -279,7 +354,7 @@ impl GroupedStream {
         let mut work = Vec::with_capacity(self.present.len());
         let (mut prices_left, mut out_left) = (&mut self.gathered[..], &mut self.results[..]);
         for (l, &id) in self.present.iter().enumerate() {
-            let len = cursor[l] - self.starts[l];
+            let (start, len) = (self.starts[l], cursor[l] - self.starts[l]);
             let (seg, rest) = prices_left.split_at_mut(len);
             let (res, rest_out) = out_left.split_at_mut(p * len);
             prices_left = rest;
@@ -287,12 +362,15 @@ impl GroupedStream {
             work.push(Work {
                 group: self.groups[id as usize].take(),
                 id,
-                start: self.starts[l],
+                start,
                 prices: seg,
+                rows: &self.order[start..start + len],
                 out: res,
                 gap: None,
+                direct: false,
             });
         }
+        let columns = Columns::new(out, n);
         // A small chunk (a live feed's few rows) is done on this thread: handing it to the
         // pool and waiting for it costs more than the work, and adds wake-up jitter.
         let exec = if n < SMALL_CHUNK {
@@ -308,19 +386,38 @@ impl GroupedStream {
                 return;
             }
             g.rows += w.prices.len() as u64;
+            if let Stream::Lazy(lazy) = &mut g.stream
+                && w.prices.len() < DORMANT_AFTER
+            {
+                // A few rows: written straight to their places, not gathered and scattered (an
+                // interleaved chunk has thousands of one-row segments).
+                let rows = w.rows;
+                lazy.push(w.prices, |r, c, v| {
+                    // SAFETY: chunk row `rows[c]` belongs to this group alone (the counting sort
+                    // gives every row to one segment).
+                    unsafe { columns.set(r, rows[c] as usize, v) }
+                });
+                w.direct = true;
+                return;
+            }
             let series = g.stream.wake(periods, kernel, flavor);
             // Lengths match by construction, so the streams cannot refuse.
             let _ = series.push(w.prices, w.out);
             // A group that came as a long run (a stacked table) is likely done for a while: it
             // keeps its saved state only, as thousands of groups may wait at once. Groups that
-            // come a few rows at a time (interleaved) stay live, or every chunk would save and
-            // restore them.
+            // come a few rows at a time (interleaved) stay lazy or live, or every chunk would
+            // save and restore them.
             if w.prices.len() >= DORMANT_AFTER {
                 g.stream = Stream::Dormant(series.save_state(), series.finish());
             }
         });
         let mut gap: Option<GroupError> = None;
+        // The segments to scatter: those not written straight to their rows.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
         for w in work {
+            if !w.direct {
+                spans.push((w.start, w.start + w.prices.len()));
+            }
             if let Some(at) = w.gap {
                 let row = self.order[w.start + at] as usize;
                 if gap
@@ -338,23 +435,15 @@ impl GroupedStream {
         if let Some(e) = gap {
             return Err(e);
         }
+        if spans.is_empty() {
+            return Ok(());
+        }
         // Scatter: each period's output row is a disjoint slice, filled from every segment.
-        let (order, starts, present_len, results) =
-            (&self.order, &self.starts, self.present.len(), &self.results);
-        let ends: Vec<usize> = (0..present_len)
-            .map(|l| {
-                if l + 1 < present_len {
-                    starts[l + 1]
-                } else {
-                    n
-                }
-            })
-            .collect();
+        let (order, results) = (&self.order, &self.results);
         let mut rows: Vec<(usize, &mut [f64])> =
             out.chunks_mut(n.max(1)).enumerate().take(p).collect();
         exec.for_each(&mut rows, |(r, row)| {
-            for l in 0..present_len {
-                let (s, e) = (starts[l], ends[l]);
+            for &(s, e) in &spans {
                 let seg = &results[p * s + *r * (e - s)..p * s + (*r + 1) * (e - s)];
                 for (k, &v) in seg.iter().enumerate() {
                     row[order[s + k] as usize] = v;
@@ -371,12 +460,7 @@ impl GroupedStream {
             .iter()
             .enumerate()
             .filter_map(|(id, g)| {
-                let g = g.as_ref()?;
-                let checked = match &g.stream {
-                    Stream::Live(s) => s.finish(),
-                    Stream::Dormant(_, checked) => checked.clone(),
-                };
-                checked.err().map(|error| GroupReport {
+                g.as_ref()?.stream.finish().err().map(|error| GroupReport {
                     group: id as u32,
                     error,
                 })

@@ -14,6 +14,7 @@ pub mod framing;
 pub mod gaps;
 mod grouped;
 mod lanes;
+mod lazy;
 mod params;
 mod scalar;
 mod state;

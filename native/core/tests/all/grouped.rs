@@ -251,3 +251,40 @@ fn a_group_that_comes_back_after_a_long_run_continues_bit_for_bit() {
         }
     }
 }
+
+/// Runs of every length, short (the group's periods start one by one as their outputs come due)
+/// and long (the job's kernel takes over mid-warm-up or later), over periods in no order, some
+/// sharing a smoother (19 and 20, 99 and 100, 231 and 232 by default) and one twice, equal each
+/// group run alone, in both flavours.
+#[test]
+fn groups_in_runs_of_any_length_switch_engines_bit_for_bit() {
+    let periods = [231usize, 2, 20, 100, 3, 19, 20, 64, 99, 232];
+    let series: Vec<Vec<f64>> = (0..4).map(|g| random_walk(900, 60 + g)).collect();
+    let mut at = [0usize; 4];
+    let mut rows = Vec::new();
+    // Run lengths cycle through 1..=97 with a step that visits short and long ones in turn.
+    let mut len = 1;
+    while at.iter().any(|&a| a < 900) {
+        for g in 0..4 {
+            let take = len.min(900 - at[g]);
+            rows.extend(
+                series[g][at[g]..at[g] + take]
+                    .iter()
+                    .map(|&x| (g as u32, x)),
+            );
+            at[g] += take;
+            len = (len * 37 + 11) % 97 + 1;
+        }
+    }
+    for (kernel, flavor) in kernels()
+        .into_iter()
+        .flat_map(|k| Flavor::ALL.map(|f| (k, f)))
+    {
+        for chunk in [13usize, 250, rows.len()] {
+            let (out, s) = grouped(&rows, &periods, kernel, chunk, GapMode::Error, flavor);
+            let what = format!("{kernel} {flavor} chunk={chunk}");
+            check_alone(&rows, &periods, flavor, &out, &what);
+            assert!(s.finish().is_empty());
+        }
+    }
+}

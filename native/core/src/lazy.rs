@@ -1,0 +1,344 @@
+//! A series fed a few prices at a time, as each group of an interleaved table is. Each period
+//! starts only when its first output is due (price `L`), from the prices so far; before that it
+//! has no value to give and needs no state of its own. Periods with the same smoother (`2k-1`
+//! and `2k` in the default flavour) share its smoothed values and one window of them.
+//!
+//! A batch stream keeps a window per period from the first price on, and its lanes step every
+//! period at every price. This one holds the group's prices and the windows of the smoothers
+//! that have started: for periods `5:231`, a group of 100 rows holds about 30 KB where a batch
+//! stream held about 215 KB, and a warmed-up group about 110 KB where it held about 400 KB.
+//!
+//! Every value is the scalar kernel's (the reference every kernel equals bit for bit), operation
+//! for operation, so the outputs and the saved state are those of any stream over the same prices.
+
+use std::sync::Arc;
+
+use crate::formulas::{deviation, mean_square, normalize, smooth};
+use crate::params::{self, PeriodParams, Smoother};
+use crate::scalar::ScalarState;
+use crate::state::{Kind, PeriodState, SeriesState};
+use crate::{Error, Flavor, Kernel};
+
+/// One smoother of the plan: the periods that share it, shortest first.
+#[derive(Debug)]
+struct Shared {
+    smoother: Smoother,
+    /// The periods' slots, `first .. first + count` of `Plan::slots`.
+    first: usize,
+    count: usize,
+    /// Values its window holds: its longest period.
+    len: usize,
+    /// Where its window starts in a group's `windows`, smoothers laid out in start order.
+    at: usize,
+}
+
+/// What every group of one job shares: the periods, their constants and the order they start in.
+#[derive(Debug)]
+struct Plan {
+    /// In row order.
+    periods: Vec<usize>,
+    params: Vec<PeriodParams>,
+    longest: usize,
+    flavor: Flavor,
+    /// Smoothers in the order they start (by their shortest period).
+    shared: Vec<Shared>,
+    /// Per slot (a period, laid out by smoother), its row.
+    slots: Vec<usize>,
+    /// Slots in the order they start: by period, then row.
+    starts: Vec<usize>,
+    /// Per slot, its smoother.
+    smoother_of: Vec<usize>,
+}
+
+impl Plan {
+    fn new(periods: &[usize], flavor: Flavor) -> Self {
+        let params = PeriodParams::many(periods, flavor);
+        let mut by_period: Vec<usize> = (0..periods.len()).collect();
+        by_period.sort_by_key(|&r| periods[r]);
+        // Smoothers in order of their shortest period; each one's rows, shortest first.
+        let key = |r: usize| {
+            let sm = params[r].smoother;
+            [sm.neg_a2, sm.b, sm.c].map(f64::to_bits)
+        };
+        let mut keys: Vec<[u64; 3]> = Vec::new();
+        let mut rows: Vec<Vec<usize>> = Vec::new();
+        for &r in &by_period {
+            match keys.iter().position(|k| *k == key(r)) {
+                Some(j) => rows[j].push(r),
+                None => {
+                    keys.push(key(r));
+                    rows.push(vec![r]);
+                }
+            }
+        }
+        let (mut shared, mut slots, mut smoother_of, mut at) = (Vec::new(), Vec::new(), vec![], 0);
+        for (j, rs) in rows.iter().enumerate() {
+            let len = periods[*rs.last().expect("a smoother has a period")];
+            shared.push(Shared {
+                smoother: params[rs[0]].smoother,
+                first: slots.len(),
+                count: rs.len(),
+                len,
+                at,
+            });
+            at += len;
+            slots.extend_from_slice(rs);
+            smoother_of.extend(rs.iter().map(|_| j));
+        }
+        let mut starts: Vec<usize> = (0..slots.len()).collect();
+        starts.sort_by_key(|&q| (periods[slots[q]], slots[q]));
+        Plan {
+            periods: periods.to_vec(),
+            longest: periods.iter().copied().max().unwrap_or(0),
+            params,
+            flavor,
+            shared,
+            slots,
+            starts,
+            smoother_of,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LazySeries {
+    plan: Arc<Plan>,
+    /// The steps run with the CPU's fused multiply-add instruction (not a call to `fma`): the
+    /// job's kernel is a vector one and the CPU has FMA. The same bits either way.
+    fused: bool,
+    /// Prices pushed, leading missing ones included.
+    total: usize,
+    /// Prices from the first valid one on (the definition's `i` of the next price).
+    valid: usize,
+    /// Every valid price while a period has not started; after that at least the last `longest`
+    /// (what a saved state keeps), trimmed now and then rather than per price.
+    prices: Vec<f64>,
+    /// Periods started so far: the first of `plan.starts`.
+    started: usize,
+    /// The started smoothers, in plan order.
+    smoothers: Vec<Smoothed>,
+    /// Per slot of a started smoother: the window sum `W` and the mean square `MS`.
+    sums: Vec<[f64; 2]>,
+    /// The started smoothers' windows, one after another; value `s[t]` at `t mod len`.
+    windows: Vec<f64>,
+}
+
+/// A started smoother: its last two values, where its next value goes, and how many of its
+/// periods have started.
+#[derive(Debug, Clone, Copy)]
+struct Smoothed {
+    s1: f64,
+    s2: f64,
+    head: usize,
+    live: usize,
+}
+
+impl LazySeries {
+    /// `periods` checked by the caller (not empty, each at least 2); `kernel` resolved.
+    pub fn new(periods: &[usize], flavor: Flavor, kernel: Kernel) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        let fused = kernel != Kernel::Scalar && std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let fused = false;
+        LazySeries {
+            plan: Arc::new(Plan::new(periods, flavor)),
+            fused,
+            total: 0,
+            valid: 0,
+            prices: Vec::new(),
+            started: 0,
+            smoothers: Vec::new(),
+            sums: Vec::new(),
+            windows: Vec::new(),
+        }
+    }
+
+    /// Feeds the next prices; `put(row, c, value)` receives period row `row`'s output for
+    /// `prices[c]`, NaN where the period has no value yet, once per row and price.
+    pub fn push(&mut self, prices: &[f64], put: impl FnMut(usize, usize, f64)) {
+        #[cfg(target_arch = "x86_64")]
+        if self.fused {
+            // SAFETY: `fused` is set only where the CPU has FMA.
+            return unsafe { self.push_fused(prices, put) };
+        }
+        self.push_any(prices, put)
+    }
+
+    /// [`LazySeries::push`] compiled for FMA: `mul_add` becomes one instruction.
+    ///
+    /// # Safety
+    /// The CPU must have FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    unsafe fn push_fused(&mut self, prices: &[f64], put: impl FnMut(usize, usize, f64)) {
+        self.push_any(prices, put)
+    }
+
+    #[inline(always)]
+    fn push_any(&mut self, prices: &[f64], mut put: impl FnMut(usize, usize, f64)) {
+        let plan = Arc::clone(&self.plan);
+        for (c, &x) in prices.iter().enumerate() {
+            self.total += 1;
+            if self.valid == 0 && x.is_nan() {
+                // Leading missing prices: the series has not started.
+                plan.slots.iter().for_each(|&r| put(r, c, f64::NAN));
+                continue;
+            }
+            while let Some(&q) = plan.starts.get(self.started) {
+                if plan.periods[plan.slots[q]] > self.valid {
+                    break;
+                }
+                self.start(&plan, q);
+            }
+            // Started smoothers have a period `L <= i` with `L >= 2`: past their seeds.
+            let y_prev = self.prices.last().copied().unwrap_or(0.0);
+            for (sh, st) in plan.shared.iter().zip(&mut self.smoothers) {
+                let s = smooth(sh.smoother, x, y_prev, st.s1, st.s2);
+                st.s2 = st.s1;
+                st.s1 = s;
+                let window = &mut self.windows[sh.at..sh.at + sh.len];
+                for q in sh.first..sh.first + st.live {
+                    let (r, [w, ms]) = (plan.slots[q], &mut self.sums[q]);
+                    let p = &plan.params[r];
+                    // The scalar kernel's step, operation for operation (`ScalarState::step`).
+                    let mysum = deviation(p, s, *w);
+                    *ms = mean_square(*ms, mysum);
+                    put(r, c, normalize(mysum, *ms));
+                    let back = if st.head >= p.period {
+                        st.head - p.period
+                    } else {
+                        st.head + sh.len - p.period
+                    };
+                    *w += s - window[back];
+                }
+                // After every period has read `s[i - L]` (the longest's is in this very place).
+                window[st.head] = s;
+                st.head = if st.head + 1 == sh.len {
+                    0
+                } else {
+                    st.head + 1
+                };
+            }
+            for &q in &plan.starts[self.started..] {
+                put(plan.slots[q], c, f64::NAN);
+            }
+            self.valid += 1;
+            self.prices.push(x);
+            if self.started == plan.starts.len() && self.prices.len() >= 2 * plan.longest {
+                self.prices.drain(..self.prices.len() - plan.longest);
+            }
+        }
+    }
+
+    /// Starts slot `q` (the next in start order) at price `i = L`: its smoother first if it is
+    /// the smoother's shortest period, from the prices so far, all still held.
+    #[inline(always)]
+    fn start(&mut self, plan: &Plan, q: usize) {
+        let j = plan.smoother_of[q];
+        let sh = &plan.shared[j];
+        let i = self.valid;
+        if j == self.smoothers.len() {
+            debug_assert!(self.prices.len() == i && 2 <= i && i <= sh.len);
+            // Its window: `s[0 .. i)` at `0 .. i`, the rest written before it is read.
+            let needed = sh.at + sh.len;
+            if needed > self.windows.capacity() {
+                // Grown by half, not doubled: a group may stop anywhere, thousands wait at once.
+                let grown = needed.max(self.windows.capacity() * 3 / 2);
+                self.windows.reserve_exact(grown - self.windows.len());
+            }
+            self.windows.resize(needed, 0.0);
+            let p = &plan.params[plan.slots[q]];
+            let window = &mut self.windows[sh.at..];
+            let y = &self.prices;
+            for t in 0..i {
+                window[t] = if t < 2 {
+                    p.seed(y[t])
+                } else {
+                    smooth(sh.smoother, y[t], y[t - 1], window[t - 1], window[t - 2])
+                };
+            }
+            self.smoothers.push(Smoothed {
+                s1: window[i - 1],
+                s2: window[i - 2],
+                head: i % sh.len,
+                live: 0,
+            });
+            self.sums.resize(sh.first + sh.count, [0.0; 2]);
+            if self.smoothers.len() == plan.shared.len() {
+                // Every window is here: memory of the exact size, the growth's room given back.
+                self.windows = self.windows.to_vec();
+            }
+        }
+        // `W = s[0] + ... + s[L-1]`, left to right from -0.0 (as the warm-up adds them), and
+        // `MS = 0`. No value has been overwritten yet: `i = L <= len`.
+        let w = self.windows[sh.at..sh.at + i]
+            .iter()
+            .fold(-0.0, |w: f64, &s| w + s);
+        self.sums[q] = [w, 0.0];
+        debug_assert_eq!(
+            q,
+            sh.first + self.smoothers[j].live,
+            "periods start in order"
+        );
+        self.smoothers[j].live += 1;
+        self.started += 1;
+    }
+
+    /// The whole-series checks of the error table.
+    pub fn finish(&self) -> Result<(), Error> {
+        params::check_data(self.total, self.valid, &self.plan.periods)
+    }
+
+    /// The stream's state in the canonical form every stream saves and restores (`state`), as
+    /// a stream of the same periods (a single one for one period) would have saved it.
+    pub fn save_state(&self) -> Vec<u8> {
+        let plan = &self.plan;
+        let mut states = vec![None; plan.periods.len()];
+        for (sh, st) in plan.shared.iter().zip(&self.smoothers) {
+            let window = &self.windows[sh.at..sh.at + sh.len];
+            for q in sh.first..sh.first + st.live {
+                let (r, [w, ms]) = (plan.slots[q], self.sums[q]);
+                let l = plan.periods[r];
+                states[r] = Some(PeriodState {
+                    s1: st.s1,
+                    s2: st.s2,
+                    w,
+                    ms,
+                    // `s[i - L .. i)`, oldest first.
+                    window: (0..l)
+                        .map(|t| window[(st.head + sh.len - l + t) % sh.len])
+                        .collect(),
+                });
+            }
+        }
+        // A period not started has all its prices here: replayed by the scalar kernel.
+        let states = states
+            .into_iter()
+            .enumerate()
+            .map(|(r, st)| {
+                st.unwrap_or_else(|| {
+                    let mut scalar = ScalarState::new(plan.params[r]);
+                    self.prices.iter().for_each(|&y| {
+                        scalar.step(y);
+                    });
+                    scalar.save()
+                })
+            })
+            .collect();
+        let keep = self.prices.len().min(plan.longest);
+        SeriesState {
+            kind: if plan.periods.len() == 1 {
+                Kind::Single
+            } else {
+                Kind::Batch
+            },
+            flavor: plan.flavor,
+            periods: plan.periods.clone(),
+            total: self.total as u64,
+            valid: self.valid as u64,
+            tail: self.prices[self.prices.len() - keep..].to_vec(),
+            states,
+        }
+        .to_bytes()
+    }
+}
