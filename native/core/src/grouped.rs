@@ -23,6 +23,10 @@ enum Stream {
     Live(Series),
     /// The saved state, and the whole-series checks as they stood when it was saved.
     Dormant(Vec<u8>, Result<(), Error>),
+    /// Every price of a group whose whole history was one long run shorter than its longest
+    /// period, and the checks: the stream is rebuilt from them, and they take fewer bytes than
+    /// its saved state (800 against about 6,300 for 100 rows of `5:231`).
+    Prices(Vec<f64>, Result<(), Error>),
 }
 
 struct Group {
@@ -133,20 +137,37 @@ fn group_series(
     Ok(series)
 }
 
+/// A group's live stream after `prices`, its whole history.
+fn replayed(prices: &[f64], periods: &[usize], kernel: Kernel, flavor: Flavor) -> Series {
+    let mut series =
+        group_series(periods, kernel, flavor, None).expect("the job's periods were checked");
+    let mut out = vec![0.0; periods.len() * prices.len()];
+    // Lengths match by construction, so the stream cannot refuse.
+    let _ = series.push(prices, &mut out);
+    series
+}
+
 impl Stream {
     /// The live stream, restored first if the group was dormant or lazy.
     fn wake(&mut self, periods: &[usize], kernel: Kernel, flavor: Flavor) -> &mut Series {
         let saved = match self {
-            Stream::Live(_) => None,
+            Stream::Live(_) => return self.live(),
             Stream::Dormant(saved, _) => Some(std::mem::take(saved)),
             Stream::Lazy(lazy) => Some(lazy.save_state()),
+            Stream::Prices(..) => None,
         };
-        if let Some(saved) = saved {
+        let series = match (&*self, saved) {
+            (Stream::Prices(prices, _), _) => replayed(prices, periods, kernel, flavor),
             // Saved by a stream of these very periods and flavour: it restores.
-            let series = group_series(periods, kernel, flavor, Some(&saved))
-                .expect("a group's own state restores");
-            *self = Stream::Live(series);
-        }
+            (_, saved) => group_series(periods, kernel, flavor, saved.as_deref())
+                .expect("a group's own state restores"),
+        };
+        *self = Stream::Live(series);
+        self.live()
+    }
+
+    /// The stream of a live group.
+    fn live(&mut self) -> &mut Series {
         match self {
             Stream::Live(series) => series,
             _ => unreachable!("woken above"),
@@ -157,7 +178,7 @@ impl Stream {
         match self {
             Stream::Lazy(lazy) => lazy.finish(),
             Stream::Live(series) => series.finish(),
-            Stream::Dormant(_, checked) => checked.clone(),
+            Stream::Dormant(_, checked) | Stream::Prices(_, checked) => checked.clone(),
         }
     }
 }
@@ -267,6 +288,9 @@ impl GroupedStream {
             Stream::Lazy(s) => b.extend_from_slice(&s.save_state()),
             Stream::Live(s) => b.extend_from_slice(&s.save_state()),
             Stream::Dormant(saved, _) => b.extend_from_slice(saved),
+            Stream::Prices(prices, _) => b.extend_from_slice(
+                &replayed(prices, &self.periods, self.kernel, self.flavor).save_state(),
+            ),
         }
         Some(b)
     }
@@ -379,6 +403,7 @@ impl GroupedStream {
             &self.exec
         };
         let (periods, kernel, flavor) = (&self.periods[..], self.kernel, self.flavor);
+        let longest = periods.iter().copied().max().unwrap_or(0);
         exec.for_each(&mut work, |w| {
             let g = w.group.as_mut().expect("every present group has a state");
             if let Err(at) = g.gaps.apply(w.prices, g.rows) {
@@ -408,7 +433,12 @@ impl GroupedStream {
             // come a few rows at a time (interleaved) stay lazy or live, or every chunk would
             // save and restore them.
             if w.prices.len() >= DORMANT_AFTER {
-                g.stream = Stream::Dormant(series.save_state(), series.finish());
+                let checked = series.finish();
+                g.stream = if g.rows == w.prices.len() as u64 && w.prices.len() <= longest {
+                    Stream::Prices(w.prices.to_vec(), checked)
+                } else {
+                    Stream::Dormant(series.save_state(), checked)
+                };
             }
         });
         let mut gap: Option<GroupError> = None;

@@ -207,19 +207,23 @@ fn a_batch_of_one_group_is_the_plain_batch() {
     }
 }
 
-/// A group whose long run leaves it dormant (kept as its saved state) continues bit for bit when
-/// it comes back, in the same chunk or a later one, on every kernel.
+/// A group whose long run leaves it dormant (kept as its saved state, or as its prices) continues
+/// bit for bit when it comes back, in the same chunk or a later one, on every kernel.
 #[test]
 fn a_group_that_comes_back_after_a_long_run_continues_bit_for_bit() {
     let periods = [2usize, 5, 20, 64, 231];
     let a = random_walk(1000, 41);
     let b = random_walk(700, 42);
+    // Its first run is shorter than the longest period: kept as its prices.
+    let c = random_walk(400, 43);
     let mut rows = Vec::new();
     for (id, series, from, to) in [
         (1u32, &a, 0, 300),
         (2, &b, 0, 50),
+        (3, &c, 0, 150),
         (1, &a, 300, 700),
         (2, &b, 50, 700),
+        (3, &c, 150, 400),
         (1, &a, 700, 1000),
     ] {
         rows.extend(series[from..to].iter().map(|&x| (id, x)));
@@ -286,5 +290,39 @@ fn groups_in_runs_of_any_length_switch_engines_bit_for_bit() {
             check_alone(&rows, &periods, flavor, &out, &what);
             assert!(s.finish().is_empty());
         }
+    }
+}
+
+/// A group kept as its prices saves the state its stream would have saved: restored into another
+/// stream, it continues bit for bit.
+#[test]
+fn a_group_kept_as_its_prices_saves_and_restores_bit_for_bit() {
+    let periods = [2usize, 5, 20, 64, 231];
+    let x = random_walk(400, 44);
+    let first: Vec<(u32, f64)> = x[..150].iter().map(|&v| (3, v)).collect();
+    let rest: Vec<(u32, f64)> = x[150..].iter().map(|&v| (3, v)).collect();
+    for kernel in kernels() {
+        let (head, s) = grouped(
+            &first,
+            &periods,
+            kernel,
+            first.len(),
+            GapMode::Error,
+            Flavor::VectorTa,
+        );
+        let saved = s.save_group(3).unwrap();
+        let mut t = GroupedStream::new(&periods, kernel, GapMode::Error, 0).unwrap();
+        t.restore_group(3, &saved).unwrap();
+        let mut prices: Vec<f64> = rest.iter().map(|r| r.1).collect();
+        let mut tail = vec![0.0; periods.len() * rest.len()];
+        t.push(&vec![3; rest.len()], &mut prices, &mut tail)
+            .unwrap();
+        let mut out = Vec::new();
+        for r in 0..periods.len() {
+            out.extend_from_slice(&head[r * first.len()..(r + 1) * first.len()]);
+            out.extend_from_slice(&tail[r * rest.len()..(r + 1) * rest.len()]);
+        }
+        let all: Vec<(u32, f64)> = x.iter().map(|&v| (3, v)).collect();
+        check_alone(&all, &periods, Flavor::VectorTa, &out, &format!("{kernel}"));
     }
 }
