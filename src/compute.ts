@@ -109,6 +109,13 @@ function checkThreads(threads: unknown): number {
   return threads
 }
 
+/** `periods` if no period is listed twice; the output names every column by its period. */
+export function distinctPeriods(periods: number[]): number[] {
+  const twice = periods.find((p, i) => periods.indexOf(p) !== i)
+  if (twice !== undefined) throw rangeError('ERR_DUPLICATE_PERIOD', `period ${twice} is listed twice: every output column needs its own name`)
+  return periods
+}
+
 /** Expands a period grid into the row order, checking every value. */
 export function expandPeriods(periods: Periods): number[] {
   if (Array.isArray(periods)) {

@@ -58,6 +58,8 @@ export function toCliError(error: unknown): CliError {
     case 'ERR_EMPTY_PERIODS':
     case 'ERR_THREADS':
       return usageError(message)
+    case 'ERR_DELIMITER':
+      return usageError(`--delimiter: ${message}`)
     case 'EPIPE':
       return new BrokenPipe()
     case 'ENOENT':

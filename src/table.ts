@@ -3,8 +3,7 @@
 // copied; a validity bitmap marks the rows with no value.
 import * as arrow from 'apache-arrow'
 
-import { type BatchOptions, type Periods, expandPeriods, trendflexBatch } from './compute.js'
-import { rangeError } from './errors.js'
+import { type BatchOptions, type Periods, distinctPeriods, expandPeriods, trendflexBatch } from './compute.js'
 import { bitmapBytes, float64Data } from './io/columns.js'
 import { native } from './native.js'
 
@@ -19,9 +18,7 @@ import { native } from './native.js'
  * t.getChild('trendflex_20')?.get(100)
  */
 export function trendflexBatchTable(prices: Float64Array, periods: Periods, options: BatchOptions = {}): arrow.Table {
-  const list = expandPeriods(periods)
-  const twice = list.find((p, i) => list.indexOf(p) !== i)
-  if (twice !== undefined) throw rangeError('ERR_DUPLICATE_PERIOD', `period ${twice} is listed twice: every column needs its own name`)
+  const list = distinctPeriods(expandPeriods(periods))
   const { values } = trendflexBatch(prices, list, options)
   const n = prices.length
   const [first, end] = native().priceSpan(prices) as [number, number]

@@ -7,13 +7,9 @@ import type { KeepRequest } from '../io/readers/source.js'
 import { COMPRESSIONS, type Compression, FLOAT_ENCODINGS, type FloatEncoding } from '../io/writers/parquet.js'
 import type { Format, Gaps, JobOptions } from './job.js'
 
-/** `--delimiter`: one byte; `\t` and `tab` spell a tab. */
+/** `--delimiter`: `\t` and `tab` spell a tab; what a delimiter may be, the reader checks. */
 function delimiter(text: string): string {
-  const d = { '\\t': '\t', tab: '\t', TAB: '\t' }[text] ?? text
-  if (Buffer.byteLength(d) !== 1 || d === '"' || d === '\n' || d === '\r') {
-    throw usageError(`--delimiter: '${text}' is not one character (use ',', ';', '|', or \\t for a tab)`)
-  }
-  return d
+  return { '\\t': '\t', tab: '\t', TAB: '\t' }[text] ?? text
 }
 
 /** `--keep COL[:TYPE]`: a column, and its type when the sample should not decide it. */

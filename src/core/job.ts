@@ -82,8 +82,6 @@ export function rowGroupRows(periods: number): number {
 const MAX_CHUNK_VALUES = 2 ** 27
 
 function checkOptions(o: JobOptions): number {
-  const twice = o.periods.find((p, i) => o.periods.indexOf(p) !== i)
-  if (twice !== undefined) throw usageError(`--periods lists ${twice} twice: every output column must have its own name`)
   const rows = o.chunkRows ?? chunkRows(o.periods.length)
   if (o.chunkRows !== undefined && rows * o.periods.length > MAX_CHUNK_VALUES) {
     throw usageError(`--chunk-rows ${rows} with ${o.periods.length} periods needs ${((rows * o.periods.length * 8) / 2 ** 30).toFixed(1)} GiB per chunk; keep it under 1 GiB (${Math.floor(MAX_CHUNK_VALUES / o.periods.length)} rows here)`)

@@ -59,14 +59,28 @@ pub struct OpenOptions {
 
 fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
     let bad = |m: String| range_error(env, "ERR_INPUT_OPTIONS", m);
-    let delimiter = match o.delimiter.as_deref().map(str::as_bytes) {
+    // The one place the delimiter's rule lives (the CLI only spells a tab `\t`).
+    let delimiter = match o.delimiter.as_deref() {
         None => None,
-        Some([d]) if !matches!(d, b'"' | b'\n' | b'\r') => Some(*d),
-        Some(_) => {
-            return Err(bad(
-                "the delimiter must be one byte other than '\"', CR and LF".into(),
-            ));
-        }
+        Some(text) => match text.as_bytes() {
+            [d] if !matches!(d, b'"' | b'\n' | b'\r') => Some(*d),
+            _ => {
+                return Err(range_error(
+                    env,
+                    "ERR_DELIMITER",
+                    format!(
+                        "'{}' is not one single-byte character other than '\"', CR and LF (use ',', ';', '|', or \\t for a tab)",
+                        text.chars()
+                            .map(|c| if c.is_control() {
+                                c.escape_default().to_string()
+                            } else {
+                                c.to_string()
+                            })
+                            .collect::<String>()
+                    ),
+                ));
+            }
+        },
     };
     let gaps = o.gaps.parse::<GapMode>().map_err(bad)?;
     let keep = o

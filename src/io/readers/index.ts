@@ -44,5 +44,7 @@ export async function openInput(inputs: Inputs, o: InputOptions): Promise<InputS
 
 function inputError(error: unknown): Error {
   const e = error as { code?: string; message?: string }
+  // An option the reader refuses is the caller's (`toCliError` names the flag).
+  if (e?.code === 'ERR_DELIMITER') return error as Error
   return e?.code === 'ERR_INPUT' || e?.code?.startsWith('E') ? dataError(e.message ?? String(error)) : (error as Error)
 }
