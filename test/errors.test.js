@@ -63,7 +63,7 @@ const cases = [
   [1, ['compute', PRICES, '--no-header', '-c', 'close'], /column 'close': without a header, columns are numbers from 1 to 6/],
   [1, ['compute', PRICES, '--no-header', '-c', '7'], /column '7': without a header, columns are numbers from 1 to 6/],
   [1, ['compute', PRICES, '--no-header', '-c', '5'], /line 1, column 5: 'close' is not a number/],
-  [1, ['compute', csv('semi.csv', 'ts;close\n1;2\n')], /semi\.csv: column 'close' not found; available columns: ts;close/],
+  [1, ['compute', csv('semi.csv', 'ts;close\n1;2\n')], /semi\.csv: column 'close' not found; available columns: ts;close \(one column: is the delimiter right\? see --delimiter\)$/],
   // ---- input: values and records
   [1, ['compute', csv('abc.csv', 'ts,close\n1,100\n2,abc\n')], /abc\.csv: line 3, column close: 'abc' is not a number$/],
   [1, ['compute', csv('inf.csv', 'ts,close\n1,100\n2,1e999\n')], /line 3, column close: '1e999' is not a finite number/],

@@ -91,7 +91,18 @@ impl fmt::Display for CsvError {
                 "line {line}: {found} field{} where the header has {expected} (is the delimiter right? see --delimiter)",
                 if *found == 1 { "" } else { "s" }
             ),
-            CsvError::Column(e) => write!(f, "{e}"),
+            CsvError::Column(e) => {
+                write!(f, "{e}")?;
+                // A header read as one column that holds another delimiter: a ';' file read
+                // with ',' (or a tab-separated file with a '.csv' name).
+                if let crate::columns::MatchError::NotFound { available, .. } = e
+                    && let [only] = &available[..]
+                    && only.contains([',', ';', '\t', '|'])
+                {
+                    write!(f, " (one column: is the delimiter right? see --delimiter)")?;
+                }
+                Ok(())
+            }
             CsvError::NotANumber { line, column, text } => {
                 write!(f, "line {line}, column {column}: '{text}' is not a number")
             }

@@ -216,7 +216,7 @@ fn errors_name_their_line_and_what_was_wrong() {
         ),
         (
             "ts;close\n1;100\n",
-            "column 'close' not found; available columns: ts;close",
+            "column 'close' not found; available columns: ts;close (one column: is the delimiter right? see --delimiter)",
         ),
         (
             "ts,close\n1,\"100\n2,3\n",
