@@ -475,6 +475,13 @@ impl GroupedStream {
         exec.for_each(&mut rows, |(r, row)| {
             for &(s, e) in &spans {
                 let seg = &results[p * s + *r * (e - s)..p * s + (*r + 1) * (e - s)];
+                // A segment's rows are in increasing order: if its last is as far from its
+                // first as its length says, they are one run of the chunk (a stacked table).
+                let first = order[s] as usize;
+                if order[e - 1] as usize == first + (e - s - 1) {
+                    row[first..first + seg.len()].copy_from_slice(seg);
+                    continue;
+                }
                 for (k, &v) in seg.iter().enumerate() {
                     row[order[s + k] as usize] = v;
                 }
