@@ -4,6 +4,7 @@ pyarrow read and write. Each route does the same job as the trendflex command it
 
   python bench/peers.py <route> IN OUT
   python bench/peers.py check-parquet|check-arrow|check-csv OUT IN PERIOD [PERIOD ...]
+  python bench/peers.py check-groups OUT IN [PERIOD ...]
   python bench/peers.py make-input ROWS CSV [PARQUET]
   python bench/peers.py make-ohlc ROWS CSV
 """
@@ -181,16 +182,24 @@ def compute_pandas_groups(src, dst):
     d[["symbol", "timestamp", "trendflex_20"]].to_parquet(dst, compression="lz4", index=False)
 
 
-def check_groups(out, src):
-    """Our grouped Parquet against vector-ta run on every symbol alone, bit for bit."""
+def check_groups(out, src, *periods):
+    """Our grouped Parquet against vector-ta run on every symbol alone, bit for bit: period 20, or
+    the periods given (a symbol too short for a period must be all null there)."""
     import pandas as pd, pyarrow.parquet as pq, vector_ta
     d = pd.read_csv(src)
-    got = pq.read_table(out).column("trendflex_20").to_numpy(zero_copy_only=False)
-    want = d.groupby("symbol", sort=False)["close"].transform(lambda x: vector_ta.trendflex(x.to_numpy(), 20)).to_numpy()
-    same = (got.view(np.int64) == want.view(np.int64)) | (np.isnan(got) & np.isnan(want))
-    if not same.all():
-        i = int(np.argmin(same))
-        sys.exit(f"{out}: row {i}: {got[i]!r} but vector-ta per symbol gives {want[i]!r}")
+    table = pq.read_table(out)
+    for p in [int(x) for x in periods] or [20]:
+        got = table.column(f"trendflex_{p}").to_numpy(zero_copy_only=False)
+
+        def alone(x, p=p):
+            x = x.to_numpy()
+            return vector_ta.trendflex(x, p) if len(x) > p else np.full(len(x), np.nan)
+
+        want = d.groupby("symbol", sort=False)["close"].transform(alone).to_numpy()
+        same = (got.view(np.int64) == want.view(np.int64)) | (np.isnan(got) & np.isnan(want))
+        if not same.all():
+            i = int(np.argmin(same))
+            sys.exit(f"{out}: row {i}, period {p}: {got[i]!r} but vector-ta per symbol gives {want[i]!r}")
 
 
 ROUTES = {

@@ -280,6 +280,41 @@ section('groups', () => {
   return out
 })
 
+// ---------------------------------------------------------------- 5b. period grids over many groups
+section('grids', () => {
+  const shapes = opt.quick ? [[200, 1000], [2000, 100]] : [[2000, 1000], [20000, 100]]
+  const periods = ['5', '20', '99', '100', '230', '231']
+  const out = {}
+  for (const [symbols, rows] of shapes) {
+    const table = (layout) => {
+      const path = join(dir, `groups-${symbols}x${rows}-${layout}.csv`)
+      if (!existsSync(path)) execFileSync(PY, [PEERS, 'make-groups', String(symbols), String(rows), path, layout])
+      return path
+    }
+    const pq = (name) => join(dir, `grid-${symbols}x${rows}-${name}.parquet`)
+    const grid = (layout, name, ...how) => ours('batch', table(layout), '--periods', '5:231', ...how, '-o', pq(name))
+    const cmds = [
+      grid('stacked', 'stacked', '--group-by', 'symbol', '--keep', 'timestamp'),
+      grid('stacked', 'ungrouped', '--keep', 'symbol,timestamp'),
+      grid('interleaved', 'interleaved', '--group-by', 'symbol', '--keep', 'timestamp'),
+    ]
+    for (const [i, layout] of [[0, 'stacked'], [2, 'interleaved']]) {
+      timed(cmds[i])
+      execFileSync(PY, [PEERS, 'check-groups', pq(layout), table(layout), ...periods], { stdio: ['ignore', 'ignore', 'inherit'] })
+    }
+    log(`batch --periods 5:231, ${symbols} symbols x ${rows} rows: grouped stacked, the same rows ungrouped, grouped interleaved; alternated`)
+    const stats = alternate(cmds)
+    const ratio = (a, b) => median(stats[a].runs_s.map((t, k) => t / stats[b].runs_s[k]))
+    out[`${symbols}x${rows}`] = {
+      symbols,
+      rows_per_symbol: rows,
+      batch: stats,
+      ratios: { stacked_vs_ungrouped: ratio(0, 1), interleaved_vs_stacked: ratio(2, 0), rss_stacked_vs_ungrouped: stats[0].peak_rss_mb / stats[1].peak_rss_mb },
+    }
+  }
+  return out
+})
+
 // ---------------------------------------------------------------- 6. where the time goes
 section('profile', () => {
   const perfOk = spawnSync('perf', ['stat', '-e', 'task-clock', 'true'], { stdio: 'ignore' }).status === 0
@@ -367,6 +402,13 @@ function report(r) {
     md.push(`Median of per-round ratios: grouped / ungrouped ${f(g.ratios.grouped_vs_ungrouped)} (target <= 1.3), grouped / pandas ${f(g.ratios.grouped_vs_pandas)} (target <= 0.7), interleaved / stacked ${f(g.ratios.interleaved_vs_stacked)} (target <= 1.5).`, '')
     md.push(`Peak RSS at ${g.memory.rows.map((n) => n.toLocaleString('en')).join(' and ')} rows: stacked ${g.memory.stacked_mb.map((m) => f(m, 0)).join(' and ')} MB, interleaved ${g.memory.interleaved_mb.map((m) => f(m, 0)).join(' and ')} MB.`, '')
     md.push('`--partition-by symbol` (a dataset of one folder per symbol) against the same job to one file:', '', ...table, ...rows(g.partitioned), '')
+  }
+  if (r.grids) {
+    md.push('## Period grids over many groups (issue 20)', '', '`batch --periods 5:231` to Parquet, grouped (`--group-by symbol --keep timestamp`) on a stacked and an interleaved table, against the same rows ungrouped (`--keep symbol,timestamp`). Outputs checked against vector-ta run on every symbol alone first (periods 5, 20, 99, 100, 230, 231).', '')
+    for (const g of Object.values(r.grids)) {
+      md.push(`${g.symbols.toLocaleString('en')} symbols x ${g.rows_per_symbol.toLocaleString('en')} rows:`, '', ...table, ...rows(g.batch), '')
+      md.push(`Median of per-round ratios: grouped stacked / ungrouped ${f(g.ratios.stacked_vs_ungrouped)} (target <= 1.3), interleaved / stacked ${f(g.ratios.interleaved_vs_stacked)} (target <= 1.5); peak RSS stacked / ungrouped ${f(g.ratios.rss_stacked_vs_ungrouped)} (target <= 1.2).`, '')
+    }
   }
   if (r.profile?.percent_of_cpu_samples) {
     md.push('## Where the CPU time of the batch goes', '', `\`${r.profile.command}\` (all threads, user and kernel):`, '', '| part | % of samples |', '|---|---|', ...Object.entries(r.profile.percent_of_cpu_samples).sort((a, b) => b[1] - a[1]).map(([k, v]) => `| ${k} | ${f(v, 1)} |`), '')
