@@ -150,17 +150,16 @@ fn replayed(prices: &[f64], periods: &[usize], kernel: Kernel, flavor: Flavor) -
 impl Stream {
     /// The live stream, restored first if the group was dormant or lazy.
     fn wake(&mut self, periods: &[usize], kernel: Kernel, flavor: Flavor) -> &mut Series {
-        let saved = match self {
-            Stream::Live(_) => return self.live(),
-            Stream::Dormant(saved, _) => Some(std::mem::take(saved)),
-            Stream::Lazy(lazy) => Some(lazy.save_state()),
-            Stream::Prices(..) => None,
+        // Saved by a stream of these very periods and flavour: it restores.
+        let restored = |saved: &[u8]| {
+            group_series(periods, kernel, flavor, Some(saved))
+                .expect("a group's own state restores")
         };
-        let series = match (&*self, saved) {
-            (Stream::Prices(prices, _), _) => replayed(prices, periods, kernel, flavor),
-            // Saved by a stream of these very periods and flavour: it restores.
-            (_, saved) => group_series(periods, kernel, flavor, saved.as_deref())
-                .expect("a group's own state restores"),
+        let series = match &*self {
+            Stream::Live(_) => return self.live(),
+            Stream::Dormant(saved, _) => restored(saved),
+            Stream::Lazy(lazy) => restored(&lazy.save_state()),
+            Stream::Prices(prices, _) => replayed(prices, periods, kernel, flavor),
         };
         *self = Stream::Live(series);
         self.live()

@@ -490,7 +490,6 @@ fn next_constants_differ(file: &InputFile, from: &[KeepFrom]) -> bool {
         .any(|f| matches!(f, KeepFrom::Constant(i) if *i >= file.constants.len()))
 }
 
-/// An error about one of several inputs: its name first.
 /// A missing price under `--gaps error`, at `at` (its line or row), in `group` ("" when the
 /// input is one series).
 pub(crate) fn missing_price(at: &str, group: &str) -> Error {
@@ -504,6 +503,7 @@ pub(crate) fn missing_price(at: &str, group: &str) -> Error {
     })
 }
 
+/// An error about one of several inputs: its name first.
 fn in_file(name: &str, e: Error) -> Error {
     Error::Input(format!("{name}: {e}"))
 }
