@@ -70,13 +70,7 @@ fn parse_options(env: &Env, o: &OpenOptions) -> Result<SourceOptions> {
                     "ERR_DELIMITER",
                     format!(
                         "'{}' is not one single-byte character other than '\"', CR and LF (use ',', ';', '|', or \\t for a tab)",
-                        text.chars()
-                            .map(|c| if c.is_control() {
-                                c.escape_default().to_string()
-                            } else {
-                                c.to_string()
-                            })
-                            .collect::<String>()
+                        trendflex_csv::escape(text.as_bytes())
                     ),
                 ));
             }

@@ -42,9 +42,10 @@ export async function openInput(inputs: Inputs, o: InputOptions): Promise<InputS
   }
 }
 
+/** The input's own failures (ERR_INPUT, or the system's: ENOENT, EACCES, ...) are data errors,
+ * worded by the addon with the input's name. Other codes (an option the reader refuses) go on to
+ * `toCliError`, which knows which are usage errors. */
 function inputError(error: unknown): Error {
   const e = error as { code?: string; message?: string }
-  // An option the reader refuses is the caller's (`toCliError` names the flag).
-  if (e?.code === 'ERR_DELIMITER') return error as Error
-  return e?.code === 'ERR_INPUT' || e?.code?.startsWith('E') ? dataError(e.message ?? String(error)) : (error as Error)
+  return e?.code === 'ERR_INPUT' || /^E[A-Z]+$/.test(e?.code ?? '') ? dataError(e.message ?? String(error)) : (error as Error)
 }
