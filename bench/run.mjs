@@ -45,6 +45,14 @@ function input(rows) {
   return { csv, pq, mb: statSync(csv).size / 1e6 }
 }
 
+/** A table of `symbols` random walks of `rows` rows each (symbol, timestamp, close), `stacked` or
+ * `interleaved`, made once. */
+function groupsTable(symbols, rows, layout) {
+  const path = join(dir, `groups-${symbols}x${rows}-${layout}.csv`)
+  if (!existsSync(path)) execFileSync(PY, [PEERS, 'make-groups', String(symbols), String(rows), path, layout])
+  return path
+}
+
 const ours = (...args) => ({ label: `trendflex ${args.join(' ')}`, argv: [process.execPath, BIN, ...args] })
 const peer = (route, ...args) => ({ label: `python bench/peers.py ${route} ${args.join(' ')}`, argv: [PY, PEERS, route, ...args] })
 /** Builds a Rust example of the workspace (release) and returns its path. */
@@ -242,11 +250,7 @@ section('reader', () => {
 // ---------------------------------------------------------------- 5. long tables
 section('groups', () => {
   const [symbols, rows] = opt.quick ? [200, 2000] : [1000, 2000]
-  const table = (layout, n = rows) => {
-    const path = join(dir, `groups-${symbols}x${n}-${layout}.csv`)
-    if (!existsSync(path)) execFileSync(PY, [PEERS, 'make-groups', String(symbols), String(n), path, layout])
-    return path
-  }
+  const table = (layout, n = rows) => groupsTable(symbols, n, layout)
   const stacked = table('stacked')
   const interleaved = table('interleaved')
   const out = { symbols, rows_per_symbol: rows }
@@ -286,11 +290,7 @@ section('grids', () => {
   const periods = ['5', '20', '99', '100', '230', '231']
   const out = {}
   for (const [symbols, rows] of shapes) {
-    const table = (layout) => {
-      const path = join(dir, `groups-${symbols}x${rows}-${layout}.csv`)
-      if (!existsSync(path)) execFileSync(PY, [PEERS, 'make-groups', String(symbols), String(rows), path, layout])
-      return path
-    }
+    const table = (layout) => groupsTable(symbols, rows, layout)
     const pq = (name) => join(dir, `grid-${symbols}x${rows}-${name}.parquet`)
     const grid = (layout, name, ...how) => ours('batch', table(layout), '--periods', '5:231', ...how, '-o', pq(name))
     const cmds = [
