@@ -148,16 +148,28 @@ pub fn nan_validity(values: &[f64], n: usize, bitmaps: &mut [u8], stride: usize)
     }
     let one = |(row, bits): (&[f64], &mut [u8])| {
         bits.fill(0);
-        let mut nulls = 0u32;
-        for (byte, eight) in bits.iter_mut().zip(row.chunks(8)) {
+        // Eight values to a byte, written so that the compiler compares them eight at a time (a
+        // value-by-value loop was 9% of a grouped grid's samples).
+        let eights = row.chunks_exact(8);
+        let tail = eights.remainder();
+        let mut valid = 0u32;
+        for (byte, eight) in bits.iter_mut().zip(eights) {
             let mut b = 0u8;
             for (k, v) in eight.iter().enumerate() {
                 b |= u8::from(!v.is_nan()) << k;
             }
-            nulls += eight.len() as u32 - b.count_ones();
             *byte = b;
+            valid += b.count_ones();
         }
-        nulls
+        if !tail.is_empty() {
+            let mut b = 0u8;
+            for (k, v) in tail.iter().enumerate() {
+                b |= u8::from(!v.is_nan()) << k;
+            }
+            bits[row.len() / 8] = b;
+            valid += b.count_ones();
+        }
+        row.len() as u32 - valid
     };
     if n < 256 {
         // A live feed's few rows: not worth a hand-off to the pool.
@@ -281,6 +293,35 @@ mod tests {
         assert_eq!(nan_validity(&values, 5, &mut bits, 8), vec![3, 2]);
         assert_eq!(bits[0], 0b00101);
         assert_eq!(bits[8], 0b01110);
+    }
+
+    #[test]
+    fn nan_is_null_in_rows_of_any_length() {
+        // Rows of whole bytes and a tail, NaN at irregular places (any NaN payload).
+        for n in [8usize, 13, 300, 1000] {
+            let values: Vec<f64> = (0..3 * n)
+                .map(|i| match i % 7 {
+                    0 | 3 => f64::NAN,
+                    5 if i % 2 == 0 => -f64::NAN,
+                    _ => i as f64 - 5.0,
+                })
+                .collect();
+            let stride = n.div_ceil(64) * 8;
+            let mut bits = vec![0xa5u8; 3 * stride];
+            let nulls = nan_validity(&values, n, &mut bits, stride);
+            for r in 0..3 {
+                let row = &values[r * n..(r + 1) * n];
+                assert_eq!(nulls[r] as usize, row.iter().filter(|v| v.is_nan()).count());
+                for (i, v) in row.iter().enumerate() {
+                    let bit = bits[r * stride + i / 8] >> (i % 8) & 1;
+                    assert_eq!(bit == 1, !v.is_nan(), "n={n} row {r} value {i}");
+                }
+                // Padding bits past the row stay clear.
+                for i in n..stride * 8 {
+                    assert_eq!(bits[r * stride + i / 8] >> (i % 8) & 1, 0, "n={n} pad {i}");
+                }
+            }
+        }
     }
 }
 
