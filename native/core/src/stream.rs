@@ -262,6 +262,20 @@ impl TrendflexBatchStream {
         out: &mut [f64],
         row_stride: usize,
     ) -> Result<(), Error> {
+        let exec = self.exec.clone();
+        self.push_strided_on(&exec, prices, out, row_stride)
+    }
+
+    /// [`TrendflexBatchStream::push_strided`] on `exec`'s threads rather than the stream's own:
+    /// one of many groups, which runs alone on one thread when the groups share the cores, and on
+    /// all of them when it has a chunk's long run to itself.
+    pub(crate) fn push_strided_on(
+        &mut self,
+        exec: &Exec,
+        prices: &[f64],
+        out: &mut [f64],
+        row_stride: usize,
+    ) -> Result<(), Error> {
         let rows = self.periods.len();
         let needed = (rows - 1) * row_stride + prices.len();
         if row_stride < prices.len() || out.len() < needed {
@@ -275,7 +289,7 @@ impl TrendflexBatchStream {
         }
         self.seen.add(prices);
         self.units
-            .push(&self.exec, prices, &mut out[..needed], row_stride);
+            .push(exec, prices, &mut out[..needed], row_stride);
         Ok(())
     }
 
