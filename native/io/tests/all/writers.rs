@@ -180,6 +180,75 @@ fn parquet_round_trips_with_metadata_one_row_group_per_batch() {
     }
 }
 
+/// A grouped grid's columns: each group's first rows null (its warm-up), in long runs that the
+/// writer hands to arrow-rs piece by piece, and a column whose nulls are too scattered for that.
+/// Values, nulls and statistics read back as written, whichever way they were written.
+#[test]
+fn parquet_columns_with_long_null_runs_read_back_exactly() {
+    let n = 6000usize;
+    let value = |i: usize| ((i as f64) * 0.37).sin() * 1e3 + i as f64 * 1e-3;
+    // Groups of 1,000 rows, the first `warm` of each null; the last group cut short, null to the end.
+    let runs = |warm: usize| {
+        Float64Array::from_iter((0..n).map(|i| {
+            let at = i % 1000;
+            (at >= warm && i < 5500).then(|| match i {
+                777 => f64::NAN,
+                1234 => -0.0,
+                _ => value(i),
+            })
+        }))
+    };
+    let scattered = Float64Array::from_iter((0..n).map(|i| (i % 3 != 0).then(|| value(i))));
+    // A column that starts valid: its first null run comes after values.
+    let late =
+        Float64Array::from_iter((0..n).map(|i| (!(2000..2400).contains(&i)).then(|| value(i))));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Float64, true),
+        Field::new("b", DataType::Float64, true),
+        Field::new("c", DataType::Float64, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![Arc::new(runs(230)), Arc::new(scattered), Arc::new(late)];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut file = tempfile::tempfile().unwrap();
+    let mut writer = Writer::new(schema, file.as_raw_fd(), &Options::default()).unwrap();
+    writer.write(&batch, false).unwrap();
+    let summary = writer.finish(vec![]).unwrap();
+    verify(&mut file, &summary).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let meta = builder.metadata().clone();
+    let got: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let got = concat(&got);
+    for c in 0..3 {
+        let (g, w) = (
+            got.column(c).as_primitive::<Float64Type>(),
+            batch.column(c).as_primitive::<Float64Type>(),
+        );
+        assert_eq!(g.nulls(), w.nulls(), "column {c} validity");
+        for i in (0..n).filter(|&i| w.is_valid(i)) {
+            assert_eq!(
+                g.value(i).to_bits(),
+                w.value(i).to_bits(),
+                "column {c} row {i}"
+            );
+        }
+        // Statistics from the data itself: nulls counted, NaN left out of min and max.
+        let stats = meta.row_group(0).column(c).statistics().unwrap();
+        assert_eq!(
+            stats.null_count_opt(),
+            Some(w.null_count() as u64),
+            "column {c} nulls"
+        );
+        let present = || w.iter().flatten().filter(|v| !v.is_nan());
+        let (lo, hi) = (
+            present().fold(f64::INFINITY, f64::min),
+            present().fold(f64::NEG_INFINITY, f64::max),
+        );
+        let bytes = |b: Option<&[u8]>| f64::from_le_bytes(b.unwrap().try_into().unwrap());
+        assert_eq!(bytes(stats.min_bytes_opt()), lo, "column {c} min");
+        assert_eq!(bytes(stats.max_bytes_opt()), hi, "column {c} max");
+    }
+}
+
 #[test]
 fn parquet_row_groups_gather_whole_batches() {
     let mut file = tempfile::tempfile().unwrap();
