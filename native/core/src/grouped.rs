@@ -112,65 +112,6 @@ impl Columns {
     }
 }
 
-/// The validity bitmaps [`GroupedStream::push_marked`] fills, and its counts of missing values.
-struct Marks<'a> {
-    bits: &'a mut [u8],
-    stride: usize,
-    nulls: &'a mut [u32],
-}
-
-impl Marks<'_> {
-    /// Marks the outputs of columns `cols` (ranges of the chunk's rows) in every period's row of
-    /// `out` (rows of `n`), the periods in parallel.
-    fn mark(&mut self, exec: &Exec, out: &[f64], n: usize, cols: &[(usize, usize)]) {
-        let mut rows: Vec<(&[f64], &mut [u8], &mut u32)> = out
-            .chunks(n.max(1))
-            .zip(self.bits.chunks_mut(self.stride))
-            .zip(self.nulls.iter_mut())
-            .map(|((row, bits), nulls)| (row, bits, nulls))
-            .collect();
-        exec.for_each(&mut rows, |(row, bits, nulls)| {
-            for &(from, to) in cols {
-                **nulls += mark(row, bits, from, to);
-            }
-        });
-    }
-}
-
-/// Sets bit `c` of `bits` (clear before) for each `c` in `from..to` where `row[c]` is not NaN;
-/// returns how many were NaN. Whole bytes take eight compares at once.
-fn mark(row: &[f64], bits: &mut [u8], from: usize, to: usize) -> u32 {
-    let mut nan = 0u32;
-    let mut one = |c: usize, bits: &mut [u8]| {
-        if row[c].is_nan() {
-            nan += 1;
-        } else {
-            bits[c / 8] |= 1 << (c % 8);
-        }
-    };
-    let head = from.next_multiple_of(8).min(to);
-    for c in from..head {
-        one(c, bits);
-    }
-    let whole = (to - head) / 8 * 8;
-    let mut valid = 0u32;
-    for (byte, eight) in bits[head / 8..(head + whole) / 8]
-        .iter_mut()
-        .zip(row[head..head + whole].chunks_exact(8))
-    {
-        let mut b = 0u8;
-        for (k, v) in eight.iter().enumerate() {
-            b |= u8::from(!v.is_nan()) << k;
-        }
-        *byte = b;
-        valid += b.count_ones();
-    }
-    for c in head + whole..to {
-        one(c, bits);
-    }
-    nan + (whole as u32 - valid)
-}
-
 const NONE: u32 = u32::MAX;
 
 /// Chunks of fewer rows are computed on the calling thread.
@@ -410,49 +351,6 @@ impl GroupedStream {
         prices: &mut [f64],
         out: &mut [f64],
     ) -> Result<(), GroupError> {
-        self.push_inner(ids, prices, out, None)
-    }
-
-    /// [`GroupedStream::push`], and the outputs' validity: bit `i` of period `r`'s bitmap
-    /// (`validity[r * stride..][..stride]`, Arrow's bit order) is set when output `i` has a value
-    /// (is not NaN); padding bits are clear. Returns each period's count of missing outputs.
-    /// A stacked group's outputs are checked right after they are computed, while they are still
-    /// in cache (a pass over the whole chunk afterwards read it all from memory again).
-    pub fn push_marked(
-        &mut self,
-        ids: &[u32],
-        prices: &mut [f64],
-        out: &mut [f64],
-        validity: &mut [u8],
-        stride: usize,
-    ) -> Result<Vec<u32>, GroupError> {
-        let p = self.periods.len();
-        assert!(
-            stride * 8 >= prices.len() && validity.len() >= p * stride,
-            "a bitmap of the chunk's rows per period"
-        );
-        validity[..p * stride].fill(0);
-        let mut nulls = vec![0u32; p];
-        self.push_inner(
-            ids,
-            prices,
-            out,
-            Some(Marks {
-                bits: &mut validity[..p * stride],
-                stride,
-                nulls: &mut nulls,
-            }),
-        )?;
-        Ok(nulls)
-    }
-
-    fn push_inner(
-        &mut self,
-        ids: &[u32],
-        prices: &mut [f64],
-        out: &mut [f64],
-        mut marks: Option<Marks<'_>>,
-    ) -> Result<(), GroupError> {
         let n = prices.len();
         let p = self.periods.len();
         assert_eq!(ids.len(), n, "one group id per price");
@@ -565,19 +463,13 @@ impl GroupedStream {
         // groups): written straight into the chunk's rows on all the threads, one group after
         // another, rather than into a segment that is then copied back (3.6 GB of copies for 2,000 groups x
         // 1,000 rows of `5:231`).
-        let mut marked: Vec<(usize, usize)> = Vec::new();
         for w in work.iter_mut().filter(|w| w.strided && w.gap.is_none()) {
             let g = w.group.as_mut().expect("every present group has a state");
             if let Stream::Live(Series::Many(series)) = &mut g.stream {
                 let first = self.order[w.start] as usize;
-                let cols = (first, first + w.prices.len());
                 // Lengths match by construction (the run ends inside the chunk's rows), so the
                 // stream cannot refuse.
                 let _ = series.push_strided_on(exec, w.prices, &mut out[first..], n);
-                if let Some(m) = marks.as_mut() {
-                    m.mark(exec, out, n, &[cols]);
-                    marked.push(cols);
-                }
             }
         }
         exec.for_each(&mut work, |w| {
@@ -610,37 +502,15 @@ impl GroupedStream {
         if let Some(e) = gap {
             return Err(e);
         }
-        if !spans.is_empty() {
-            self.scatter(exec, &spans, out, n);
+        if spans.is_empty() {
+            return Ok(());
         }
-        if let Some(m) = marks.as_mut() {
-            // The columns not checked yet: around the stacked groups' runs.
-            marked.sort_unstable();
-            let mut rest = Vec::with_capacity(marked.len() + 1);
-            let mut at = 0;
-            for &(from, to) in &marked {
-                if from > at {
-                    rest.push((at, from));
-                }
-                at = to;
-            }
-            if at < n {
-                rest.push((at, n));
-            }
-            m.mark(exec, out, n, &rest);
-        }
-        Ok(())
-    }
-
-    /// Copies the segments `spans` (of the gathered rows) from the results to their rows.
-    fn scatter(&self, exec: &Exec, spans: &[(usize, usize)], out: &mut [f64], n: usize) {
-        let p = self.periods.len();
-        // Each period's output row is a disjoint slice, filled from every segment.
+        // Scatter: each period's output row is a disjoint slice, filled from every segment.
         let (order, results) = (&self.order, &self.results);
         let mut rows: Vec<(usize, &mut [f64])> =
             out.chunks_mut(n.max(1)).enumerate().take(p).collect();
         exec.for_each(&mut rows, |(r, row)| {
-            for &(s, e) in spans {
+            for &(s, e) in &spans {
                 let seg = &results[p * s + *r * (e - s)..p * s + (*r + 1) * (e - s)];
                 // A segment's rows are in increasing order: if its last is as far from its
                 // first as its length says, they are one run of the chunk (a stacked table).
@@ -654,6 +524,7 @@ impl GroupedStream {
                 }
             }
         });
+        Ok(())
     }
 
     /// The groups that cannot give every period a value, each with its first failing check
@@ -669,43 +540,5 @@ impl GroupedStream {
                 })
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mark;
-
-    /// Ranges that start and end anywhere in a byte, pieced together, mark what one value at a
-    /// time says, and count the NaNs (of any payload).
-    #[test]
-    fn marks_ranges_that_start_and_end_anywhere() {
-        let row: Vec<f64> = (0..203)
-            .map(|i| match i % 7 {
-                0 | 3 => f64::NAN,
-                5 if i % 2 == 0 => -f64::NAN,
-                _ => i as f64 - 5.0,
-            })
-            .collect();
-        for cuts in [
-            vec![0, 203],
-            vec![0, 3, 8, 9, 64, 70, 203],
-            vec![0, 1, 2, 17, 200, 203],
-        ] {
-            let mut bits = vec![0u8; 32];
-            let nan: u32 = cuts
-                .windows(2)
-                .map(|w| mark(&row, &mut bits, w[0], w[1]))
-                .sum();
-            assert_eq!(nan as usize, row.iter().filter(|v| v.is_nan()).count());
-            for i in 0..bits.len() * 8 {
-                let bit = bits[i / 8] >> (i % 8) & 1 == 1;
-                assert_eq!(
-                    bit,
-                    i < row.len() && !row[i].is_nan(),
-                    "cuts {cuts:?}, bit {i}"
-                );
-            }
-        }
     }
 }
