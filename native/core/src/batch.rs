@@ -120,6 +120,100 @@ impl Units {
             }
         }
     }
+
+    /// [`Units::push`], and each row's validity marked in `marks` as soon as a unit has written
+    /// its rows, while they are in its core's cache.
+    pub fn push_marked(
+        &mut self,
+        exec: &Exec,
+        prices: &[f64],
+        out: &mut [f64],
+        stride: usize,
+        marks: &mut Marks<'_>,
+    ) {
+        let n = prices.len();
+        let at = marks.at;
+        let mark_rows = |rows: &mut [f64], bits: &mut [u8], nulls: &mut [u32], bytes: usize| {
+            for (j, (nulls, bits)) in nulls.iter_mut().zip(bits.chunks_mut(bytes)).enumerate() {
+                *nulls += mark(&rows[j * stride..j * stride + n], bits, at);
+            }
+        };
+        let bytes = marks.stride;
+        match self {
+            Units::Scalar(states) => {
+                let per = 1;
+                let mut units: Vec<_> = states
+                    .iter_mut()
+                    .zip(marks.bits.chunks_mut(per * bytes))
+                    .zip(marks.nulls.chunks_mut(per))
+                    .map(|((u, b), c)| (u, b, c))
+                    .collect();
+                exec.for_each_rows(&mut units, per, out, stride, |(st, bits, nulls), rows| {
+                    st.run(prices, &mut rows[..n]);
+                    mark_rows(rows, bits, nulls, bytes);
+                })
+            }
+            Units::Groups(kernel, groups) => {
+                let kernel = *kernel;
+                let per = kernel.lanes();
+                let mut units: Vec<_> = groups
+                    .iter_mut()
+                    .zip(marks.bits.chunks_mut(per * bytes))
+                    .zip(marks.nulls.chunks_mut(per))
+                    .map(|((u, b), c)| (u, b, c))
+                    .collect();
+                exec.for_each_rows(&mut units, per, out, stride, |(g, bits, nulls), rows| {
+                    run_group(kernel, g, prices, rows, stride);
+                    mark_rows(rows, bits, nulls, bytes);
+                })
+            }
+        }
+    }
+}
+
+/// Validity bitmaps to fill while computing: bit `at + i` of period `r`'s bitmap
+/// (`bits[r * stride..][..stride]`, Arrow's bit order, clear before) is set when output `i` is
+/// not NaN, and `nulls[r]` counts the NaNs.
+pub(crate) struct Marks<'a> {
+    pub bits: &'a mut [u8],
+    pub stride: usize,
+    pub nulls: &'a mut [u32],
+    pub at: usize,
+}
+
+/// Sets bit `at + i` of `bits` (clear before) for each value `i` of `values` that is not NaN;
+/// returns how many were NaN. Whole bytes take eight compares at once.
+pub(crate) fn mark(values: &[f64], bits: &mut [u8], at: usize) -> u32 {
+    let (from, to) = (at, at + values.len());
+    let mut nan = 0u32;
+    let mut one = |c: usize, bits: &mut [u8]| {
+        if values[c - at].is_nan() {
+            nan += 1;
+        } else {
+            bits[c / 8] |= 1 << (c % 8);
+        }
+    };
+    let head = from.next_multiple_of(8).min(to);
+    for c in from..head {
+        one(c, bits);
+    }
+    let whole = (to - head) / 8 * 8;
+    let mut valid = 0u32;
+    for (byte, eight) in bits[head / 8..(head + whole) / 8]
+        .iter_mut()
+        .zip(values[head - at..head - at + whole].chunks_exact(8))
+    {
+        let mut b = 0u8;
+        for (k, v) in eight.iter().enumerate() {
+            b |= u8::from(!v.is_nan()) << k;
+        }
+        *byte = b;
+        valid += b.count_ones();
+    }
+    for c in head + whole..to {
+        one(c, bits);
+    }
+    nan + (whole as u32 - valid)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -222,6 +316,44 @@ impl Exec {
                     .zip(out.par_chunks_mut(span))
                     .for_each(|(u, o)| f(u, o))
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mark;
+
+    /// Runs that start and end anywhere in a byte, pieced together, mark what one value at a
+    /// time says, and count the NaNs (of any payload).
+    #[test]
+    fn marks_runs_that_start_and_end_anywhere() {
+        let row: Vec<f64> = (0..203)
+            .map(|i| match i % 7 {
+                0 | 3 => f64::NAN,
+                5 if i % 2 == 0 => -f64::NAN,
+                _ => i as f64 - 5.0,
+            })
+            .collect();
+        for cuts in [
+            vec![0, 203],
+            vec![0, 3, 8, 9, 64, 70, 203],
+            vec![0, 1, 2, 17, 200, 203],
+        ] {
+            let mut bits = vec![0u8; 32];
+            let nan: u32 = cuts
+                .windows(2)
+                .map(|w| mark(&row[w[0]..w[1]], &mut bits, w[0]))
+                .sum();
+            assert_eq!(nan as usize, row.iter().filter(|v| v.is_nan()).count());
+            for i in 0..bits.len() * 8 {
+                let bit = bits[i / 8] >> (i % 8) & 1 == 1;
+                assert_eq!(
+                    bit,
+                    i < row.len() && !row[i].is_nan(),
+                    "cuts {cuts:?}, bit {i}"
+                );
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use trendflex_core::gaps::GapMode;
 use trendflex_core::{Flavor, GroupError, GroupedStream, Kernel};
 
 use crate::Error;
-use crate::groups::{GroupKeys, LastRows, nan_validity};
+use crate::groups::{GroupKeys, LastRows};
 use crate::pipeline::{Failure, Rows, Step};
 use crate::readers::missing_price;
 use crate::state::{Belongs, JobState, StateError};
@@ -222,18 +222,21 @@ impl Step for Groups {
         open.last
             .update(&self.ids, kept, open.keys.len())
             .map_err(Failure::Input)?;
-        if let Err(GroupError::Gap { group, row }) = self.stream.push(&self.ids, rows.prices, out) {
-            return Err(Failure::Input(missing_price(
-                &at(row),
-                open.keys.name(group),
-            )));
-        }
-        self.rows += n as u64;
         validity.resize(stride * self.plan.periods.len(), 0);
-        Ok(nan_validity(out, n, validity, stride)
-            .into_iter()
-            .map(|c| c as usize)
-            .collect())
+        let nulls = match self
+            .stream
+            .push_marked(&self.ids, rows.prices, out, validity, stride)
+        {
+            Ok(nulls) => nulls,
+            Err(GroupError::Gap { group, row }) => {
+                return Err(Failure::Input(missing_price(
+                    &at(row),
+                    open.keys.name(group),
+                )));
+            }
+        };
+        self.rows += n as u64;
+        Ok(nulls.into_iter().map(|c| c as usize).collect())
     }
 
     /// Any group may still turn out short until the input ends; only `strict` must wait for it.

@@ -138,54 +138,6 @@ impl GroupKeys {
     }
 }
 
-/// Validity bitmaps of results where a missing value is NaN: for each of the `values.len() / n`
-/// rows of `n` values, bit `i` of its `stride`-byte bitmap is set when value `i` is not NaN.
-/// Returns each row's null count.
-pub fn nan_validity(values: &[f64], n: usize, bitmaps: &mut [u8], stride: usize) -> Vec<u32> {
-    use rayon::prelude::*;
-    if n == 0 {
-        return vec![0; values.len()];
-    }
-    let one = |(row, bits): (&[f64], &mut [u8])| {
-        bits.fill(0);
-        // Eight values to a byte, written so that the compiler compares them eight at a time (a
-        // value-by-value loop was 9% of a grouped grid's samples).
-        let eights = row.chunks_exact(8);
-        let tail = eights.remainder();
-        let mut valid = 0u32;
-        for (byte, eight) in bits.iter_mut().zip(eights) {
-            let mut b = 0u8;
-            for (k, v) in eight.iter().enumerate() {
-                b |= u8::from(!v.is_nan()) << k;
-            }
-            *byte = b;
-            valid += b.count_ones();
-        }
-        if !tail.is_empty() {
-            let mut b = 0u8;
-            for (k, v) in tail.iter().enumerate() {
-                b |= u8::from(!v.is_nan()) << k;
-            }
-            bits[row.len() / 8] = b;
-            valid += b.count_ones();
-        }
-        row.len() as u32 - valid
-    };
-    if n < 256 {
-        // A live feed's few rows: not worth a hand-off to the pool.
-        return values
-            .chunks(n)
-            .zip(bitmaps.chunks_mut(stride))
-            .map(one)
-            .collect();
-    }
-    values
-        .par_chunks(n)
-        .zip(bitmaps.par_chunks_mut(stride))
-        .map(one)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -273,55 +225,6 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(ts.iter().collect::<Vec<_>>(), vec![None, None, Some(50)]);
-    }
-
-    #[test]
-    fn nan_is_null() {
-        let values = [
-            1.0,
-            f64::NAN,
-            2.0,
-            f64::NAN,
-            f64::NAN,
-            f64::NAN,
-            3.0,
-            4.0,
-            5.0,
-            f64::NAN,
-        ];
-        let mut bits = vec![0xffu8; 16];
-        assert_eq!(nan_validity(&values, 5, &mut bits, 8), vec![3, 2]);
-        assert_eq!(bits[0], 0b00101);
-        assert_eq!(bits[8], 0b01110);
-    }
-
-    #[test]
-    fn nan_is_null_in_rows_of_any_length() {
-        // Rows of whole bytes and a tail, NaN at irregular places (any NaN payload).
-        for n in [8usize, 13, 300, 1000] {
-            let values: Vec<f64> = (0..3 * n)
-                .map(|i| match i % 7 {
-                    0 | 3 => f64::NAN,
-                    5 if i % 2 == 0 => -f64::NAN,
-                    _ => i as f64 - 5.0,
-                })
-                .collect();
-            let stride = n.div_ceil(64) * 8;
-            let mut bits = vec![0xa5u8; 3 * stride];
-            let nulls = nan_validity(&values, n, &mut bits, stride);
-            for r in 0..3 {
-                let row = &values[r * n..(r + 1) * n];
-                assert_eq!(nulls[r] as usize, row.iter().filter(|v| v.is_nan()).count());
-                for (i, v) in row.iter().enumerate() {
-                    let bit = bits[r * stride + i / 8] >> (i % 8) & 1;
-                    assert_eq!(bit == 1, !v.is_nan(), "n={n} row {r} value {i}");
-                }
-                // Padding bits past the row stay clear.
-                for i in n..stride * 8 {
-                    assert_eq!(bits[r * stride + i / 8] >> (i % 8) & 1, 0, "n={n} pad {i}");
-                }
-            }
-        }
     }
 }
 

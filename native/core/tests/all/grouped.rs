@@ -63,7 +63,25 @@ fn grouped(
         let ids: Vec<u32> = rows[start..end].iter().map(|r| r.0).collect();
         let mut prices: Vec<f64> = rows[start..end].iter().map(|r| r.1).collect();
         let mut chunk_out = vec![0.0; periods.len() * (end - start)];
-        s.push(&ids, &mut prices, &mut chunk_out).unwrap();
+        // Every chunk's validity, against the NaN-ness of its outputs (checked themselves
+        // against each group run alone); bitmaps start dirty, as a reused buffer does.
+        let stride = (end - start).div_ceil(64) * 8;
+        let mut bits = vec![0x5au8; periods.len() * stride];
+        let nulls = s
+            .push_marked(&ids, &mut prices, &mut chunk_out, &mut bits, stride)
+            .unwrap();
+        for (r, row) in chunk_out.chunks(end - start).enumerate() {
+            let nan = row.iter().filter(|v| v.is_nan()).count();
+            assert_eq!(nulls[r] as usize, nan, "period row {r}: missing outputs");
+            for i in 0..stride * 8 {
+                let bit = bits[r * stride + i / 8] >> (i % 8) & 1 == 1;
+                assert_eq!(
+                    bit,
+                    i < row.len() && !row[i].is_nan(),
+                    "period row {r}, bit {i}"
+                );
+            }
+        }
         for r in 0..periods.len() {
             out[r * n + start..r * n + end]
                 .copy_from_slice(&chunk_out[r * (end - start)..(r + 1) * (end - start)]);
