@@ -505,8 +505,8 @@ impl GroupedStream {
         });
         // A group's run that is one run of the chunk's rows, of many periods (a stacked table's
         // groups): written straight into the chunk's rows on all the threads, one group after
-        // another, rather than into a segment that is then copied back (3.6 GB of copies for 2,000 groups x
-        // 1,000 rows of `5:231`).
+        // another, rather than into a segment that is then copied back (3.6 GB of copies for
+        // 2,000 groups x 1,000 rows of `5:231`).
         let mut marked: Vec<(usize, usize)> = Vec::new();
         for w in work.iter_mut().filter(|w| w.strided && w.gap.is_none()) {
             let g = w.group.as_mut().expect("every present group has a state");

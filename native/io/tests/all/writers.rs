@@ -187,7 +187,8 @@ fn parquet_round_trips_with_metadata_one_row_group_per_batch() {
 fn parquet_columns_with_long_null_runs_read_back_exactly() {
     let n = 6000usize;
     let value = |i: usize| ((i as f64) * 0.37).sin() * 1e3 + i as f64 * 1e-3;
-    // Groups of 1,000 rows, the first `warm` of each null; the last group cut short, null to the end.
+    // Groups of 1,000 rows, the first `warm` of each null; the last group cut short, null to the
+    // end.
     let runs = |warm: usize| {
         Float64Array::from_iter((0..n).map(|i| {
             let at = i % 1000;
