@@ -141,35 +141,32 @@ impl Units {
         let bytes = marks.stride;
         match self {
             Units::Scalar(states) => {
-                let per = 1;
-                let mut units: Vec<_> = states
-                    .iter_mut()
-                    .zip(marks.bits.chunks_mut(per * bytes))
-                    .zip(marks.nulls.chunks_mut(per))
-                    .map(|((u, b), c)| (u, b, c))
-                    .collect();
-                exec.for_each_rows(&mut units, per, out, stride, |(st, bits, nulls), rows| {
+                let mut units = marks.per_unit(states, 1);
+                exec.for_each_rows(&mut units, 1, out, stride, |(st, bits, nulls), rows| {
                     st.run(prices, &mut rows[..n]);
                     mark_rows(rows, bits, nulls, bytes);
                 })
             }
             Units::Groups(kernel, groups) => {
                 let kernel = *kernel;
-                let per = kernel.lanes();
-                let mut units: Vec<_> = groups
-                    .iter_mut()
-                    .zip(marks.bits.chunks_mut(per * bytes))
-                    .zip(marks.nulls.chunks_mut(per))
-                    .map(|((u, b), c)| (u, b, c))
-                    .collect();
-                exec.for_each_rows(&mut units, per, out, stride, |(g, bits, nulls), rows| {
-                    run_group(kernel, g, prices, rows, stride);
-                    mark_rows(rows, bits, nulls, bytes);
-                })
+                let mut units = marks.per_unit(groups, kernel.lanes());
+                exec.for_each_rows(
+                    &mut units,
+                    kernel.lanes(),
+                    out,
+                    stride,
+                    |(g, bits, nulls), rows| {
+                        run_group(kernel, g, prices, rows, stride);
+                        mark_rows(rows, bits, nulls, bytes);
+                    },
+                )
             }
         }
     }
 }
+
+/// A unit's share of the marks: its rows' bitmaps and null counts.
+type UnitMarks<'a, U> = (&'a mut U, &'a mut [u8], &'a mut [u32]);
 
 /// Validity bitmaps to fill while computing: bit `at + i` of period `r`'s bitmap
 /// (`bits[r * stride..][..stride]`, Arrow's bit order, clear before) is set when output `i` is
@@ -179,6 +176,19 @@ pub(crate) struct Marks<'a> {
     pub stride: usize,
     pub nulls: &'a mut [u32],
     pub at: usize,
+}
+
+impl Marks<'_> {
+    /// Each of `units` (of `per` rows each, the last maybe fewer) with its rows' bitmaps and
+    /// null counts.
+    fn per_unit<'u, U>(&'u mut self, units: &'u mut [U], per: usize) -> Vec<UnitMarks<'u, U>> {
+        units
+            .iter_mut()
+            .zip(self.bits.chunks_mut(per * self.stride))
+            .zip(self.nulls.chunks_mut(per))
+            .map(|((u, b), c)| (u, b, c))
+            .collect()
+    }
 }
 
 /// Sets bit `at + i` of `bits` (clear before) for each value `i` of `values` that is not NaN;

@@ -5,10 +5,9 @@
 //! 13,824-row batch, 5M rows x 228 columns grew the writer by 107 MB.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
-
-use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
