@@ -559,7 +559,8 @@ impl GroupedStream {
         if !spans.is_empty() {
             self.scatter(exec, &spans, out, n);
         }
-        if let Some(m) = marks {
+        // A chunk of stacked groups' runs only is marked already: no pass over its rows.
+        if let Some(m) = marks.filter(|_| marked.iter().map(|(f, t)| t - f).sum::<usize>() < n) {
             // The columns not marked yet: around the stacked groups' runs.
             marked.sort_unstable();
             let mut rest = Vec::with_capacity(marked.len() + 1);
