@@ -1,8 +1,8 @@
 //! Where the complete records of the bytes read so far end, found exactly before they are parsed,
 //! so that parsing can be cut into blocks that start at a record (on any thread) and give what one
-//! pass would. Text without quotes ends a record at every line end (`memchr`, SIMD); with quotes,
-//! the scan follows csv_core's quoting byte by byte ([`Quoting`]): a line end ends a record
-//! unless it is inside a quoted field.
+//! pass would. Text without quotes ends a record at every line end (`memchr`, SIMD); up to the
+//! last quote, the scan follows csv_core's quoting byte by byte ([`Quoting`]): a line end ends a
+//! record unless it is inside a quoted field.
 
 use crate::split::Quoting;
 
@@ -34,42 +34,63 @@ impl Cutter {
     /// grows between calls, until [`Cutter::consume`]). Returns where its complete records end.
     pub fn scan(&mut self, bytes: &[u8]) -> usize {
         let from = self.scanned;
-        let rest = &bytes[from..];
-        if rest.is_empty() {
+        if from == bytes.len() {
             return self.end;
         }
-        let outside = matches!(self.quoting, Quoting::FieldStart | Quoting::Unquoted);
-        if outside && memchr::memchr(b'"', rest).is_none() {
-            if let Some(i) = memchr::memrchr2(b'\n', b'\r', rest) {
-                let end = from + i + 1;
-                // Marks: the first line end at or after each stride.
-                let mut at = (self.last_mark() + self.stride).max(from);
-                while at < end {
-                    match memchr::memchr2(b'\n', b'\r', &bytes[at..end]) {
-                        Some(j) => {
-                            self.marks.push(at + j + 1);
-                            at += j + 1 + self.stride;
-                        }
-                        None => break,
-                    }
-                }
-                self.end = end;
+        // Byte by byte as far as the last quote; after it no quote is left to change the state,
+        // and the record ends are found by searching. A quoted header, as pyarrow writes it,
+        // sends only its own bytes down the slow path, not the whole first piece read.
+        let at = match memchr::memrchr(b'"', &bytes[from..]) {
+            Some(q) => {
+                self.follow_quotes(&bytes[..from + q + 1], from);
+                from + q + 1
             }
-            self.quoting = Quoting::after_unquoted(rest[rest.len() - 1], self.delimiter);
-        } else {
-            for (i, &b) in rest.iter().enumerate() {
-                if (b == b'\n' || b == b'\r') && self.quoting != Quoting::Quoted {
-                    let end = from + i + 1;
-                    if end >= self.last_mark() + self.stride {
-                        self.marks.push(end);
-                    }
-                    self.end = end;
-                }
-                self.quoting = self.quoting.next(b, self.delimiter);
-            }
+            None => from,
+        };
+        // Inside a quoted field that no later quote closes: no record ends here. Otherwise, what
+        // follows is outside quotes (after a closing quote, its next byte acts as unquoted).
+        if self.quoting != Quoting::Quoted && at < bytes.len() {
+            self.unquoted(bytes, at);
         }
         self.scanned = bytes.len();
         self.end
+    }
+
+    /// Follows the quoting of `bytes[from..]` byte by byte, noting every record end.
+    fn follow_quotes(&mut self, bytes: &[u8], from: usize) {
+        for (i, &b) in bytes[from..].iter().enumerate() {
+            if (b == b'\n' || b == b'\r') && self.quoting != Quoting::Quoted {
+                let end = from + i + 1;
+                if end >= self.last_mark() + self.stride {
+                    self.marks.push(end);
+                }
+                self.end = end;
+            }
+            self.quoting = self.quoting.next(b, self.delimiter);
+        }
+    }
+
+    /// Notes the record ends of `bytes[from..]` (not empty), which holds no quote and starts
+    /// outside quotes (or just after a quote inside a quoted field, which then closed it): every
+    /// line end is one.
+    fn unquoted(&mut self, bytes: &[u8], from: usize) {
+        let rest = &bytes[from..];
+        if let Some(i) = memchr::memrchr2(b'\n', b'\r', rest) {
+            let end = from + i + 1;
+            // Marks: the first line end at or after each stride.
+            let mut at = (self.last_mark() + self.stride).max(from);
+            while at < end {
+                match memchr::memchr2(b'\n', b'\r', &bytes[at..end]) {
+                    Some(j) => {
+                        self.marks.push(at + j + 1);
+                        at += j + 1 + self.stride;
+                    }
+                    None => break,
+                }
+            }
+            self.end = end;
+        }
+        self.quoting = Quoting::after_unquoted(bytes[bytes.len() - 1], self.delimiter);
     }
 
     fn last_mark(&self) -> usize {
@@ -148,6 +169,55 @@ mod tests {
             for &m in &c.marks {
                 assert!(ends.contains(&m), "mark {m} is a record end");
             }
+        }
+    }
+
+    #[test]
+    fn random_texts_cut_where_a_byte_by_byte_follow_of_the_quotes_cuts_them() {
+        let mut seed = 0xC0FFEEu64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for case in 0..20_000 {
+            // Mostly plain text, quotes rare or dense, so that pieces start in every state.
+            let quotes = [0, 2, 30][case % 3];
+            let len = next(120);
+            let input: Vec<u8> = (0..len)
+                .map(|_| match next(100) {
+                    k if k < quotes => b'"',
+                    k if k < quotes + 15 => b',',
+                    k if k < quotes + 25 => b'\n',
+                    k if k < quotes + 30 => b'\r',
+                    _ => b'a',
+                })
+                .collect();
+            let ends = record_ends(&input);
+            let stride = 1 + next(8);
+            let mut c = Cutter::new(b',', stride);
+            let mut n = 0;
+            while n < input.len() {
+                n = (n + 1 + next(40)).min(input.len());
+                let want = ends.iter().rev().find(|&&e| e <= n).copied().unwrap_or(0);
+                assert_eq!(
+                    c.scan(&input[..n]),
+                    want,
+                    "{:?} at {n}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+            for pair in c.marks.windows(2) {
+                assert!(
+                    pair[1] >= pair[0] + stride,
+                    "marks {pair:?} closer than {stride}"
+                );
+            }
+            assert!(
+                c.marks.iter().all(|m| ends.contains(m)),
+                "marks are record ends"
+            );
         }
     }
 
