@@ -192,8 +192,14 @@ impl Marks<'_> {
 }
 
 /// Sets bit `at + i` of `bits` (clear before) for each value `i` of `values` that is not NaN;
-/// returns how many were NaN. Whole bytes take eight compares at once.
+/// returns how many were NaN. Whole bytes take eight compares at once (AVX2 where the CPU has
+/// it).
 pub(crate) fn mark(values: &[f64], bits: &mut [u8], at: usize) -> u32 {
+    mark_with(values, bits, at, crate::dispatch::simd_marks())
+}
+
+/// [`mark`], with AVX2 only if `simd` (which the CPU must then have).
+fn mark_with(values: &[f64], bits: &mut [u8], at: usize, simd: bool) -> u32 {
     let (from, to) = (at, at + values.len());
     let mut nan = 0u32;
     let mut one = |c: usize, bits: &mut [u8]| {
@@ -208,11 +214,26 @@ pub(crate) fn mark(values: &[f64], bits: &mut [u8], at: usize) -> u32 {
         one(c, bits);
     }
     let whole = (to - head) / 8 * 8;
-    let mut valid = 0u32;
-    for (byte, eight) in bits[head / 8..(head + whole) / 8]
-        .iter_mut()
-        .zip(values[head - at..head - at + whole].chunks_exact(8))
-    {
+    let (bytes, eights) = (
+        &mut bits[head / 8..(head + whole) / 8],
+        &values[head - at..head - at + whole],
+    );
+    let valid = match simd {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `simd` is set only where the CPU has AVX2 and POPCNT (`simd_marks`).
+        true => unsafe { crate::x86::avx2::not_nan_bits(eights, bytes) },
+        _ => not_nan_bits(eights, bytes),
+    };
+    for c in head + whole..to {
+        one(c, bits);
+    }
+    nan + (whole as u32 - valid)
+}
+
+/// The portable [`crate::x86::avx2::not_nan_bits`].
+fn not_nan_bits(values: &[f64], bits: &mut [u8]) -> u32 {
+    let mut valid = 0;
+    for (byte, eight) in bits.iter_mut().zip(values.chunks_exact(8)) {
         let mut b = 0u8;
         for (k, v) in eight.iter().enumerate() {
             b |= u8::from(!v.is_nan()) << k;
@@ -220,10 +241,7 @@ pub(crate) fn mark(values: &[f64], bits: &mut [u8], at: usize) -> u32 {
         *byte = b;
         valid += b.count_ones();
     }
-    for c in head + whole..to {
-        one(c, bits);
-    }
-    nan + (whole as u32 - valid)
+    valid
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -332,37 +350,44 @@ impl Exec {
 
 #[cfg(test)]
 mod tests {
-    use super::mark;
+    use super::mark_with;
 
     /// Runs that start and end anywhere in a byte, pieced together, mark what one value at a
-    /// time says, and count the NaNs (of any payload).
+    /// time says, and count the NaNs (of any payload, quiet or signalling), portably and with
+    /// AVX2 where the CPU has it. Infinities and -0.0 are values.
     #[test]
     fn marks_runs_that_start_and_end_anywhere() {
         let row: Vec<f64> = (0..203)
-            .map(|i| match i % 7 {
+            .map(|i| match i % 11 {
                 0 | 3 => f64::NAN,
                 5 if i % 2 == 0 => -f64::NAN,
+                6 => f64::from_bits(0x7FF0_0000_0000_0001), // signalling NaN
+                7 => [f64::INFINITY, f64::NEG_INFINITY, -0.0][i % 3],
                 _ => i as f64 - 5.0,
             })
             .collect();
-        for cuts in [
-            vec![0, 203],
-            vec![0, 3, 8, 9, 64, 70, 203],
-            vec![0, 1, 2, 17, 200, 203],
-        ] {
-            let mut bits = vec![0u8; 32];
-            let nan: u32 = cuts
-                .windows(2)
-                .map(|w| mark(&row[w[0]..w[1]], &mut bits, w[0]))
-                .sum();
-            assert_eq!(nan as usize, row.iter().filter(|v| v.is_nan()).count());
-            for i in 0..bits.len() * 8 {
-                let bit = bits[i / 8] >> (i % 8) & 1 == 1;
-                assert_eq!(
-                    bit,
-                    i < row.len() && !row[i].is_nan(),
-                    "cuts {cuts:?}, bit {i}"
-                );
+        let paths = [false, crate::dispatch::simd_marks()];
+        println!(
+            "marks tested: portable{}",
+            if paths[1] { ", avx2" } else { "" }
+        );
+        for simd in paths {
+            for cuts in [
+                vec![0, 203],
+                vec![0, 3, 8, 9, 64, 70, 203],
+                vec![0, 1, 2, 17, 200, 203],
+            ] {
+                let mut bits = vec![0u8; 32];
+                let nan: u32 = cuts
+                    .windows(2)
+                    .map(|w| mark_with(&row[w[0]..w[1]], &mut bits, w[0], simd))
+                    .sum();
+                assert_eq!(nan as usize, row.iter().filter(|v| v.is_nan()).count());
+                for i in 0..bits.len() * 8 {
+                    let bit = bits[i / 8] >> (i % 8) & 1 == 1;
+                    let want = i < row.len() && !row[i].is_nan();
+                    assert_eq!(bit, want, "simd {simd}, cuts {cuts:?}, bit {i}");
+                }
             }
         }
     }

@@ -82,6 +82,8 @@ struct Cpu {
     avx2: bool,
     fma: bool,
     avx512f: bool,
+    /// For the validity bitmaps' AVX2 path, with `avx2`.
+    popcnt: bool,
 }
 
 fn cpu() -> Cpu {
@@ -93,6 +95,7 @@ fn cpu() -> Cpu {
                 avx2: std::arch::is_x86_feature_detected!("avx2"),
                 fma: std::arch::is_x86_feature_detected!("fma"),
                 avx512f: std::arch::is_x86_feature_detected!("avx512f"),
+                popcnt: std::arch::is_x86_feature_detected!("popcnt"),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -101,6 +104,7 @@ fn cpu() -> Cpu {
                 avx2: false,
                 fma: false,
                 avx512f: false,
+                popcnt: false,
             }
         }
     })
@@ -119,6 +123,12 @@ pub fn missing_feature(kernel: Kernel) -> Option<&'static str> {
             "avx512f" => !cpu.avx512f,
             _ => true,
         })
+}
+
+/// Whether validity bitmaps are built with AVX2 (`crate::x86::avx2::not_nan_bits`).
+pub(crate) fn simd_marks() -> bool {
+    let cpu = cpu();
+    cpu.avx2 && cpu.popcnt
 }
 
 /// The CPU features relevant to kernel choice that this CPU has, e.g. `["avx2", "fma"]`.

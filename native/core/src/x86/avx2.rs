@@ -120,3 +120,30 @@ pub(crate) unsafe fn group(g: &mut LaneGroup, prices: &[f64], out: &mut [f64], s
     // SAFETY: AVX2 and FMA exist (caller's contract); the lane count is checked inside.
     unsafe { g.push::<Avx2>(prices, out, stride) }
 }
+
+/// Byte `i` of `bits` gets bit `k` set where `values[8 * i + k]` is not NaN (all eight bits of
+/// every byte are written); returns how many bits were set. `values` holds at least
+/// `8 * bits.len()` values.
+///
+/// # Safety
+/// The CPU must have AVX2 and POPCNT.
+#[target_feature(enable = "avx2,popcnt")]
+pub(crate) unsafe fn not_nan_bits(values: &[f64], bits: &mut [u8]) -> u32 {
+    let mut valid = 0;
+    for (byte, eight) in bits.iter_mut().zip(values.chunks_exact(8)) {
+        // SAFETY: `eight` holds 8 readable f64 (two unaligned loads of 4).
+        let (lo, hi) = unsafe {
+            (
+                _mm256_loadu_pd(eight.as_ptr()),
+                _mm256_loadu_pd(eight.as_ptr().add(4)),
+            )
+        };
+        // A value is ordered with itself unless it is NaN.
+        let lo = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_ORD_Q>(lo, lo));
+        let hi = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_ORD_Q>(hi, hi));
+        let b = (lo | hi << 4) as u8;
+        *byte = b;
+        valid += b.count_ones();
+    }
+    valid
+}
