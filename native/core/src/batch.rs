@@ -165,6 +165,91 @@ impl Units {
     }
 }
 
+/// One series' run for [`push_runs`]: its units, its prices, and the first column of the output
+/// they are written to.
+pub(crate) struct Run<'a> {
+    pub units: &'a mut Units,
+    pub prices: &'a [f64],
+    pub first: usize,
+}
+
+/// One unit of one run, in [`push_runs`].
+enum RunUnit<'a> {
+    Scalar(&'a mut ScalarState),
+    Group(Kernel, &'a mut LaneGroup),
+}
+
+/// The units of every run at one unit index (so the same rows of the output), with those rows'
+/// bitmaps and null counts when marking.
+type UnitRuns<'a> = (
+    Vec<(RunUnit<'a>, &'a [f64], usize)>,
+    Option<(&'a mut [u8], &'a mut [u32])>,
+);
+
+/// Pushes several series' runs, each into its own columns of `out`: run `s`'s row `r`, output
+/// `i` goes to `out[r * stride + first + i]`. The threads are handed the work once for all the
+/// runs, each taking some units (rows of the output) and running them for every series; pushing
+/// one series after another would fork and join once per series. Every series has the same
+/// periods and kernel (so the same units); with `marks`, each output's validity is marked as
+/// its unit writes it (the marks' own `at` is not used: each run is marked from its `first`).
+pub(crate) fn push_runs(
+    exec: &Exec,
+    runs: &mut [Run<'_>],
+    out: &mut [f64],
+    stride: usize,
+    marks: Option<&mut Marks<'_>>,
+) {
+    let (per, count) = match runs.first().map(|r| &*r.units) {
+        None => return,
+        Some(Units::Scalar(states)) => (1, states.len()),
+        Some(Units::Groups(kernel, groups)) => (kernel.lanes(), groups.len()),
+    };
+    let mut by_unit: Vec<UnitRuns<'_>> = (0..count)
+        .map(|_| (Vec::with_capacity(runs.len()), None))
+        .collect();
+    for run in runs.iter_mut() {
+        let (prices, first) = (run.prices, run.first);
+        let units: Vec<RunUnit<'_>> = match &mut *run.units {
+            Units::Scalar(states) => states.iter_mut().map(RunUnit::Scalar).collect(),
+            Units::Groups(kernel, groups) => {
+                let kernel = *kernel;
+                groups
+                    .iter_mut()
+                    .map(|g| RunUnit::Group(kernel, g))
+                    .collect()
+            }
+        };
+        assert_eq!(units.len(), count, "every series has the same periods");
+        for (slot, unit) in by_unit.iter_mut().zip(units) {
+            slot.0.push((unit, prices, first));
+        }
+    }
+    let bytes = marks.as_ref().map_or(0, |m| m.stride);
+    if let Some(m) = marks {
+        let (bits, nulls) = (m.bits.chunks_mut(per * bytes), m.nulls.chunks_mut(per));
+        for (slot, share) in by_unit.iter_mut().zip(bits.zip(nulls)) {
+            slot.1 = Some(share);
+        }
+    }
+    exec.for_each_rows(&mut by_unit, per, out, stride, |(units, marks), rows| {
+        for (unit, prices, first) in units.iter_mut() {
+            let (first, n) = (*first, prices.len());
+            match unit {
+                RunUnit::Scalar(st) => st.run(prices, &mut rows[first..first + n]),
+                RunUnit::Group(kernel, g) => {
+                    run_group(*kernel, g, prices, &mut rows[first..], stride)
+                }
+            }
+            if let Some((bits, nulls)) = marks {
+                for (j, (nulls, bits)) in nulls.iter_mut().zip(bits.chunks_mut(bytes)).enumerate() {
+                    let from = j * stride + first;
+                    *nulls += mark(&rows[from..from + n], bits, first);
+                }
+            }
+        }
+    });
+}
+
 /// A unit's share of the marks: its rows' bitmaps and null counts.
 type UnitMarks<'a, U> = (&'a mut U, &'a mut [u8], &'a mut [u32]);
 

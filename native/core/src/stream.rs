@@ -306,6 +306,14 @@ impl TrendflexBatchStream {
         Ok(())
     }
 
+    /// Counts `prices` as pushed and lends the units that compute them, for
+    /// [`crate::batch::push_runs`], which pushes many streams' runs with one hand-over to the
+    /// threads.
+    pub(crate) fn lend_units(&mut self, prices: &[f64]) -> &mut Units {
+        self.seen.add(prices);
+        &mut self.units
+    }
+
     /// Checks the whole series pushed so far against the error table, naming the first period
     /// (in row order) that has too few valid prices.
     pub fn finish(&self) -> Result<(), Error> {
