@@ -204,6 +204,23 @@ pub(crate) fn push_runs(
         Some(Units::Scalar(states)) => (1, states.len()),
         Some(Units::Groups(kernel, groups)) => (kernel.lanes(), groups.len()),
     };
+    // Every unit gets its rows, and every run fits in a row: a short `out` would silently leave
+    // units out (the zips below stop at the shortest).
+    assert!(
+        out.len() + per * stride > count * per * stride
+            && runs.iter().all(|r| r.first + r.prices.len() <= stride),
+        "every run inside the output's rows"
+    );
+    if let Some(m) = &marks {
+        assert!(
+            m.nulls.len().div_ceil(per) == count
+                && m.bits.len() >= m.nulls.len() * m.stride
+                && runs
+                    .iter()
+                    .all(|r| (r.first + r.prices.len()).div_ceil(8) <= m.stride),
+            "a bitmap per period, covering the outputs"
+        );
+    }
     let mut by_unit: Vec<UnitRuns<'_>> = (0..count)
         .map(|_| (Vec::with_capacity(runs.len()), None))
         .collect();
@@ -280,10 +297,10 @@ impl Marks<'_> {
 /// returns how many were NaN. Whole bytes take eight compares at once (AVX2 where the CPU has
 /// it).
 pub(crate) fn mark(values: &[f64], bits: &mut [u8], at: usize) -> u32 {
-    mark_with(values, bits, at, crate::dispatch::simd_marks())
+    mark_with(values, bits, at, true)
 }
 
-/// [`mark`], with AVX2 only if `simd` (which the CPU must then have).
+/// [`mark`], with AVX2 only if `simd` (and the CPU has it).
 fn mark_with(values: &[f64], bits: &mut [u8], at: usize, simd: bool) -> u32 {
     let (from, to) = (at, at + values.len());
     let mut nan = 0u32;
@@ -303,9 +320,9 @@ fn mark_with(values: &[f64], bits: &mut [u8], at: usize, simd: bool) -> u32 {
         &mut bits[head / 8..(head + whole) / 8],
         &values[head - at..head - at + whole],
     );
-    let valid = match simd {
+    let valid = match simd && crate::dispatch::simd_marks() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `simd` is set only where the CPU has AVX2 and POPCNT (`simd_marks`).
+        // SAFETY: `simd_marks` said the CPU has AVX2 and POPCNT.
         true => unsafe { crate::x86::avx2::not_nan_bits(eights, bytes) },
         _ => not_nan_bits(eights, bytes),
     };
