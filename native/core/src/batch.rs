@@ -120,49 +120,6 @@ impl Units {
             }
         }
     }
-
-    /// [`Units::push`], and each row's validity marked in `marks` as soon as a unit has written
-    /// its rows, while they are in its core's cache.
-    pub fn push_marked(
-        &mut self,
-        exec: &Exec,
-        prices: &[f64],
-        out: &mut [f64],
-        stride: usize,
-        marks: &mut Marks<'_>,
-    ) {
-        let n = prices.len();
-        let at = marks.at;
-        let mark_rows = |rows: &mut [f64], bits: &mut [u8], nulls: &mut [u32], bytes: usize| {
-            for (j, (nulls, bits)) in nulls.iter_mut().zip(bits.chunks_mut(bytes)).enumerate() {
-                *nulls += mark(&rows[j * stride..j * stride + n], bits, at);
-            }
-        };
-        let bytes = marks.stride;
-        match self {
-            Units::Scalar(states) => {
-                let mut units = marks.per_unit(states, 1);
-                exec.for_each_rows(&mut units, 1, out, stride, |(st, bits, nulls), rows| {
-                    st.run(prices, &mut rows[..n]);
-                    mark_rows(rows, bits, nulls, bytes);
-                })
-            }
-            Units::Groups(kernel, groups) => {
-                let kernel = *kernel;
-                let mut units = marks.per_unit(groups, kernel.lanes());
-                exec.for_each_rows(
-                    &mut units,
-                    kernel.lanes(),
-                    out,
-                    stride,
-                    |(g, bits, nulls), rows| {
-                        run_group(kernel, g, prices, rows, stride);
-                        mark_rows(rows, bits, nulls, bytes);
-                    },
-                )
-            }
-        }
-    }
 }
 
 /// One series' run for [`push_runs`]: its units, its prices, and the first column of the output
@@ -191,7 +148,7 @@ type UnitRuns<'a> = (
 /// runs, each taking some units (rows of the output) and running them for every series; pushing
 /// one series after another would fork and join once per series. Every series has the same
 /// periods and kernel (so the same units); with `marks`, each output's validity is marked as
-/// its unit writes it (the marks' own `at` is not used: each run is marked from its `first`).
+/// its unit writes it.
 pub(crate) fn push_runs(
     exec: &Exec,
     runs: &mut [Run<'_>],
@@ -267,30 +224,13 @@ pub(crate) fn push_runs(
     });
 }
 
-/// A unit's share of the marks: its rows' bitmaps and null counts.
-type UnitMarks<'a, U> = (&'a mut U, &'a mut [u8], &'a mut [u32]);
-
-/// Validity bitmaps to fill while computing: bit `at + i` of period `r`'s bitmap
+/// Validity bitmaps to fill while computing: bit `i` of period `r`'s bitmap
 /// (`bits[r * stride..][..stride]`, Arrow's bit order, clear before) is set when output `i` is
 /// not NaN, and `nulls[r]` counts the NaNs.
 pub(crate) struct Marks<'a> {
     pub bits: &'a mut [u8],
     pub stride: usize,
     pub nulls: &'a mut [u32],
-    pub at: usize,
-}
-
-impl Marks<'_> {
-    /// Each of `units` (of `per` rows each, the last maybe fewer) with its rows' bitmaps and
-    /// null counts.
-    fn per_unit<'u, U>(&'u mut self, units: &'u mut [U], per: usize) -> Vec<UnitMarks<'u, U>> {
-        units
-            .iter_mut()
-            .zip(self.bits.chunks_mut(per * self.stride))
-            .zip(self.nulls.chunks_mut(per))
-            .map(|((u, b), c)| (u, b, c))
-            .collect()
-    }
 }
 
 /// Sets bit `at + i` of `bits` (clear before) for each value `i` of `values` that is not NaN;

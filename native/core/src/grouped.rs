@@ -382,7 +382,6 @@ impl GroupedStream {
                 bits: &mut validity[..p * stride],
                 stride,
                 nulls: &mut nulls,
-                at: 0,
             }),
         )?;
         Ok(nulls)
@@ -525,13 +524,7 @@ impl GroupedStream {
                 });
             }
         }
-        let mut at = marks.as_mut().map(|m| Marks {
-            bits: &mut *m.bits,
-            stride: m.stride,
-            nulls: &mut *m.nulls,
-            at: 0,
-        });
-        batch::push_runs(exec, &mut runs, out, n, at.as_mut());
+        batch::push_runs(exec, &mut runs, out, n, marks.as_mut());
         drop(runs);
         exec.for_each(&mut work, |w| {
             if w.strided && w.gap.is_none() {

@@ -2,7 +2,7 @@
 //! chunk, writing each chunk's outputs into a caller buffer. Chunked output equals one-shot
 //! output bit for bit for any chunk sizes; memory is bounded by the periods, not the series.
 
-use crate::batch::{Exec, Marks, Units};
+use crate::batch::{Exec, Units};
 use crate::params::{self, PeriodParams};
 use crate::scalar::ScalarState;
 use crate::state::{Kind, SeriesState};
@@ -262,22 +262,6 @@ impl TrendflexBatchStream {
         out: &mut [f64],
         row_stride: usize,
     ) -> Result<(), Error> {
-        let exec = self.exec.clone();
-        self.push_strided_on(&exec, prices, out, row_stride, None)
-    }
-
-    /// [`TrendflexBatchStream::push_strided`] on `exec`'s threads rather than the stream's own:
-    /// one of many groups, which runs alone on one thread when the groups share the cores, and on
-    /// all of them when it has a chunk's long run to itself. With `marks`, each output's validity
-    /// is marked there as its rows are written (`marks` must hold a bitmap per period).
-    pub(crate) fn push_strided_on(
-        &mut self,
-        exec: &Exec,
-        prices: &[f64],
-        out: &mut [f64],
-        row_stride: usize,
-        marks: Option<&mut Marks<'_>>,
-    ) -> Result<(), Error> {
         let rows = self.periods.len();
         let needed = (rows - 1) * row_stride + prices.len();
         if row_stride < prices.len() || out.len() < needed {
@@ -289,20 +273,9 @@ impl TrendflexBatchStream {
         if prices.is_empty() {
             return Ok(());
         }
-        if let Some(m) = &marks {
-            assert!(
-                m.nulls.len() == rows
-                    && m.bits.len() >= rows * m.stride
-                    && (m.at + prices.len()).div_ceil(8) <= m.stride,
-                "a bitmap per period, covering the outputs"
-            );
-        }
         self.seen.add(prices);
-        let out = &mut out[..needed];
-        match marks {
-            Some(m) => self.units.push_marked(exec, prices, out, row_stride, m),
-            None => self.units.push(exec, prices, out, row_stride),
-        }
+        self.units
+            .push(&self.exec, prices, &mut out[..needed], row_stride);
         Ok(())
     }
 
