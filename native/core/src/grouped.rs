@@ -127,6 +127,52 @@ const DORMANT_AFTER: usize = 64;
 /// 227 periods with the default 512, about 0.4 MB with 16, and ran faster.
 const GROUP_ROOM: usize = 16;
 
+/// Writes NaN over the whole chunk in the rows of the periods that no group computed lazily
+/// in this chunk has started (from the returned one on in start order; none, if that is
+/// not worth it), so that those groups write only their values: one pass along each such
+/// row, rather than one store per row, period and group (an interleaved chunk of groups
+/// younger than their longest periods: most of `5:231` for groups of 100 rows).
+fn fill_unstarted(
+    work: &[Work<'_>],
+    start_order: &[usize],
+    exec: &Exec,
+    out: &mut [f64],
+    n: usize,
+) -> usize {
+    let p = start_order.len();
+    let (mut first, mut stores) = (p, 0);
+    for w in work.iter().filter(|w| w.prices.len() < DORMANT_AFTER) {
+        if let Some(Group {
+            stream: Stream::Lazy(lazy),
+            ..
+        }) = &w.group
+        {
+            first = first.min(lazy.started());
+            stores += w.prices.len() * (p - lazy.started());
+        }
+    }
+    // A NaN put costs a few times what a value of a sequential fill does.
+    if first == p || 4 * stores < (p - first) * n {
+        return p;
+    }
+    let mut unstarted = vec![false; p];
+    for &r in &start_order[first..] {
+        unstarted[r] = true;
+    }
+    let mut rows: Vec<&mut [f64]> = out
+        .chunks_mut(n.max(1))
+        .zip(&unstarted)
+        .filter_map(|(row, &fill)| fill.then_some(row))
+        .collect();
+    let exec = if n < SMALL_CHUNK {
+        &Exec::Sequential
+    } else {
+        exec
+    };
+    exec.for_each(&mut rows, |row| row.fill(f64::NAN));
+    first
+}
+
 /// A group's live stream, small: see [`GROUP_ROOM`].
 fn group_series(
     periods: &[usize],
@@ -462,6 +508,7 @@ impl GroupedStream {
                     && rows[len - 1] as usize == rows[0] as usize + len - 1,
             });
         }
+        let filled = fill_unstarted(&work, self.fresh_lazy.start_order(), &self.exec, out, n);
         let columns = Columns::new(out, n);
         // A small chunk (a live feed's few rows) is done on this thread: handing it to the
         // pool and waiting for it costs more than the work, and adds wake-up jitter.
@@ -485,7 +532,7 @@ impl GroupedStream {
                 // A few rows: written straight to their places, not gathered and scattered (an
                 // interleaved chunk has thousands of one-row segments).
                 let rows = w.rows;
-                lazy.push(w.prices, |r, c, v| {
+                lazy.push(w.prices, filled, |r, c, v| {
                     // SAFETY: chunk row `rows[c]` belongs to this group alone (the counting sort
                     // gives every row to one segment).
                     unsafe { columns.set(r, rows[c] as usize, v) }

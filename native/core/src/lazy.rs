@@ -12,6 +12,7 @@
 //! Every value is the scalar kernel's (the reference every kernel equals bit for bit), operation
 //! for operation, so the outputs and the saved state are those of any stream over the same prices.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::formulas::{deviation, mean_square, normalize, smooth};
@@ -24,9 +25,8 @@ use crate::{Error, Flavor, Kernel};
 #[derive(Debug)]
 struct Shared {
     smoother: Smoother,
-    /// The periods' slots, `first .. first + count` of `Plan::slots`.
+    /// Where its periods' slots start in `Plan::members` (in start order).
     first: usize,
-    count: usize,
     /// Values its window holds: its longest period.
     len: usize,
     /// Where its window starts in a group's `windows`, smoothers laid out in start order.
@@ -34,6 +34,10 @@ struct Shared {
 }
 
 /// What every group of one job shares: the periods, their constants and the order they start in.
+///
+/// Periods are held by slot: slot `q` is the `q`-th period to start (by period, then row), so
+/// the started periods of a group are always its first slots, and a price's steps of all of them
+/// run over contiguous arrays (vector instructions).
 #[derive(Debug)]
 struct Plan {
     /// In row order.
@@ -43,59 +47,63 @@ struct Plan {
     flavor: Flavor,
     /// Smoothers in the order they start (by their shortest period).
     shared: Vec<Shared>,
-    /// Per slot (a period, laid out by smoother), its row.
-    slots: Vec<usize>,
-    /// Slots in the order they start: by period, then row.
-    starts: Vec<usize>,
-    /// Per slot, its smoother.
+    /// Slots, smoother after smoother.
+    members: Vec<usize>,
+    /// Per slot: its row, its period, `L` and `1 / L`, its smoother.
+    rows: Vec<usize>,
+    period: Vec<usize>,
+    lf: Vec<f64>,
+    inv_l: Vec<f64>,
     smoother_of: Vec<usize>,
 }
 
 impl Plan {
     fn new(periods: &[usize], flavor: Flavor) -> Self {
         let params = PeriodParams::many(periods, flavor);
-        let mut by_period: Vec<usize> = (0..periods.len()).collect();
-        by_period.sort_by_key(|&r| periods[r]);
-        // Smoothers in order of their shortest period; each one's rows, shortest first.
+        // Slots in start order: by period, then row.
+        let mut rows: Vec<usize> = (0..periods.len()).collect();
+        rows.sort_by_key(|&r| (periods[r], r));
+        // Smoothers in order of their shortest period; each one's slots, shortest first.
         let key = |r: usize| {
             let sm = params[r].smoother;
             [sm.neg_a2, sm.b, sm.c].map(f64::to_bits)
         };
         let mut keys: Vec<[u64; 3]> = Vec::new();
-        let mut rows: Vec<Vec<usize>> = Vec::new();
-        for &r in &by_period {
+        let mut slots_of: Vec<Vec<usize>> = Vec::new();
+        for (q, &r) in rows.iter().enumerate() {
             match keys.iter().position(|k| *k == key(r)) {
-                Some(j) => rows[j].push(r),
+                Some(j) => slots_of[j].push(q),
                 None => {
                     keys.push(key(r));
-                    rows.push(vec![r]);
+                    slots_of.push(vec![q]);
                 }
             }
         }
-        let (mut shared, mut slots, mut smoother_of, mut at) = (Vec::new(), Vec::new(), vec![], 0);
-        for (j, rs) in rows.iter().enumerate() {
-            let len = periods[*rs.last().expect("a smoother has a period")];
+        let (mut shared, mut members, mut at) = (Vec::new(), Vec::new(), 0);
+        let mut smoother_of = vec![0; rows.len()];
+        for (j, qs) in slots_of.iter().enumerate() {
+            let len = periods[rows[*qs.last().expect("a smoother has a period")]];
             shared.push(Shared {
-                smoother: params[rs[0]].smoother,
-                first: slots.len(),
-                count: rs.len(),
+                smoother: params[rows[qs[0]]].smoother,
+                first: members.len(),
                 len,
                 at,
             });
             at += len;
-            slots.extend_from_slice(rs);
-            smoother_of.extend(rs.iter().map(|_| j));
+            members.extend_from_slice(qs);
+            qs.iter().for_each(|&q| smoother_of[q] = j);
         }
-        let mut starts: Vec<usize> = (0..slots.len()).collect();
-        starts.sort_by_key(|&q| (periods[slots[q]], slots[q]));
         Plan {
             periods: periods.to_vec(),
             longest: periods.iter().copied().max().unwrap_or(0),
+            period: rows.iter().map(|&r| periods[r]).collect(),
+            lf: rows.iter().map(|&r| params[r].lf).collect(),
+            inv_l: rows.iter().map(|&r| params[r].inv_l).collect(),
             params,
             flavor,
             shared,
-            slots,
-            starts,
+            members,
+            rows,
             smoother_of,
         }
     }
@@ -104,9 +112,15 @@ impl Plan {
 #[derive(Debug, Clone)]
 pub(crate) struct LazySeries {
     plan: Arc<Plan>,
-    /// The steps run with the CPU's fused multiply-add instruction (not a call to `fma`): the
-    /// job's kernel is a vector one and the CPU has FMA. The same bits either way.
+    /// The steps run with the CPU's vector and fused multiply-add instructions: the job's
+    /// kernel is a vector one and the CPU has AVX2 and FMA. The same bits either way.
     fused: bool,
+    state: State,
+}
+
+/// A group's own part of a [`LazySeries`] (the plan is shared by every group).
+#[derive(Debug, Clone, Default)]
+struct State {
     /// Prices pushed, leading missing ones included.
     total: usize,
     /// Prices from the first valid one on (the definition's `i` of the next price).
@@ -114,12 +128,13 @@ pub(crate) struct LazySeries {
     /// Every valid price while a period has not started; after that at least the last `longest`
     /// (what a saved state keeps), trimmed now and then rather than per price.
     prices: Vec<f64>,
-    /// Periods started so far: the first of `plan.starts`.
+    /// Periods started so far: slots `0 .. started`.
     started: usize,
     /// The started smoothers, in plan order.
     smoothers: Vec<Smoothed>,
-    /// Per slot of a started smoother: the window sum `W` and the mean square `MS`.
-    sums: Vec<[f64; 2]>,
+    /// Per started slot: the window sum `W` and the mean square `MS`.
+    w: Vec<f64>,
+    ms: Vec<f64>,
     /// The started smoothers' windows, one after another; value `s[t]` at `t mod len`.
     windows: Vec<f64>,
 }
@@ -134,62 +149,165 @@ struct Smoothed {
     live: usize,
 }
 
+/// Per started slot, for one price: its smoothed value `s[i]`, the value leaving its window
+/// `s[i - L]`, and its output.
+#[derive(Default)]
+struct Scratch {
+    s: Vec<f64>,
+    back: Vec<f64>,
+    out: Vec<f64>,
+}
+
+thread_local! {
+    /// One per thread: the groups a thread computes take turns with it.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 impl LazySeries {
     /// `periods` checked by the caller (not empty, each at least 2); `kernel` resolved.
     pub fn new(periods: &[usize], flavor: Flavor, kernel: Kernel) -> Self {
         #[cfg(target_arch = "x86_64")]
-        let fused = kernel != Kernel::Scalar && std::arch::is_x86_feature_detected!("fma");
+        let fused = kernel != Kernel::Scalar
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
         #[cfg(not(target_arch = "x86_64"))]
         let fused = false;
         LazySeries {
             plan: Arc::new(Plan::new(periods, flavor)),
             fused,
-            total: 0,
-            valid: 0,
-            prices: Vec::new(),
-            started: 0,
-            smoothers: Vec::new(),
-            sums: Vec::new(),
-            windows: Vec::new(),
+            state: State::default(),
         }
+    }
+
+    /// Periods started so far: the first of [`LazySeries::start_order`].
+    pub fn started(&self) -> usize {
+        self.state.started
+    }
+
+    /// The period rows in the order the periods start.
+    pub fn start_order(&self) -> &[usize] {
+        &self.plan.rows
     }
 
     /// Feeds the next prices; `put(row, c, value)` receives period row `row`'s output for
-    /// `prices[c]`, NaN where the period has no value yet, once per row and price.
-    pub fn push(&mut self, prices: &[f64], put: impl FnMut(usize, usize, f64)) {
-        #[cfg(target_arch = "x86_64")]
-        if self.fused {
-            // SAFETY: `fused` is set only where the CPU has FMA.
-            return unsafe { self.push_fused(prices, put) };
-        }
-        self.push_any(prices, put)
+    /// `prices[c]`, NaN where the period has no value yet, once per row and price; except the
+    /// NaN of the periods from `filled` on in start order, which the caller wrote already.
+    pub fn push(&mut self, prices: &[f64], filled: usize, put: impl FnMut(usize, usize, f64)) {
+        let (plan, state) = (&*self.plan, &mut self.state);
+        SCRATCH.with_borrow_mut(|scratch| {
+            let n = plan.rows.len();
+            for v in [&mut scratch.s, &mut scratch.back, &mut scratch.out] {
+                v.resize(n, 0.0);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if self.fused {
+                // SAFETY: `fused` is set only where the CPU has AVX2 and FMA.
+                return unsafe { state.push_fused(plan, scratch, prices, filled, put) };
+            }
+            state.push(plan, scratch, prices, filled, put)
+        })
     }
 
-    /// [`LazySeries::push`] compiled for FMA: `mul_add` becomes one instruction.
+    /// The whole-series checks of the error table.
+    pub fn finish(&self) -> Result<(), Error> {
+        params::check_data(self.state.total, self.state.valid, &self.plan.periods)
+    }
+
+    /// The stream's state in the canonical form every stream saves and restores (`state`), as
+    /// a stream of the same periods (a single one for one period) would have saved it.
+    pub fn save_state(&self) -> Vec<u8> {
+        let (plan, state) = (&*self.plan, &self.state);
+        let mut states = vec![None; plan.periods.len()];
+        for (sh, st) in plan.shared.iter().zip(&state.smoothers) {
+            let window = &state.windows[sh.at..sh.at + sh.len];
+            for &q in &plan.members[sh.first..sh.first + st.live] {
+                let (l, w, ms) = (plan.period[q], state.w[q], state.ms[q]);
+                states[plan.rows[q]] = Some(PeriodState {
+                    s1: st.s1,
+                    s2: st.s2,
+                    w,
+                    ms,
+                    // `s[i - L .. i)`, oldest first.
+                    window: (0..l)
+                        .map(|t| window[(st.head + sh.len - l + t) % sh.len])
+                        .collect(),
+                });
+            }
+        }
+        // A period not started has all its prices here: replayed by the scalar kernel.
+        let states = states
+            .into_iter()
+            .enumerate()
+            .map(|(r, st)| {
+                st.unwrap_or_else(|| {
+                    let mut scalar = ScalarState::new(plan.params[r]);
+                    state.prices.iter().for_each(|&y| {
+                        scalar.step(y);
+                    });
+                    scalar.save()
+                })
+            })
+            .collect();
+        let keep = state.prices.len().min(plan.longest);
+        SeriesState {
+            kind: if plan.periods.len() == 1 {
+                Kind::Single
+            } else {
+                Kind::Batch
+            },
+            flavor: plan.flavor,
+            periods: plan.periods.clone(),
+            total: state.total as u64,
+            valid: state.valid as u64,
+            tail: state.prices[state.prices.len() - keep..].to_vec(),
+            states,
+        }
+        .to_bytes()
+    }
+}
+
+impl State {
+    /// [`State::push`] compiled for AVX2 and FMA: the steps of the started periods become
+    /// vector instructions, `mul_add` one instruction.
     ///
     /// # Safety
-    /// The CPU must have FMA.
+    /// The CPU must have AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "fma")]
-    unsafe fn push_fused(&mut self, prices: &[f64], put: impl FnMut(usize, usize, f64)) {
-        self.push_any(prices, put)
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn push_fused(
+        &mut self,
+        plan: &Plan,
+        scratch: &mut Scratch,
+        prices: &[f64],
+        filled: usize,
+        put: impl FnMut(usize, usize, f64),
+    ) {
+        self.push(plan, scratch, prices, filled, put)
     }
 
+    /// `scratch` holds a value per slot; see [`LazySeries::push`] for `filled`.
     #[inline(always)]
-    fn push_any(&mut self, prices: &[f64], mut put: impl FnMut(usize, usize, f64)) {
-        let plan = Arc::clone(&self.plan);
+    fn push(
+        &mut self,
+        plan: &Plan,
+        scratch: &mut Scratch,
+        prices: &[f64],
+        filled: usize,
+        mut put: impl FnMut(usize, usize, f64),
+    ) {
+        let filled = filled.min(plan.rows.len());
+        self.prefetch(plan);
         for (c, &x) in prices.iter().enumerate() {
             self.total += 1;
             if self.valid == 0 && x.is_nan() {
                 // Leading missing prices: the series has not started.
-                plan.slots.iter().for_each(|&r| put(r, c, f64::NAN));
+                plan.rows[..filled]
+                    .iter()
+                    .for_each(|&r| put(r, c, f64::NAN));
                 continue;
             }
-            while let Some(&q) = plan.starts.get(self.started) {
-                if plan.periods[plan.slots[q]] > self.valid {
-                    break;
-                }
-                self.start(&plan, q);
+            while self.started < plan.rows.len() && plan.period[self.started] <= self.valid {
+                self.start(plan, self.started);
             }
             // Started smoothers have a period `L <= i` with `L >= 2`: past their seeds.
             let y_prev = self.prices.last().copied().unwrap_or(0.0);
@@ -197,37 +315,69 @@ impl LazySeries {
                 let s = smooth(sh.smoother, x, y_prev, st.s1, st.s2);
                 st.s2 = st.s1;
                 st.s1 = s;
-                let window = &mut self.windows[sh.at..sh.at + sh.len];
-                for q in sh.first..sh.first + st.live {
-                    let (r, [w, ms]) = (plan.slots[q], &mut self.sums[q]);
-                    let p = &plan.params[r];
-                    // The scalar kernel's step, operation for operation (`ScalarState::step`).
-                    let mysum = deviation(p, s, *w);
-                    *ms = mean_square(*ms, mysum);
-                    put(r, c, normalize(mysum, *ms));
-                    let back = if st.head >= p.period {
-                        st.head - p.period
+                let window = &self.windows[sh.at..sh.at + sh.len];
+                for &q in &plan.members[sh.first..sh.first + st.live] {
+                    let l = plan.period[q];
+                    let back = if st.head >= l {
+                        st.head - l
                     } else {
-                        st.head + sh.len - p.period
+                        st.head + sh.len - l
                     };
-                    *w += s - window[back];
+                    scratch.s[q] = s;
+                    scratch.back[q] = window[back];
                 }
                 // After every period has read `s[i - L]` (the longest's is in this very place).
-                window[st.head] = s;
+                self.windows[sh.at + st.head] = s;
                 st.head = if st.head + 1 == sh.len {
                     0
                 } else {
                     st.head + 1
                 };
             }
-            for &q in &plan.starts[self.started..] {
-                put(plan.slots[q], c, f64::NAN);
+            // The scalar kernel's step, operation for operation (`ScalarState::step`), of every
+            // started period at once.
+            let n = self.started;
+            for (((((w, ms), out), (&s, &back)), &lf), &inv_l) in self.w[..n]
+                .iter_mut()
+                .zip(&mut self.ms[..n])
+                .zip(&mut scratch.out[..n])
+                .zip(scratch.s[..n].iter().zip(&scratch.back[..n]))
+                .zip(&plan.lf[..n])
+                .zip(&plan.inv_l[..n])
+            {
+                let mysum = deviation(lf, inv_l, s, *w);
+                *ms = mean_square(*ms, mysum);
+                *out = normalize(mysum, *ms);
+                *w += s - back;
+            }
+            for (&r, &v) in plan.rows[..n].iter().zip(&scratch.out[..n]) {
+                put(r, c, v);
+            }
+            for &r in &plan.rows[n..filled.max(n)] {
+                put(r, c, f64::NAN);
             }
             self.valid += 1;
             self.prices.push(x);
-            if self.started == plan.starts.len() && self.prices.len() >= 2 * plan.longest {
+            if self.started == plan.rows.len() && self.prices.len() >= 2 * plan.longest {
                 self.prices.drain(..self.prices.len() - plan.longest);
             }
+        }
+    }
+
+    /// Asks for the places of the windows the next price reads and writes, all at once: a
+    /// group of an interleaved table comes back after thousands of others, its windows out of
+    /// the cache, and one miss after another would each wait for memory.
+    #[inline(always)]
+    fn prefetch(&self, plan: &Plan) {
+        #[cfg(target_arch = "x86_64")]
+        for (sh, st) in plan.shared.iter().zip(&self.smoothers) {
+            let at = self.windows[sh.at..sh.at + sh.len][st.head..].as_ptr();
+            // SAFETY: a prefetch reads nothing and cannot fault; `at` is inside the windows.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    at.cast::<i8>(),
+                )
+            };
         }
     }
 
@@ -248,7 +398,7 @@ impl LazySeries {
                 self.windows.reserve_exact(grown - self.windows.len());
             }
             self.windows.resize(needed, 0.0);
-            let p = &plan.params[plan.slots[q]];
+            let p = &plan.params[plan.rows[q]];
             let window = &mut self.windows[sh.at..];
             let y = &self.prices;
             for t in 0..i {
@@ -264,7 +414,6 @@ impl LazySeries {
                 head: i % sh.len,
                 live: 0,
             });
-            self.sums.resize(sh.first + sh.count, [0.0; 2]);
             if self.smoothers.len() == plan.shared.len() {
                 // Every window is here: memory of the exact size, the growth's room given back.
                 self.windows = self.windows.to_vec();
@@ -275,71 +424,15 @@ impl LazySeries {
         let w = self.windows[sh.at..sh.at + i]
             .iter()
             .fold(-0.0, |w: f64, &s| w + s);
-        self.sums[q] = [w, 0.0];
+        debug_assert_eq!(q, self.w.len(), "periods start in order");
         debug_assert_eq!(
             q,
-            sh.first + self.smoothers[j].live,
-            "periods start in order"
+            plan.members[sh.first + self.smoothers[j].live],
+            "a smoother's periods start in order"
         );
+        self.w.push(w);
+        self.ms.push(0.0);
         self.smoothers[j].live += 1;
         self.started += 1;
-    }
-
-    /// The whole-series checks of the error table.
-    pub fn finish(&self) -> Result<(), Error> {
-        params::check_data(self.total, self.valid, &self.plan.periods)
-    }
-
-    /// The stream's state in the canonical form every stream saves and restores (`state`), as
-    /// a stream of the same periods (a single one for one period) would have saved it.
-    pub fn save_state(&self) -> Vec<u8> {
-        let plan = &self.plan;
-        let mut states = vec![None; plan.periods.len()];
-        for (sh, st) in plan.shared.iter().zip(&self.smoothers) {
-            let window = &self.windows[sh.at..sh.at + sh.len];
-            for q in sh.first..sh.first + st.live {
-                let (r, [w, ms]) = (plan.slots[q], self.sums[q]);
-                let l = plan.periods[r];
-                states[r] = Some(PeriodState {
-                    s1: st.s1,
-                    s2: st.s2,
-                    w,
-                    ms,
-                    // `s[i - L .. i)`, oldest first.
-                    window: (0..l)
-                        .map(|t| window[(st.head + sh.len - l + t) % sh.len])
-                        .collect(),
-                });
-            }
-        }
-        // A period not started has all its prices here: replayed by the scalar kernel.
-        let states = states
-            .into_iter()
-            .enumerate()
-            .map(|(r, st)| {
-                st.unwrap_or_else(|| {
-                    let mut scalar = ScalarState::new(plan.params[r]);
-                    self.prices.iter().for_each(|&y| {
-                        scalar.step(y);
-                    });
-                    scalar.save()
-                })
-            })
-            .collect();
-        let keep = self.prices.len().min(plan.longest);
-        SeriesState {
-            kind: if plan.periods.len() == 1 {
-                Kind::Single
-            } else {
-                Kind::Batch
-            },
-            flavor: plan.flavor,
-            periods: plan.periods.clone(),
-            total: self.total as u64,
-            valid: self.valid as u64,
-            tail: self.prices[self.prices.len() - keep..].to_vec(),
-            states,
-        }
-        .to_bytes()
     }
 }
