@@ -12,7 +12,6 @@
 //! Every value is the scalar kernel's (the reference every kernel equals bit for bit), operation
 //! for operation, so the outputs and the saved state are those of any stream over the same prices.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::formulas::{deviation, mean_square, normalize, smooth};
@@ -36,8 +35,7 @@ struct Shared {
 /// What every group of one job shares: the periods, their constants and the order they start in.
 ///
 /// Periods are held by slot: slot `q` is the `q`-th period to start (by period, then row), so
-/// the started periods of a group are always its first slots, and a price's steps of all of them
-/// run over contiguous arrays (vector instructions).
+/// the started periods of a group are always its first slots.
 #[derive(Debug)]
 struct Plan {
     /// In row order.
@@ -112,8 +110,8 @@ impl Plan {
 #[derive(Debug, Clone)]
 pub(crate) struct LazySeries {
     plan: Arc<Plan>,
-    /// The steps run with the CPU's vector and fused multiply-add instructions: the job's
-    /// kernel is a vector one and the CPU has AVX2 and FMA. The same bits either way.
+    /// The steps run with the CPU's fused multiply-add instruction (not a call to `fma`): the
+    /// job's kernel is a vector one and the CPU has FMA. The same bits either way.
     fused: bool,
     state: State,
 }
@@ -149,27 +147,11 @@ struct Smoothed {
     live: usize,
 }
 
-/// Per started slot, for one price: its smoothed value `s[i]`, the value leaving its window
-/// `s[i - L]`, and its output.
-#[derive(Default)]
-struct Scratch {
-    s: Vec<f64>,
-    back: Vec<f64>,
-    out: Vec<f64>,
-}
-
-thread_local! {
-    /// One per thread: the groups a thread computes take turns with it.
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
 impl LazySeries {
     /// `periods` checked by the caller (not empty, each at least 2); `kernel` resolved.
     pub fn new(periods: &[usize], flavor: Flavor, kernel: Kernel) -> Self {
         #[cfg(target_arch = "x86_64")]
-        let fused = kernel != Kernel::Scalar
-            && std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
+        let fused = kernel != Kernel::Scalar && std::arch::is_x86_feature_detected!("fma");
         #[cfg(not(target_arch = "x86_64"))]
         let fused = false;
         LazySeries {
@@ -193,19 +175,15 @@ impl LazySeries {
     /// `prices[c]`, NaN where the period has no value yet, once per row and price; except the
     /// NaN of the periods from `filled` on in start order, which the caller wrote already.
     pub fn push(&mut self, prices: &[f64], filled: usize, put: impl FnMut(usize, usize, f64)) {
+        // The plan borrowed, not cloned: a clone per push is a locked count on a line that
+        // every thread's groups share.
         let (plan, state) = (&*self.plan, &mut self.state);
-        SCRATCH.with_borrow_mut(|scratch| {
-            let n = plan.rows.len();
-            for v in [&mut scratch.s, &mut scratch.back, &mut scratch.out] {
-                v.resize(n, 0.0);
-            }
-            #[cfg(target_arch = "x86_64")]
-            if self.fused {
-                // SAFETY: `fused` is set only where the CPU has AVX2 and FMA.
-                return unsafe { state.push_fused(plan, scratch, prices, filled, put) };
-            }
-            state.push(plan, scratch, prices, filled, put)
-        })
+        #[cfg(target_arch = "x86_64")]
+        if self.fused {
+            // SAFETY: `fused` is set only where the CPU has FMA.
+            return unsafe { state.push_fused(plan, prices, filled, put) };
+        }
+        state.push(plan, prices, filled, put)
     }
 
     /// The whole-series checks of the error table.
@@ -267,30 +245,27 @@ impl LazySeries {
 }
 
 impl State {
-    /// [`State::push`] compiled for AVX2 and FMA: the steps of the started periods become
-    /// vector instructions, `mul_add` one instruction.
+    /// [`State::push`] compiled for FMA: `mul_add` becomes one instruction.
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA.
+    /// The CPU must have FMA.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "fma")]
     unsafe fn push_fused(
         &mut self,
         plan: &Plan,
-        scratch: &mut Scratch,
         prices: &[f64],
         filled: usize,
         put: impl FnMut(usize, usize, f64),
     ) {
-        self.push(plan, scratch, prices, filled, put)
+        self.push(plan, prices, filled, put)
     }
 
-    /// `scratch` holds a value per slot; see [`LazySeries::push`] for `filled`.
+    /// See [`LazySeries::push`].
     #[inline(always)]
     fn push(
         &mut self,
         plan: &Plan,
-        scratch: &mut Scratch,
         prices: &[f64],
         filled: usize,
         mut put: impl FnMut(usize, usize, f64),
@@ -311,6 +286,7 @@ impl State {
             }
             // Started smoothers have a period `L <= i` with `L >= 2`: past their seeds.
             let y_prev = self.prices.last().copied().unwrap_or(0.0);
+            let n = self.started;
             for (sh, st) in plan.shared.iter().zip(&mut self.smoothers) {
                 let s = smooth(sh.smoother, x, y_prev, st.s1, st.s2);
                 st.s2 = st.s1;
@@ -323,8 +299,12 @@ impl State {
                     } else {
                         st.head + sh.len - l
                     };
-                    scratch.s[q] = s;
-                    scratch.back[q] = window[back];
+                    // The scalar kernel's step, operation for operation (`ScalarState::step`).
+                    let (w, ms) = (&mut self.w[q], &mut self.ms[q]);
+                    let mysum = deviation(plan.lf[q], plan.inv_l[q], s, *w);
+                    *ms = mean_square(*ms, mysum);
+                    put(plan.rows[q], c, normalize(mysum, *ms));
+                    *w += s - window[back];
                 }
                 // After every period has read `s[i - L]` (the longest's is in this very place).
                 self.windows[sh.at + st.head] = s;
@@ -333,25 +313,6 @@ impl State {
                 } else {
                     st.head + 1
                 };
-            }
-            // The scalar kernel's step, operation for operation (`ScalarState::step`), of every
-            // started period at once.
-            let n = self.started;
-            for (((((w, ms), out), (&s, &back)), &lf), &inv_l) in self.w[..n]
-                .iter_mut()
-                .zip(&mut self.ms[..n])
-                .zip(&mut scratch.out[..n])
-                .zip(scratch.s[..n].iter().zip(&scratch.back[..n]))
-                .zip(&plan.lf[..n])
-                .zip(&plan.inv_l[..n])
-            {
-                let mysum = deviation(lf, inv_l, s, *w);
-                *ms = mean_square(*ms, mysum);
-                *out = normalize(mysum, *ms);
-                *w += s - back;
-            }
-            for (&r, &v) in plan.rows[..n].iter().zip(&scratch.out[..n]) {
-                put(r, c, v);
             }
             for &r in &plan.rows[n..filled.max(n)] {
                 put(r, c, f64::NAN);
