@@ -127,11 +127,11 @@ const DORMANT_AFTER: usize = 64;
 /// 227 periods with the default 512, about 0.4 MB with 16, and ran faster.
 const GROUP_ROOM: usize = 16;
 
-/// Writes NaN over the whole chunk in the rows of the periods that no group computed lazily
-/// in this chunk has started (from the returned one on in start order; none, if that is
-/// not worth it), so that those groups write only their values: one pass along each such
-/// row, rather than one store per row, period and group (an interleaved chunk of groups
-/// younger than their longest periods: most of `5:231` for groups of 100 rows).
+/// Writes NaN over the whole chunk (on `exec`, the chunk's threads) in the rows of the periods
+/// that no group computed lazily in this chunk has started (from the returned one on in start
+/// order; none, if that is not worth it), so that those groups write only their values: one
+/// pass along each such row, rather than one store per row, period and group (an interleaved
+/// chunk of groups younger than their longest periods: most of `5:231` for groups of 100 rows).
 fn fill_unstarted(
     work: &[Work<'_>],
     start_order: &[usize],
@@ -164,11 +164,6 @@ fn fill_unstarted(
         .zip(&unstarted)
         .filter_map(|(row, &fill)| fill.then_some(row))
         .collect();
-    let exec = if n < SMALL_CHUNK {
-        &Exec::Sequential
-    } else {
-        exec
-    };
     exec.for_each(&mut rows, |row| row.fill(f64::NAN));
     first
 }
@@ -508,8 +503,6 @@ impl GroupedStream {
                     && rows[len - 1] as usize == rows[0] as usize + len - 1,
             });
         }
-        let filled = fill_unstarted(&work, self.fresh_lazy.start_order(), &self.exec, out, n);
-        let columns = Columns::new(out, n);
         // A small chunk (a live feed's few rows) is done on this thread: handing it to the
         // pool and waiting for it costs more than the work, and adds wake-up jitter.
         let exec = if n < SMALL_CHUNK {
@@ -517,6 +510,8 @@ impl GroupedStream {
         } else {
             &self.exec
         };
+        let filled = fill_unstarted(&work, self.fresh_lazy.start_order(), exec, out, n);
+        let columns = Columns::new(out, n);
         let (periods, kernel, flavor) = (&self.periods[..], self.kernel, self.flavor);
         let longest = periods.iter().copied().max().unwrap_or(0);
         exec.for_each(&mut work, |w| {
