@@ -231,7 +231,7 @@ impl LaneGroup {
                 self.w[j] += s;
                 f64::NAN
             } else {
-                let mysum = deviation(p.lf, p.inv_l, s, self.w[j]);
+                let mysum = deviation(p, s, self.w[j]);
                 self.ms[j] = mean_square(self.ms[j], mysum);
                 self.w[j] += s - self.hist[(row - p.period) * n + j];
                 normalize(mysum, self.ms[j])
@@ -351,7 +351,7 @@ pub(crate) unsafe fn run_single<L: Lanes>(st: &mut ScalarState, prices: &[f64], 
             y_prev = x;
             s2 = s1;
             s1 = s;
-            let mysum = deviation(p.lf, p.inv_l, s, w);
+            let mysum = deviation(&p, s, w);
             ms = mean_square(ms, mysum);
             dev[t] = mysum;
             msq[t] = ms;

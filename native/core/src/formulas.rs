@@ -1,7 +1,7 @@
 //! The four formulas of the definition, shared by every kernel's non-vector steps (and by the
 //! restore of a saved state), and mirrored op for op by the vector engine.
 
-use crate::params::Smoother;
+use crate::params::{PeriodParams, Smoother};
 
 /// `s[i] = fma(-a2, s[i-2], fma(b, s[i-1], c * (y[i] + y[i-1])))`.
 #[inline(always)]
@@ -11,8 +11,8 @@ pub(crate) fn smooth(sm: Smoother, x: f64, y_prev: f64, s1: f64, s2: f64) -> f64
 
 /// `mysum = (L * s[i] - W) * (1 / L)`.
 #[inline(always)]
-pub(crate) fn deviation(lf: f64, inv_l: f64, s: f64, w: f64) -> f64 {
-    (lf * s - w) * inv_l
+pub(crate) fn deviation(p: &PeriodParams, s: f64, w: f64) -> f64 {
+    (p.lf * s - w) * p.inv_l
 }
 
 /// `MS = fma(0.04, mysum * mysum, 0.96 * MS)`.

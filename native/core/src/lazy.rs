@@ -47,11 +47,8 @@ struct Plan {
     shared: Vec<Shared>,
     /// Slots, smoother after smoother.
     members: Vec<usize>,
-    /// Per slot: its row, its period, `L` and `1 / L`, its smoother.
+    /// Per slot: its row, and its smoother.
     rows: Vec<usize>,
-    period: Vec<usize>,
-    lf: Vec<f64>,
-    inv_l: Vec<f64>,
     smoother_of: Vec<usize>,
 }
 
@@ -94,9 +91,6 @@ impl Plan {
         Plan {
             periods: periods.to_vec(),
             longest: periods.iter().copied().max().unwrap_or(0),
-            period: rows.iter().map(|&r| periods[r]).collect(),
-            lf: rows.iter().map(|&r| params[r].lf).collect(),
-            inv_l: rows.iter().map(|&r| params[r].inv_l).collect(),
             params,
             flavor,
             shared,
@@ -199,7 +193,7 @@ impl LazySeries {
         for (sh, st) in plan.shared.iter().zip(&state.smoothers) {
             let window = &state.windows[sh.at..sh.at + sh.len];
             for &q in &plan.members[sh.first..sh.first + st.live] {
-                let (l, w, ms) = (plan.period[q], state.w[q], state.ms[q]);
+                let (l, w, ms) = (plan.periods[plan.rows[q]], state.w[q], state.ms[q]);
                 states[plan.rows[q]] = Some(PeriodState {
                     s1: st.s1,
                     s2: st.s2,
@@ -281,7 +275,9 @@ impl State {
                     .for_each(|&r| put(r, c, f64::NAN));
                 continue;
             }
-            while self.started < plan.rows.len() && plan.period[self.started] <= self.valid {
+            while self.started < plan.rows.len()
+                && plan.periods[plan.rows[self.started]] <= self.valid
+            {
                 self.start(plan, self.started);
             }
             // Started smoothers have a period `L <= i` with `L >= 2`: past their seeds.
@@ -293,15 +289,15 @@ impl State {
                 st.s1 = s;
                 let window = &self.windows[sh.at..sh.at + sh.len];
                 for &q in &plan.members[sh.first..sh.first + st.live] {
-                    let l = plan.period[q];
-                    let back = if st.head >= l {
-                        st.head - l
+                    let p = &plan.params[plan.rows[q]];
+                    let back = if st.head >= p.period {
+                        st.head - p.period
                     } else {
-                        st.head + sh.len - l
+                        st.head + sh.len - p.period
                     };
                     // The scalar kernel's step, operation for operation (`ScalarState::step`).
                     let (w, ms) = (&mut self.w[q], &mut self.ms[q]);
-                    let mysum = deviation(plan.lf[q], plan.inv_l[q], s, *w);
+                    let mysum = deviation(p, s, *w);
                     *ms = mean_square(*ms, mysum);
                     put(plan.rows[q], c, normalize(mysum, *ms));
                     *w += s - window[back];

@@ -101,7 +101,7 @@ impl ScalarState {
             self.ring.push(s); // i == ring.len() during warm-up
             return f64::NAN;
         }
-        let mysum = deviation(self.p.lf, self.p.inv_l, s, self.w);
+        let mysum = deviation(&self.p, s, self.w);
         self.ms = mean_square(self.ms, mysum);
         let out = normalize(mysum, self.ms);
         let old = std::mem::replace(&mut self.ring[self.pos], s);
