@@ -62,8 +62,20 @@ function example(name) {
 }
 const shell = (label, script) => ({ label, argv: ['bash', '-c', `set -o pipefail; ${script}`] })
 
+/** Waits (at most 30 s) until no "trendflex-free" process is running (a zombie left to init does
+ * not count): the child that frees a replaced output's blocks after trendflex has returned
+ * (native/io/src/replace.rs). Run before every timed command, so that no route is timed while the
+ * disk still frees another run's file. */
+function settle() {
+  for (let i = 0; i < 600; i++) {
+    if (spawnSync('pgrep', ['-r', 'R,S,D', '-x', 'trendflex-free'], { stdio: 'ignore' }).status !== 0) return
+    spawnSync('sleep', ['0.05'])
+  }
+}
+
 /** Runs a command under GNU time: wall and CPU seconds, peak RSS of its largest process (MB). */
 function timed(cmd) {
+  settle()
   const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', ...cmd.argv], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 })
   const lines = r.stderr.trim().split('\n')
   if (r.status !== 0) throw new Error(`${short(cmd.label)} failed (${r.status}): ${lines.slice(-3).join(' | ')}`)
