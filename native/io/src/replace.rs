@@ -103,7 +103,7 @@ fn free_apart(file: std::fs::File) {
         // Without a thread the child stays a zombie until this process exits; its blocks are
         // freed all the same.
         let _ = std::thread::Builder::new()
-            .name("trendflex-free".into())
+            .name("trendflex-reap".into())
             .spawn(reap);
     }
 }
