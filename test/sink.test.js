@@ -3,7 +3,7 @@
 // special files are written in place; stdout copes with a closed pipe and a full disk.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statfsSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 
@@ -49,6 +49,27 @@ describe('regular files', () => {
     assert.equal(statSync(target).mode & 0o777, 0o640)
     assert.equal(parquetRows(target), 2000)
     assert.deepEqual(readdirSync(d), ['out.parquet'])
+  })
+
+  it('a large old file (64 MiB or more) is gone by name when the command returns, and its space comes back', async () => {
+    const d = dir()
+    const target = join(d, 'out.parquet')
+    const size = 80 << 20
+    writeFileSync(target, Buffer.alloc(size, 7))
+    const free = () => {
+      const s = statfsSync(d)
+      return s.bavail * s.bsize
+    }
+    const before = free()
+    ok(['compute', PRICES, '-o', target])
+    assert.equal(parquetRows(target), 2000)
+    assert.deepEqual(readdirSync(d), ['out.parquet'])
+    // Its blocks are freed by a child process after the command has returned (native/io/src/replace.rs).
+    const deadline = Date.now() + 20_000
+    while (free() < before + size * 0.9) {
+      assert.ok(Date.now() < deadline, 'the old file\'s space never came back')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
   })
 
   it('a symlink is followed: the file it points to is replaced, the link stays', () => {

@@ -58,8 +58,11 @@ const FREE_APART_FROM: u64 = 64 << 20;
 /// blocks when its descriptor closes: nothing can be left behind under a name.
 #[cfg(target_os = "linux")]
 fn remove_old(path: &Path) -> io::Result<()> {
-    let file = std::fs::File::open(path)?;
-    let large = file.metadata()?.len() >= FREE_APART_FROM;
+    // An old file this process may not read (mode 0200) is only unlinked, as it always could be.
+    let Ok(file) = std::fs::File::open(path) else {
+        return std::fs::remove_file(path);
+    };
+    let large = file.metadata().is_ok_and(|m| m.len() >= FREE_APART_FROM);
     std::fs::remove_file(path)?;
     if large {
         free_apart(file);
