@@ -59,18 +59,15 @@ const FREE_APART_FROM: u64 = 64 << 20;
 #[cfg(target_os = "linux")]
 fn remove_old(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    // An old file this process may not read (mode 0200) is only unlinked, as it always could be.
-    let Ok(file) = std::fs::File::open(path) else {
+    // Under another name too (a hard link), unlinking this one frees nothing.
+    let large =
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.len() >= FREE_APART_FROM && m.nlink() == 1);
+    // A small file is only unlinked, and so is one this process may not read (mode 0200).
+    let Some(file) = large.then(|| std::fs::File::open(path).ok()).flatten() else {
         return std::fs::remove_file(path);
     };
-    // Under another name too (a hard link), unlinking this one frees nothing.
-    let large = file
-        .metadata()
-        .is_ok_and(|m| m.len() >= FREE_APART_FROM && m.nlink() == 1);
     std::fs::remove_file(path)?;
-    if large {
-        free_apart(file);
-    }
+    free_apart(file);
     Ok(())
 }
 
