@@ -3,25 +3,39 @@
 //! by a thread of its own while the next one is encoded. Row groups span several batches because
 //! the footer keeps about 1.3 KB per column chunk in memory until the end: with a row group per
 //! 13,824-row batch, 5M rows x 228 columns grew the writer by 107 MB.
+//!
+//! Float64 columns (every result) skip arrow-rs's Arrow layer: it lists the index of every
+//! non-null value and gathers the values into a new vector on every write, and a grouped grid,
+//! whose nulls come in a run per group, made hundreds of thousands of small writes, each with
+//! a handful of allocations. Here a column's runs go to the typed column writer as slices of
+//! the batch, with their definition levels from a constant; the pages are the column writer's,
+//! so the file is the same.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, SchemaRef};
+use bytes::Bytes;
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriter,
     ArrowWriterOptions, compute_leaves,
 };
-use parquet::basic::{Compression as Codec, Encoding, ZstdLevel};
+use parquet::basic::{Compression as Codec, Encoding, Type as Physical, ZstdLevel};
+use parquet::column::page::{CompressedPage, PageWriteSpec, PageWriter};
+use parquet::column::writer::{
+    ColumnCloseResult, ColumnWriter, ColumnWriterImpl, get_column_writer,
+};
+use parquet::data_type::DoubleType;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
+use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 use rayon::prelude::*;
 
 use super::footer;
@@ -29,7 +43,7 @@ use crate::sink::{self, Sink};
 use crate::{Compression, Error, FloatEncoding};
 
 enum Message {
-    RowGroup(Vec<ArrowColumnChunk>),
+    RowGroup(Vec<Chunk>),
     /// Let what the sink holds back through.
     Open,
     Finish(Vec<KeyValue>),
@@ -44,8 +58,11 @@ pub struct ParquetWriter {
     row_groups: usize,
     /// Rows a row group gets before it is closed (it may end up a batch larger); 0: one per batch.
     row_group_rows: usize,
+    /// Per column: the Float64 leaf to write through `Floats`, or none (the Arrow layer).
+    floats: Vec<Option<ColumnDescPtr>>,
+    props: WriterPropertiesPtr,
     /// The row group being filled, and its rows so far.
-    open: Option<(Vec<ArrowColumnWriter>, usize)>,
+    open: Option<(Vec<Column>, usize)>,
     to_appender: Option<SyncSender<Message>>,
     appender: Option<JoinHandle<Appended>>,
     /// The output was let through (once is enough: the sink stays open).
@@ -115,6 +132,23 @@ impl ParquetWriter {
         // Through ArrowWriter so the footer carries the ARROW:schema readers use for types.
         let (file, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
             .into_serialized_writer()?;
+        let leaves = file.schema_descr().columns();
+        let floats = match leaves.len() == schema.fields().len() {
+            true => schema
+                .fields()
+                .iter()
+                .zip(leaves)
+                .map(|(field, leaf)| {
+                    (field.data_type() == &DataType::Float64
+                        && leaf.physical_type() == Physical::DOUBLE
+                        && leaf.max_rep_level() == 0)
+                        .then(|| leaf.clone())
+                })
+                .collect(),
+            // A nested column has several leaves: everything through the Arrow layer.
+            false => vec![None; schema.fields().len()],
+        };
+        let props = file.properties().clone();
         // No queue: a row group is handed over when the appender is done with the last, so at
         // most two are held (one appended, one encoded), whatever the disk's speed.
         let (to_appender, from_writer) = sync_channel(0);
@@ -126,6 +160,8 @@ impl ParquetWriter {
             factory,
             row_groups: 0,
             row_group_rows,
+            floats,
+            props,
             open: None,
             to_appender: Some(to_appender),
             appender: Some(appender),
@@ -138,18 +174,16 @@ impl ParquetWriter {
     pub fn write(&mut self, batch: &RecordBatch, release: bool) -> Result<(), Error> {
         let (mut writers, rows) = match self.open.take() {
             Some(open) => open,
-            None => (self.factory.create_column_writers(self.row_groups)?, 0),
+            None => (self.open_columns(batch)?, 0),
         };
         let fields = self.schema.fields();
         writers
             .par_iter_mut()
             .zip(batch.columns().par_iter())
             .zip(fields.par_iter())
-            .try_for_each(|((writer, array), field)| match runs(array) {
-                Some(pieces) => pieces
-                    .iter()
-                    .try_for_each(|piece| write_array(writer, field, piece)),
-                None => write_array(writer, field, array),
+            .try_for_each(|((writer, array), field)| match writer {
+                Column::Floats(floats) => floats.write(array),
+                Column::Arrow(writer) => write_array(writer, field, array),
             })?;
         let rows = rows + batch.num_rows();
         if rows >= self.row_group_rows {
@@ -166,10 +200,28 @@ impl ParquetWriter {
         Ok(())
     }
 
-    fn close_row_group(&mut self, writers: Vec<ArrowColumnWriter>) -> Result<(), Error> {
+    /// The columns of a new row group, whose first batch is `batch`: a Float64 column with its
+    /// nulls in a few long runs goes through `Floats`; one with many short runs (an interleaved
+    /// grid) through the Arrow layer, whose bit-by-bit levels cost less there.
+    fn open_columns(&self, batch: &RecordBatch) -> Result<Vec<Column>, Error> {
+        let arrow = self.factory.create_column_writers(self.row_groups)?;
+        arrow
+            .into_iter()
+            .zip(&self.floats)
+            .zip(batch.columns())
+            .map(|((writer, floats), array)| match floats {
+                Some(leaf) if long_runs(array).is_some() => {
+                    Floats::new(leaf.clone(), self.props.clone()).map(Column::Floats)
+                }
+                _ => Ok(Column::Arrow(Box::new(writer))),
+            })
+            .collect()
+    }
+
+    fn close_row_group(&mut self, writers: Vec<Column>) -> Result<(), Error> {
         let chunks = writers
             .into_par_iter()
-            .map(ArrowColumnWriter::close)
+            .map(Column::close)
             .collect::<Result<Vec<_>, _>>()?;
         self.row_groups += 1;
         self.send(Message::RowGroup(chunks))
@@ -226,43 +278,290 @@ fn write_array(
     Ok(())
 }
 
-/// A run must average this many rows for a column to be written run by run.
+/// A run must average this many rows for a column's runs to be written one by one; below, the
+/// valid values are gathered into one slice first.
 const RUN_ROWS: usize = 256;
 
-/// A Float64 column with nulls in a few long runs (a grouped grid: each group's warm-up), as
-/// pieces with no nulls and pieces of nulls only. arrow-rs writes a column with some nulls bit by
-/// bit (its definition levels, then the indices of its values, one at a time: about 15% of a
-/// grouped grid's samples), but a piece with none or only nulls as one run. The file's values,
-/// nulls and statistics are the same. `None`: write the column whole.
-fn runs(array: &ArrayRef) -> Option<Vec<ArrayRef>> {
-    let nulls = array.logical_nulls()?;
-    if nulls.null_count() == 0 || nulls.null_count() == nulls.len() {
-        return None;
-    }
-    let floats = array.as_primitive_opt::<Float64Type>()?;
-    // Given up on at the first run too many (an interleaved grid has thousands).
-    let most = array.len() / (2 * RUN_ROWS);
-    let mut valid = Vec::new();
-    for run in nulls.valid_slices() {
-        if valid.len() == most {
-            return None;
+/// The valid runs of `array`'s rows, if its nulls come in a few long runs (or there are none);
+/// `None` if they are too many.
+fn long_runs(array: &ArrayRef) -> Option<Vec<(usize, usize)>> {
+    let Some(nulls) = array.logical_nulls() else {
+        return Some(vec![(0, array.len())]);
+    };
+    let most = (array.len() / (2 * RUN_ROWS)).max(1);
+    let runs: Vec<(usize, usize)> = nulls.valid_slices().take(most + 1).collect();
+    (runs.len() <= most).then_some(runs)
+}
+
+/// Definition levels handed to the column writer: a value (1) or a null (0), in runs of at
+/// most `LEVELS`.
+const LEVELS: usize = 8192;
+static VALUE: [i16; LEVELS] = [1; LEVELS];
+static NULL: [i16; LEVELS] = [0; LEVELS];
+
+/// A row group's column, written through the Arrow layer or, for Float64, straight to the
+/// typed column writer.
+enum Column {
+    Arrow(Box<ArrowColumnWriter>),
+    Floats(Box<Floats>),
+}
+
+/// A closed column chunk, ready to append.
+enum Chunk {
+    Arrow(ArrowColumnChunk),
+    Floats(Parts, ColumnCloseResult),
+}
+
+impl Column {
+    fn close(self) -> Result<Chunk, Error> {
+        match self {
+            Column::Arrow(writer) => Ok(Chunk::Arrow(writer.close()?)),
+            Column::Floats(floats) => floats.close(),
         }
-        valid.push(run);
     }
-    let mut pieces = Vec::with_capacity(valid.len() * 2 + 1);
-    let mut at = 0;
-    for (start, end) in valid {
-        if start > at {
-            pieces.push(array.slice(at, start - at));
+}
+
+/// A Float64 column chunk: the typed column writer, its pages kept in memory until the row
+/// group is appended.
+struct Floats {
+    writer: ColumnWriterImpl<'static, DoubleType>,
+    pages: Arc<Mutex<PageList>>,
+    /// The leaf has definition levels (a nullable column).
+    levels: bool,
+}
+
+impl Floats {
+    fn new(leaf: ColumnDescPtr, props: WriterPropertiesPtr) -> Result<Box<Self>, Error> {
+        let pages = Arc::new(Mutex::new(PageList::default()));
+        let levels = leaf.max_def_level() > 0;
+        let page_writer = Box::new(Pages(pages.clone()));
+        match get_column_writer(leaf, props, page_writer) {
+            ColumnWriter::DoubleColumnWriter(writer) => Ok(Box::new(Floats {
+                writer,
+                pages,
+                levels,
+            })),
+            _ => Err(Error::Parquet(
+                "a Float64 column without a DOUBLE column writer".into(),
+            )),
         }
-        let values = floats.values().slice(start, end - start);
-        pieces.push(Arc::new(Float64Array::new(values, None)) as ArrayRef);
-        at = end;
     }
-    if at < array.len() {
-        pieces.push(array.slice(at, array.len() - at));
+
+    /// Appends `array`'s rows: each run of values as a slice of the array, each run of nulls
+    /// as levels only; a column of many short runs (an interleaved grid) gathered first.
+    fn write(&mut self, array: &ArrayRef) -> Result<(), Error> {
+        let Some(floats) = array.as_primitive_opt::<Float64Type>() else {
+            return Err(Error::Parquet(format!(
+                "a Float64 column holds {}",
+                array.data_type()
+            )));
+        };
+        let values = floats.values();
+        let nulls = match floats.logical_nulls() {
+            Some(nulls) if nulls.null_count() > 0 => nulls,
+            _ => return self.values(values),
+        };
+        if !self.levels {
+            return Err(Error::Parquet(
+                "nulls in a column that cannot hold them".into(),
+            ));
+        }
+        let Some(runs) = long_runs(array) else {
+            return GATHERED.with(|g| {
+                let mut g = g.borrow_mut();
+                let (kept, levels) = &mut *g;
+                kept.clear();
+                levels.clear();
+                for (start, end) in nulls.valid_slices() {
+                    levels.resize(start, 0);
+                    levels.resize(end, 1);
+                    kept.extend_from_slice(&values[start..end]);
+                }
+                levels.resize(values.len(), 0);
+                self.writer.write_batch(kept, Some(levels), None)?;
+                Ok(())
+            });
+        };
+        let mut at = 0;
+        for (start, end) in runs {
+            self.nulls(start - at)?;
+            self.values(&values[start..end])?;
+            at = end;
+        }
+        self.nulls(values.len() - at)
     }
-    Some(pieces)
+
+    fn values(&mut self, values: &[f64]) -> Result<(), Error> {
+        for piece in values.chunks(LEVELS) {
+            let levels = self.levels.then(|| &VALUE[..piece.len()]);
+            self.writer.write_batch(piece, levels, None)?;
+        }
+        Ok(())
+    }
+
+    fn nulls(&mut self, mut n: usize) -> Result<(), Error> {
+        while n > 0 {
+            let k = n.min(LEVELS);
+            self.writer.write_batch(&[], Some(&NULL[..k]), None)?;
+            n -= k;
+        }
+        Ok(())
+    }
+
+    fn close(self: Box<Self>) -> Result<Chunk, Error> {
+        let Floats { writer, pages, .. } = *self;
+        let close = writer.close()?;
+        // The column writer, and with it the page writer's handle, is gone: the pages are ours.
+        let pages = match Arc::try_unwrap(pages) {
+            Ok(pages) => pages.into_inner().unwrap_or_else(PoisonError::into_inner),
+            Err(shared) => {
+                std::mem::take(&mut *shared.lock().unwrap_or_else(PoisonError::into_inner))
+            }
+        };
+        Ok(Chunk::Floats(
+            Parts {
+                parts: Mutex::new(pages.parts.into()),
+                len: pages.len,
+            },
+            close,
+        ))
+    }
+}
+
+thread_local! {
+    /// A column's valid values and its definition levels, gathered (reused by each worker).
+    static GATHERED: std::cell::RefCell<(Vec<f64>, Vec<i16>)> = Default::default();
+}
+
+/// The pages of one column chunk as the column writer closes them: each page's header, and its
+/// compressed buffer itself (shared, not copied).
+#[derive(Default)]
+struct PageList {
+    parts: Vec<Bytes>,
+    len: u64,
+}
+
+struct Pages(Arc<Mutex<PageList>>);
+
+impl PageWriter for Pages {
+    fn write_page(&mut self, page: CompressedPage) -> parquet::errors::Result<PageWriteSpec> {
+        let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let data = page.compressed_page().buffer().clone();
+        let mut split = Split {
+            data: data.clone(),
+            parts: Vec::with_capacity(2),
+            small: Vec::new(),
+        };
+        let mut sink = TrackedWrite::new(&mut split);
+        let mut spec = SerializedPageWriter::new(&mut sink).write_page(page)?;
+        sink.flush()?;
+        drop(sink);
+        split.end();
+        // Offsets within the chunk: this page starts where the last one ended.
+        spec.offset += list.len;
+        list.len += split.parts.iter().map(|p| p.len() as u64).sum::<u64>();
+        list.parts.append(&mut split.parts);
+        Ok(spec)
+    }
+
+    fn close(&mut self) -> parquet::errors::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the page serializer writes, kept as parts: the page's own buffer, when it comes in one
+/// write, is kept by reference; everything else (the header) is copied.
+struct Split {
+    data: Bytes,
+    parts: Vec<Bytes>,
+    small: Vec<u8>,
+}
+
+impl Split {
+    fn end(&mut self) {
+        if !self.small.is_empty() {
+            self.parts
+                .push(Bytes::from(std::mem::take(&mut self.small)));
+        }
+    }
+}
+
+impl Write for Split {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !buf.is_empty() && std::ptr::eq(buf, &self.data[..]) {
+            self.end();
+            self.parts.push(self.data.clone());
+        } else {
+            self.small.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A closed column chunk's parts, read once as the row group appends it.
+struct Parts {
+    parts: Mutex<std::collections::VecDeque<Bytes>>,
+    len: u64,
+}
+
+impl Length for Parts {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Reads the parts in order.
+struct PartsReader(std::collections::VecDeque<Bytes>);
+
+impl std::io::Read for PartsReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(front) = self.0.front_mut() {
+            if front.is_empty() {
+                self.0.pop_front();
+                continue;
+            }
+            let n = buf.len().min(front.len());
+            buf[..n].copy_from_slice(&front[..n]);
+            bytes::Buf::advance(front, n);
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
+
+impl ChunkReader for Parts {
+    type T = PartsReader;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<PartsReader> {
+        let mut parts =
+            std::mem::take(&mut *self.parts.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut skip = start;
+        while skip > 0 {
+            let Some(front) = parts.front_mut() else {
+                break;
+            };
+            let n = skip.min(front.len() as u64);
+            bytes::Buf::advance(front, n as usize);
+            skip -= n;
+            if front.is_empty() {
+                parts.pop_front();
+            }
+        }
+        Ok(PartsReader(parts))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let mut out = Vec::with_capacity(length);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(self.get_read(start)?, length as u64),
+            &mut out,
+        )?;
+        Ok(Bytes::from(out))
+    }
 }
 
 impl Drop for ParquetWriter {
@@ -283,7 +582,10 @@ fn append(mut file: SerializedFileWriter<Sink>, messages: Receiver<Message>) -> 
             Message::RowGroup(chunks) => {
                 let mut group = file.next_row_group()?;
                 for chunk in chunks {
-                    chunk.append_to_row_group(&mut group)?;
+                    match chunk {
+                        Chunk::Arrow(chunk) => chunk.append_to_row_group(&mut group)?,
+                        Chunk::Floats(pages, close) => group.append_column(&pages, close)?,
+                    }
                 }
                 rows += group.close()?.num_rows() as u64;
             }

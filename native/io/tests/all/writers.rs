@@ -251,6 +251,88 @@ fn parquet_columns_with_long_null_runs_read_back_exactly() {
 }
 
 #[test]
+fn parquet_float_columns_read_back_whatever_their_nulls_do_from_batch_to_batch() {
+    // One row group of four batches. Each column's first batch decides how it is written (its
+    // runs one by one, or through the Arrow layer); later batches change the pattern: long runs
+    // then scattered nulls, scattered then long runs, all null, none null, and runs longer than
+    // a level slice (8,192) and than a page (1 MiB of values).
+    let sizes = [3000usize, 200_000, 40, 9000];
+    let value = |i: usize| ((i as f64) * 0.61).cos() * 1e4 + i as f64;
+    type Rule = fn(usize, usize) -> bool;
+    let rules: [Rule; 5] = [
+        // batch b, row i: has a value?
+        |b, i| {
+            if b % 2 == 0 {
+                i % 1000 >= 300
+            } else {
+                i % 3 != 1
+            }
+        },
+        |b, i| {
+            if b % 2 == 0 {
+                i % 3 != 1
+            } else {
+                i % 1000 >= 300
+            }
+        },
+        |b, _| b == 1 || b == 3,
+        |b, i| b != 2 || i < 5,
+        |_, i| !(10..150_000).contains(&i),
+    ];
+    let fields: Vec<Field> = (0..rules.len())
+        .map(|c| Field::new(format!("c{c}"), DataType::Float64, true))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let mut at = 0;
+    let batches: Vec<RecordBatch> = sizes
+        .iter()
+        .enumerate()
+        .map(|(b, &n)| {
+            let columns: Vec<ArrayRef> = rules
+                .iter()
+                .map(|rule| {
+                    Arc::new(Float64Array::from_iter(
+                        (0..n).map(|i| rule(b, i).then(|| value(at + i))),
+                    )) as ArrayRef
+                })
+                .collect();
+            at += n;
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        })
+        .collect();
+    let mut file = tempfile::tempfile().unwrap();
+    let options = Options {
+        row_group_rows: usize::MAX,
+        ..Options::default()
+    };
+    let mut writer = Writer::new(schema, file.as_raw_fd(), &options).unwrap();
+    for b in &batches {
+        writer.write(b, false).unwrap();
+    }
+    let summary = writer.finish(vec![]).unwrap();
+    verify(&mut file, &summary).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    assert_eq!(builder.metadata().num_row_groups(), 1);
+    let got: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let (got, want) = (concat(&got), concat(&batches));
+    for c in 0..rules.len() {
+        let (g, w) = (
+            got.column(c).as_primitive::<Float64Type>(),
+            want.column(c).as_primitive::<Float64Type>(),
+        );
+        assert_eq!(g.len(), w.len(), "column {c} rows");
+        assert_eq!(g.nulls(), w.nulls(), "column {c} validity");
+        for i in (0..w.len()).filter(|&i| w.is_valid(i)) {
+            assert_eq!(
+                g.value(i).to_bits(),
+                w.value(i).to_bits(),
+                "column {c} row {i}"
+            );
+        }
+    }
+}
+
+#[test]
 fn parquet_row_groups_gather_whole_batches() {
     let mut file = tempfile::tempfile().unwrap();
     let options = Options {
