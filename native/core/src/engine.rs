@@ -27,6 +27,8 @@ pub(crate) struct LaneGroup {
     /// Real periods in the group; lanes beyond repeat the last period and are never written.
     rows: usize,
     max_period: usize,
+    /// Until `seen` reaches it every lane is still warming up.
+    min_period: usize,
     params: [PeriodParams; MAX_LANES],
     offsets: [i64; MAX_LANES],
     seen: usize,
@@ -50,6 +52,7 @@ impl LaneGroup {
         let last = *params.last().unwrap();
         let p: [PeriodParams; MAX_LANES] = std::array::from_fn(|j| *params.get(j).unwrap_or(&last));
         let max_period = p[..lanes].iter().map(|q| q.period).max().unwrap();
+        let min_period = p[..lanes].iter().map(|q| q.period).min().unwrap();
         let offsets = std::array::from_fn(|j| {
             if j < lanes {
                 j as i64 - (p[j].period * lanes) as i64
@@ -61,6 +64,7 @@ impl LaneGroup {
             lanes,
             rows: params.len(),
             max_period,
+            min_period,
             params: p,
             offsets,
             seen: 0,
@@ -185,6 +189,22 @@ impl LaneGroup {
             }
             let block = &prices[col..col + len];
             let mut k = 0;
+            // Leading NaNs and the two seeds, a price at a time.
+            while k < len && self.seen < 2 {
+                self.step_scalar(block[k], out, stride, col + k);
+                k += 1;
+            }
+            // Every lane still warming up: `N` lanes a price at a time (the bulk of a short
+            // group's rows, as in a grid over many groups).
+            let cold = self.min_period.saturating_sub(self.seen).min(len - k);
+            if cold > 0 && self.seen >= 2 {
+                // SAFETY: `seen >= 2` and `seen + cold <= min_period`; `hist` has room for
+                // `len` more rows; the output bound was asserted above; the caller vouches for
+                // the CPU.
+                unsafe { self.run_cold::<L>(&block[k..k + cold], out, stride, col + k) };
+                k += cold;
+            }
+            // The lanes' warm-ups end one after another.
             while k < len && self.seen < self.max_period {
                 self.step_scalar(block[k], out, stride, col + k);
                 k += 1;
@@ -243,6 +263,62 @@ impl LaneGroup {
         self.y_prev = x;
         self.seen += 1;
         self.row += 1;
+    }
+
+    /// Warm-up while no lane has reached its period: each lane smooths the price, keeps it in
+    /// its history and adds it to its window sum, as `step_scalar` does with the same
+    /// operations; every output is NaN.
+    ///
+    /// # Safety
+    /// CPU support for `L`; `L::N == self.lanes`; `2 <= seen` and
+    /// `seen + xs.len() <= min_period`; `row + xs.len() <= hist rows`; and `out` reaching
+    /// `(rows - 1) * stride + c0 + xs.len()`.
+    #[inline(always)]
+    unsafe fn run_cold<L: Lanes>(&mut self, xs: &[f64], out: &mut [f64], stride: usize, c0: usize) {
+        let n = self.lanes;
+        debug_assert!(self.seen >= 2 && self.seen + xs.len() <= self.min_period);
+        debug_assert!((self.row + xs.len()) * n <= self.hist.len());
+        let col = |f: fn(&PeriodParams) -> f64| -> [f64; MAX_LANES] {
+            std::array::from_fn(|j| f(&self.params[j]))
+        };
+        let (neg_a2, b, c) = (
+            col(|p| p.smoother.neg_a2),
+            col(|p| p.smoother.b),
+            col(|p| p.smoother.c),
+        );
+        // SAFETY: the caller guarantees CPU support for `L`; the loads read arrays of
+        // MAX_LANES >= N values; hist rows `row .. row + len` exist (caller's contract).
+        unsafe {
+            let (neg_a2, b, c) = (
+                L::load(neg_a2.as_ptr()),
+                L::load(b.as_ptr()),
+                L::load(c.as_ptr()),
+            );
+            let mut s1 = L::load(self.s1.as_ptr());
+            let mut s2 = L::load(self.s2.as_ptr());
+            let mut w = L::load(self.w.as_ptr());
+            let mut y_prev = self.y_prev;
+            let mut h = self.hist.as_mut_ptr().add(self.row * n);
+            for &x in xs {
+                let cy = L::mul(c, L::splat(x + y_prev));
+                let s = L::mul_add(neg_a2, s2, L::mul_add(b, s1, cy));
+                L::store(h, s);
+                w = L::add(w, s);
+                s2 = s1;
+                s1 = s;
+                y_prev = x;
+                h = h.add(n);
+            }
+            L::store(self.s1.as_mut_ptr(), s1);
+            L::store(self.s2.as_mut_ptr(), s2);
+            L::store(self.w.as_mut_ptr(), w);
+            self.y_prev = y_prev;
+        }
+        for r in 0..self.rows {
+            out[r * stride + c0..][..xs.len()].fill(f64::NAN);
+        }
+        self.seen += xs.len();
+        self.row += xs.len();
     }
 
     /// The steady state: every lane produces an output for every price, `N` prices at a time.
@@ -441,7 +517,7 @@ mod tests {
         ];
         for flavor in Flavor::ALL {
             for periods in grids {
-                for chunk in [1, 5, BLOCK - 1, BLOCK, x.len()] {
+                for chunk in [1, 5, 37, BLOCK - 1, BLOCK, x.len()] {
                     check_group::<Portable<8>>(periods, &x, chunk, flavor);
                     check_group::<Portable<4>>(periods, &x, chunk, flavor);
                 }
