@@ -8,8 +8,8 @@
 //! non-null value and gathers the values into a new vector on every write, and a grouped grid,
 //! whose nulls come in a run per group, made hundreds of thousands of small writes, each with
 //! a handful of allocations. Here a column's runs go to the typed column writer as slices of
-//! the batch, with their definition levels from a constant; the pages are the column writer's,
-//! so the file is the same.
+//! the batch, with their definition levels from a constant. The values, nulls, encodings and
+//! statistics are those the Arrow layer writes; pages may end at other rows.
 
 use std::io::Write;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
