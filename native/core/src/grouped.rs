@@ -114,6 +114,10 @@ impl Columns {
 
 const NONE: u32 = u32::MAX;
 
+/// A lazy group with at least this many rows in a chunk (and fewer than [`DORMANT_AFTER`]) is
+/// computed into its segment, then copied to its rows; with fewer, straight to its rows.
+const SEGMENT_ROWS: usize = 4;
+
 /// Chunks of fewer rows are computed on the calling thread.
 const SMALL_CHUNK: usize = 256;
 
@@ -128,8 +132,9 @@ const DORMANT_AFTER: usize = 64;
 const GROUP_ROOM: usize = 16;
 
 /// Writes NaN over the whole chunk (on `exec`, the chunk's threads) in the rows of the periods
-/// that no group computed lazily in this chunk has started (from the returned one on in start
-/// order; none, if that is not worth it), so that those groups write only their values: one
+/// that no group computed lazily straight into its rows in this chunk has started (from the
+/// returned one on in start order; none, if that is not worth it), so that those groups write
+/// only their values: one
 /// pass along each such row, rather than one store per row, period and group (an interleaved
 /// chunk of groups younger than their longest periods: most of `5:231` for groups of 100 rows).
 fn fill_unstarted(
@@ -141,7 +146,7 @@ fn fill_unstarted(
 ) -> usize {
     let p = start_order.len();
     let (mut first, mut stores) = (p, 0);
-    for w in work.iter().filter(|w| w.prices.len() < DORMANT_AFTER) {
+    for w in work.iter().filter(|w| w.prices.len() < SEGMENT_ROWS) {
         if let Some(Group {
             stream: Stream::Lazy(lazy),
             ..
@@ -524,8 +529,19 @@ impl GroupedStream {
             if let Stream::Lazy(lazy) = &mut g.stream
                 && w.prices.len() < DORMANT_AFTER
             {
-                // A few rows: written straight to their places, not gathered and scattered (an
-                // interleaved chunk has thousands of one-row segments).
+                let len = w.prices.len();
+                if len >= SEGMENT_ROWS {
+                    // Into the group's segment (every period, NaN included), copied to the rows
+                    // by `scatter` a period at a time: a store per output to a place far from
+                    // the last one cost more than the copy (2,000 interleaved groups: about 7
+                    // rows per group and chunk).
+                    let seg = &mut *w.out;
+                    lazy.push(w.prices, usize::MAX, |r, c, v| seg[r * len + c] = v);
+                    return;
+                }
+                // One to three rows: written straight to their places (a chunk of many
+                // interleaved groups has thousands of one-row segments, each a pass of
+                // `scatter`).
                 let rows = w.rows;
                 lazy.push(w.prices, filled, |r, c, v| {
                     // SAFETY: chunk row `rows[c]` belongs to this group alone (the counting sort
