@@ -265,6 +265,22 @@ impl LaneGroup {
         self.row += 1;
     }
 
+    /// Each lane's `f` of its period's constants, to load as one vector.
+    #[inline(always)]
+    fn lanes_of(&self, f: fn(&PeriodParams) -> f64) -> [f64; MAX_LANES] {
+        std::array::from_fn(|j| f(&self.params[j]))
+    }
+
+    /// Each lane's smoother constants: `-a2`, `b` and `c`.
+    #[inline(always)]
+    fn smoother_lanes(&self) -> [[f64; MAX_LANES]; 3] {
+        [
+            self.lanes_of(|p| p.smoother.neg_a2),
+            self.lanes_of(|p| p.smoother.b),
+            self.lanes_of(|p| p.smoother.c),
+        ]
+    }
+
     /// Warm-up while no lane has reached its period: each lane smooths the price, keeps it in
     /// its history and adds it to its window sum, as `step_scalar` does with the same
     /// operations; every output is NaN.
@@ -278,14 +294,7 @@ impl LaneGroup {
         let n = self.lanes;
         debug_assert!(self.seen >= 2 && self.seen + xs.len() <= self.min_period);
         debug_assert!((self.row + xs.len()) * n <= self.hist.len());
-        let col = |f: fn(&PeriodParams) -> f64| -> [f64; MAX_LANES] {
-            std::array::from_fn(|j| f(&self.params[j]))
-        };
-        let (neg_a2, b, c) = (
-            col(|p| p.smoother.neg_a2),
-            col(|p| p.smoother.b),
-            col(|p| p.smoother.c),
-        );
+        let [neg_a2, b, c] = self.smoother_lanes();
         // SAFETY: the caller guarantees CPU support for `L`; the loads read arrays of
         // MAX_LANES >= N values; hist rows `row .. row + len` exist (caller's contract).
         unsafe {
@@ -339,15 +348,8 @@ impl LaneGroup {
         debug_assert!(self.seen >= self.max_period && xs.len().is_multiple_of(n));
         debug_assert!((self.row + xs.len()) * n <= self.hist.len());
         debug_assert!(out.len() >= (self.rows - 1) * stride + c0 + xs.len());
-        let col = |f: fn(&PeriodParams) -> f64| -> [f64; MAX_LANES] {
-            std::array::from_fn(|j| f(&self.params[j]))
-        };
-        let (neg_a2, b, c) = (
-            col(|p| p.smoother.neg_a2),
-            col(|p| p.smoother.b),
-            col(|p| p.smoother.c),
-        );
-        let (lf, inv_l) = (col(|p| p.lf), col(|p| p.inv_l));
+        let [neg_a2, b, c] = self.smoother_lanes();
+        let (lf, inv_l) = (self.lanes_of(|p| p.lf), self.lanes_of(|p| p.inv_l));
         // SAFETY: the caller guarantees CPU support for `L`; all loads read arrays of
         // MAX_LANES >= N values; hist rows `row .. row + len` exist, and the look-back offsets
         // reach at most `max_period` rows behind, which exist since `row >= max_period` once
