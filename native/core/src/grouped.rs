@@ -134,9 +134,9 @@ const GROUP_ROOM: usize = 16;
 /// Writes NaN over the whole chunk (on `exec`, the chunk's threads) in the rows of the periods
 /// that no group computed lazily straight into its rows in this chunk has started (from the
 /// returned one on in start order; none, if that is not worth it), so that those groups write
-/// only their values: one
-/// pass along each such row, rather than one store per row, period and group (an interleaved
-/// chunk of groups younger than their longest periods: most of `5:231` for groups of 100 rows).
+/// only their values: one pass along each such row, rather than one store per row, period and
+/// group (an interleaved chunk of groups younger than their longest periods: most of `5:231` for
+/// groups of 100 rows).
 fn fill_unstarted(
     work: &[Work<'_>],
     start_order: &[usize],

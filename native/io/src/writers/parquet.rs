@@ -446,9 +446,8 @@ struct Pages(Arc<Mutex<PageList>>);
 impl PageWriter for Pages {
     fn write_page(&mut self, page: CompressedPage) -> parquet::errors::Result<PageWriteSpec> {
         let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let data = page.compressed_page().buffer().clone();
         let mut split = Split {
-            data: data.clone(),
+            data: page.compressed_page().buffer().clone(),
             parts: Vec::with_capacity(2),
             small: Vec::new(),
         };
