@@ -91,6 +91,20 @@ fn write_floats(
     (file, summary)
 }
 
+/// `batches` written to a temporary file with `options` (each let through if `release`),
+/// finished and verified; the file is rewound.
+fn written(schema: SchemaRef, batches: &[RecordBatch], options: &Options, release: bool) -> File {
+    let mut file = tempfile::tempfile().unwrap();
+    let mut writer = Writer::new(schema, file.as_raw_fd(), options).unwrap();
+    for b in batches {
+        writer.write(b, release).unwrap();
+    }
+    let summary = writer.finish(vec![]).unwrap();
+    verify(&mut file, &summary).unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file
+}
+
 fn concat(batches: &[RecordBatch]) -> RecordBatch {
     arrow_select::concat::concat_batches(&batches[0].schema(), batches).unwrap()
 }
@@ -210,11 +224,12 @@ fn parquet_columns_with_long_null_runs_read_back_exactly() {
     ]));
     let columns: Vec<ArrayRef> = vec![Arc::new(runs(230)), Arc::new(scattered), Arc::new(late)];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let mut file = tempfile::tempfile().unwrap();
-    let mut writer = Writer::new(schema, file.as_raw_fd(), &Options::default()).unwrap();
-    writer.write(&batch, false).unwrap();
-    let summary = writer.finish(vec![]).unwrap();
-    verify(&mut file, &summary).unwrap();
+    let file = written(
+        schema,
+        std::slice::from_ref(&batch),
+        &Options::default(),
+        false,
+    );
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     let meta = builder.metadata().clone();
     let got: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
@@ -301,17 +316,11 @@ fn parquet_float_columns_read_back_whatever_their_nulls_do_from_batch_to_batch()
             RecordBatch::try_new(schema.clone(), columns).unwrap()
         })
         .collect();
-    let mut file = tempfile::tempfile().unwrap();
     let options = Options {
         row_group_rows: usize::MAX,
         ..Options::default()
     };
-    let mut writer = Writer::new(schema, file.as_raw_fd(), &options).unwrap();
-    for b in &batches {
-        writer.write(b, false).unwrap();
-    }
-    let summary = writer.finish(vec![]).unwrap();
-    verify(&mut file, &summary).unwrap();
+    let file = written(schema, &batches, &options, false);
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     assert_eq!(builder.metadata().num_row_groups(), 1);
     let got: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
@@ -335,17 +344,11 @@ fn parquet_float_columns_read_back_whatever_their_nulls_do_from_batch_to_batch()
 
 #[test]
 fn parquet_row_groups_gather_whole_batches() {
-    let mut file = tempfile::tempfile().unwrap();
     let options = Options {
         row_group_rows: 50,
         ..Options::default()
     };
-    let mut writer = Writer::new(schema(), file.as_raw_fd(), &options).unwrap();
-    for b in batches() {
-        writer.write(&b, false).unwrap();
-    }
-    let summary = writer.finish(vec![]).unwrap();
-    verify(&mut file, &summary).unwrap();
+    let file = written(schema(), &batches(), &options, false);
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     let groups: Vec<i64> = builder
         .metadata()
@@ -423,17 +426,12 @@ fn a_one_column_csv_writes_missing_rows_as_empty_quotes() {
         vec![Arc::new(Float64Array::from(vec![None, None, Some(5.0), Some(-0.25)])) as ArrayRef],
     )
     .unwrap();
-    let mut file = tempfile::tempfile().unwrap();
     let options = Options {
         format: Format::Csv,
         ..Options::default()
     };
-    let mut writer = Writer::new(schema, file.as_raw_fd(), &options).unwrap();
-    writer.write(&batch, true).unwrap();
-    let summary = writer.finish(vec![]).unwrap();
-    verify(&mut file, &summary).unwrap();
+    let mut file = written(schema, &[batch], &options, true);
     let mut text = String::new();
-    file.seek(SeekFrom::Start(0)).unwrap();
     file.read_to_string(&mut text).unwrap();
     assert_eq!(text, "trendflex_2\n\"\"\n\"\"\n5.0\n-0.25\n");
 }
