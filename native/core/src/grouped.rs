@@ -112,6 +112,9 @@ impl Columns {
     }
 }
 
+/// One output row's validity bits and its count of missing values.
+type RowMarks<'a> = (&'a mut [u8], &'a mut u32);
+
 const NONE: u32 = u32::MAX;
 
 /// A lazy group with at least this many rows in a chunk (and fewer than [`DORMANT_AFTER`]) is
@@ -614,61 +617,67 @@ impl GroupedStream {
         if let Some(e) = gap {
             return Err(e);
         }
-        if !spans.is_empty() {
-            self.scatter(exec, &spans, out, n);
-        }
-        // A chunk of stacked groups' runs only is marked already: no pass over its rows.
-        if let Some(m) = marks.filter(|_| marked.iter().map(|(f, t)| t - f).sum::<usize>() < n) {
-            // The columns not marked yet: around the stacked groups' runs.
-            marked.sort_unstable();
-            let mut rest = Vec::with_capacity(marked.len() + 1);
-            let mut at = 0;
-            for &(from, to) in &marked {
-                if from > at {
-                    rest.push((at, from));
+        // The columns to mark: all but the stacked groups' runs, marked already.
+        let rest = marks
+            .as_ref()
+            .filter(|_| marked.iter().map(|(f, t)| t - f).sum::<usize>() < n)
+            .map(|_| {
+                marked.sort_unstable();
+                let mut rest = Vec::with_capacity(marked.len() + 1);
+                let mut at = 0;
+                for &(from, to) in &marked {
+                    if from > at {
+                        rest.push((at, from));
+                    }
+                    at = to;
                 }
-                at = to;
-            }
-            if at < n {
-                rest.push((at, n));
-            }
-            let mut rows: Vec<(&[f64], &mut [u8], &mut u32)> = out
-                .chunks(n.max(1))
-                .zip(m.bits.chunks_mut(m.stride))
-                .zip(m.nulls.iter_mut())
-                .map(|((row, bits), nulls)| (row, bits, nulls))
-                .collect();
-            exec.for_each(&mut rows, |(row, bits, nulls)| {
-                for &(from, to) in &rest {
-                    **nulls += mark(&row[from..to], bits, from);
+                if at < n {
+                    rest.push((at, n));
                 }
+                rest
             });
+        if spans.is_empty() && rest.is_none() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Copies the segments `spans` (of the gathered rows) from the results to their rows.
-    fn scatter(&self, exec: &Exec, spans: &[(usize, usize)], out: &mut [f64], n: usize) {
-        let p = self.periods.len();
-        // Each period's output row is a disjoint slice, filled from every segment.
-        let (order, results) = (&self.order, &self.results);
-        let mut rows: Vec<(usize, &mut [f64])> =
-            out.chunks_mut(n.max(1)).enumerate().take(p).collect();
-        exec.for_each(&mut rows, |(r, row)| {
-            for &(s, e) in spans {
-                let seg = &results[p * s + *r * (e - s)..p * s + (*r + 1) * (e - s)];
-                // A segment's rows are in increasing order: if its last is as far from its
-                // first as its length says, they are one run of the chunk (a stacked table).
-                let first = order[s] as usize;
-                if order[e - 1] as usize == first + (e - s - 1) {
-                    row[first..first + seg.len()].copy_from_slice(seg);
-                    continue;
-                }
-                for (k, &v) in seg.iter().enumerate() {
-                    row[order[s + k] as usize] = v;
+        // One pass over the output rows, each copied from its segments and then marked while
+        // it is still in the cache (a row of a default chunk is 108 KB).
+        let rows = out.chunks_mut(n.max(1)).take(self.periods.len());
+        let mut rows: Vec<(usize, &mut [f64], Option<RowMarks>)> = match (marks, &rest) {
+            (Some(m), Some(_)) => rows
+                .zip(m.bits.chunks_mut(m.stride).zip(m.nulls.iter_mut()))
+                .enumerate()
+                .map(|(r, (row, (bits, nulls)))| (r, row, Some((bits, nulls))))
+                .collect(),
+            _ => rows.enumerate().map(|(r, row)| (r, row, None)).collect(),
+        };
+        exec.for_each(&mut rows, |(r, row, marks)| {
+            self.scatter(&spans, *r, row);
+            if let (Some((bits, nulls)), Some(rest)) = (marks, &rest) {
+                for &(from, to) in rest {
+                    **nulls += mark(&row[from..to], bits, from);
                 }
             }
         });
+        Ok(())
+    }
+
+    /// Copies period `r`'s values of the segments `spans` (of the gathered rows) from the
+    /// results to its output row.
+    fn scatter(&self, spans: &[(usize, usize)], r: usize, row: &mut [f64]) {
+        let p = self.periods.len();
+        for &(s, e) in spans {
+            let seg = &self.results[p * s + r * (e - s)..p * s + (r + 1) * (e - s)];
+            // A segment's rows are in increasing order: if its last is as far from its first
+            // as its length says, they are one run of the chunk (a stacked table).
+            let first = self.order[s] as usize;
+            if self.order[e - 1] as usize == first + (e - s - 1) {
+                row[first..first + seg.len()].copy_from_slice(seg);
+                continue;
+            }
+            for (k, &v) in seg.iter().enumerate() {
+                row[self.order[s + k] as usize] = v;
+            }
+        }
     }
 
     /// The groups that cannot give every period a value, each with its first failing check
