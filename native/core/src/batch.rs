@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::prelude::*;
 
 use crate::engine::LaneGroup;
+use crate::extremes::Extremes;
 use crate::params::PeriodParams;
 use crate::scalar::ScalarState;
 use crate::state::PeriodState;
@@ -116,6 +117,48 @@ impl Units {
                 let kernel = *kernel;
                 exec.for_each_rows(groups, kernel.lanes(), out, stride, |g, rows| {
                     run_group(kernel, g, prices, rows, stride)
+                })
+            }
+        }
+    }
+
+    /// [`Units::push`], then row `r`'s values `spans[r]` into `extremes[r]`, read as soon as a
+    /// unit has written its rows, while they are still in the cache (a writer reading them
+    /// later finds them in memory: 18% of the headline grid's samples).
+    pub fn push_extremes(
+        &mut self,
+        exec: &Exec,
+        prices: &[f64],
+        out: &mut [f64],
+        stride: usize,
+        spans: &[(usize, usize)],
+        extremes: &mut [Extremes],
+    ) {
+        let take = |rows: &[f64], spans: &[(usize, usize)], extremes: &mut [Extremes]| {
+            for (k, (&(from, to), e)) in spans.iter().zip(extremes).enumerate() {
+                e.add(&rows[k * stride + from..k * stride + to]);
+            }
+        };
+        match self {
+            Units::Scalar(states) => {
+                let mut units: Vec<_> = states
+                    .iter_mut()
+                    .zip(spans.chunks(1).zip(extremes.chunks_mut(1)))
+                    .collect();
+                exec.for_each_rows(&mut units, 1, out, stride, |(st, (sp, ex)), rows| {
+                    st.run(prices, &mut rows[..prices.len()]);
+                    take(rows, sp, ex);
+                })
+            }
+            Units::Groups(kernel, groups) => {
+                let (kernel, lanes) = (*kernel, kernel.lanes());
+                let mut units: Vec<_> = groups
+                    .iter_mut()
+                    .zip(spans.chunks(lanes).zip(extremes.chunks_mut(lanes)))
+                    .collect();
+                exec.for_each_rows(&mut units, lanes, out, stride, |(g, (sp, ex)), rows| {
+                    run_group(kernel, g, prices, rows, stride);
+                    take(rows, sp, ex);
                 })
             }
         }

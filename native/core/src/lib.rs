@@ -8,6 +8,7 @@ mod batch;
 mod dispatch;
 mod engine;
 mod error;
+mod extremes;
 mod flavor;
 mod formulas;
 pub mod framing;
@@ -27,6 +28,7 @@ pub use dispatch::{
     missing_feature, resolve, resolve_with_override,
 };
 pub use error::Error;
+pub use extremes::Extremes;
 pub use flavor::Flavor;
 pub use grouped::{GroupError, GroupReport, GroupedStream};
 pub use params::smoother_length;

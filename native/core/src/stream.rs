@@ -3,6 +3,7 @@
 //! output bit for bit for any chunk sizes; memory is bounded by the periods, not the series.
 
 use crate::batch::{Exec, Units};
+use crate::extremes::Extremes;
 use crate::params::{self, PeriodParams};
 use crate::scalar::ScalarState;
 use crate::state::{Kind, SeriesState};
@@ -279,6 +280,37 @@ impl TrendflexBatchStream {
         Ok(())
     }
 
+    /// [`TrendflexBatchStream::push`], and row `r`'s values `spans[r]` into `extremes[r]` while
+    /// they are still in the cache (see [`Extremes`]).
+    pub fn push_extremes(
+        &mut self,
+        prices: &[f64],
+        out: &mut [f64],
+        spans: &[(usize, usize)],
+        extremes: &mut [Extremes],
+    ) -> Result<(), Error> {
+        let (rows, n) = (self.periods.len(), prices.len());
+        if out.len() != rows * n {
+            return Err(Error::OutputLength {
+                expected: rows * n,
+                actual: out.len(),
+            });
+        }
+        assert!(
+            spans.len() == rows
+                && extremes.len() == rows
+                && spans.iter().all(|&(f, t)| f <= t && t <= n),
+            "a span and extremes per period, inside the chunk"
+        );
+        if prices.is_empty() {
+            return Ok(());
+        }
+        self.seen.add(prices);
+        self.units
+            .push_extremes(&self.exec, prices, out, n, spans, extremes);
+        Ok(())
+    }
+
     /// Counts `prices` as pushed and lends the units that compute them, for
     /// [`crate::batch::push_runs`], which pushes many streams' runs with one hand-over to the
     /// threads.
@@ -408,6 +440,28 @@ impl Series {
         match self {
             Series::One(s) => s.push(prices, out),
             Series::Many(s) => s.push(prices, out),
+        }
+    }
+
+    /// [`Series::push`], and each period's values `spans[r]` into `extremes[r]` while they are
+    /// still in the cache (see [`Extremes`]).
+    pub fn push_extremes(
+        &mut self,
+        prices: &[f64],
+        out: &mut [f64],
+        spans: &[(usize, usize)],
+        extremes: &mut [Extremes],
+    ) -> Result<(), Error> {
+        match self {
+            Series::One(s) => {
+                s.push(prices, out)?;
+                let ([(from, to)], [e]) = (spans, extremes) else {
+                    panic!("one span and one extremes for one period");
+                };
+                e.add(&out[*from..*to]);
+                Ok(())
+            }
+            Series::Many(s) => s.push_extremes(prices, out, spans, extremes),
         }
     }
 

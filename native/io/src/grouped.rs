@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow_array::ArrayRef;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use trendflex_core::gaps::GapMode;
-use trendflex_core::{Flavor, GroupError, GroupedStream, Kernel};
+use trendflex_core::{Extremes, Flavor, GroupError, GroupedStream, Kernel};
 
 use crate::Error;
 use crate::groups::{GroupKeys, LastRows};
@@ -190,6 +190,7 @@ impl Step for Groups {
         out: &mut [f64],
         validity: &mut Vec<u8>,
         stride: usize,
+        _extremes: &mut Vec<Extremes>,
     ) -> Result<Vec<usize>, Failure> {
         self.open(rows.keep)?;
         let open = self.open.as_mut().expect("opened above");

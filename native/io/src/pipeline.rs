@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use trendflex_core::{self as core, Series};
+use trendflex_core::{self as core, Extremes, Series};
 
 use crate::readers::{Chunk, Source, reads_cancelled};
 use crate::{Error, Options, Writer};
@@ -69,13 +69,16 @@ pub struct Rows<'a> {
 pub trait Step: Send {
     /// Computes one chunk into `out` (one row of `prices.len()` values per period) and the
     /// validity of each period into `validity` (`stride` bytes per period; resized here when a
-    /// chunk has nulls); returns each period's null count.
+    /// chunk has nulls); returns each period's null count. It may also give each period's
+    /// extremes over its valid values (cleared before), which the Parquet writer then need not
+    /// read the values again for.
     fn push(
         &mut self,
         rows: Rows<'_>,
         out: &mut [f64],
         validity: &mut Vec<u8>,
         stride: usize,
+        extremes: &mut Vec<Extremes>,
     ) -> Result<Vec<usize>, Failure>;
 
     /// True once no output can be taken back: nothing left to fail for lack of data after
@@ -110,11 +113,9 @@ impl Step for One {
         out: &mut [f64],
         validity: &mut Vec<u8>,
         stride: usize,
+        extremes: &mut Vec<Extremes>,
     ) -> Result<Vec<usize>, Failure> {
         let n = rows.prices.len();
-        self.series
-            .push(rows.prices, out)
-            .map_err(Failure::Compute)?;
         self.valid = Valid {
             first_valid: rows.first_valid,
             first_gap: rows.first_gap,
@@ -124,6 +125,10 @@ impl Step for One {
             .iter()
             .map(|&p| self.valid.rows(p, rows.first_row, n))
             .collect();
+        extremes.resize(self.periods.len(), Extremes::new());
+        self.series
+            .push_extremes(rows.prices, out, &spans, extremes)
+            .map_err(Failure::Compute)?;
         if spans.iter().any(|&s| s != (0, n)) {
             validity.resize(stride * self.periods.len(), 0);
             for (r, &(from, to)) in spans.iter().enumerate() {
@@ -197,6 +202,9 @@ struct Slot {
     validity: Vec<u8>,
 }
 
+/// Per column of a chunk's batch: its extremes, where the step gave them.
+type ColumnExtremes = Vec<Option<Extremes>>;
+
 /// A slot lent to the writer as Arrow buffers; it comes back when the writer is done with it.
 struct Lent {
     values: Buffer,
@@ -219,6 +227,7 @@ impl Lent {
 /// One chunk for the writer thread.
 struct Write {
     batch: RecordBatch,
+    extremes: ColumnExtremes,
     release: bool,
     lent: Lent,
 }
@@ -350,12 +359,13 @@ fn write_loop(
 ) -> Writer {
     for Write {
         batch,
+        extremes,
         release,
         lent,
     } in chunks
     {
         let rows = batch.num_rows() as u64;
-        let written = writer.write(&batch, release);
+        let written = writer.write_with(&batch, &extremes, release);
         drop(batch);
         let failed = written.is_err();
         if !failed {
@@ -489,6 +499,7 @@ fn compute_loop<'scope, S: Step>(
             }
         };
         let computing = Instant::now();
+        let mut extremes = Vec::new();
         let nulls = step.push(
             Rows {
                 prices: &mut read.prices[..n],
@@ -501,6 +512,7 @@ fn compute_loop<'scope, S: Step>(
             &mut slot.values[..n * plan.periods.len()],
             &mut slot.validity,
             stride,
+            &mut extremes,
         )?;
         timings.compute += computing.elapsed();
         let _ = free.send(read.prices); // the reader may have stopped at the end: nothing lost
@@ -513,6 +525,11 @@ fn compute_loop<'scope, S: Step>(
                 .collect();
             self::schema(plan, &types)
         });
+        // The keep columns have none.
+        let extremes: ColumnExtremes = (0..read.chunk.keep.len())
+            .map(|_| None)
+            .chain(extremes.into_iter().map(Some))
+            .collect();
         let (batch, lent) =
             batch(schema, read.chunk.keep, slot, &nulls, n, stride).map_err(Failure::Output)?;
         rows += n as u64;
@@ -525,6 +542,7 @@ fn compute_loop<'scope, S: Step>(
         if w.to
             .send(Write {
                 batch,
+                extremes,
                 release,
                 lent,
             })

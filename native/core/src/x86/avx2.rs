@@ -147,3 +147,42 @@ pub(crate) unsafe fn not_nan_bits(values: &[f64], bits: &mut [u8]) -> u32 {
     }
     valid
 }
+
+/// [`crate::extremes::extremes`] four values at a time: least and greatest total-order key of the
+/// values that are not NaN (`i64::MAX`, `i64::MIN` if none), and how many are NaN.
+///
+/// # Safety
+/// The CPU must have AVX2 and POPCNT.
+#[target_feature(enable = "avx2,popcnt")]
+pub(crate) unsafe fn extremes(values: &[f64]) -> (i64, i64, u64) {
+    let (fours, rest) = values.as_chunks::<4>();
+    let (mut min, mut max) = (_mm256_set1_epi64x(i64::MAX), _mm256_set1_epi64x(i64::MIN));
+    let (lowest, highest, zero) = (min, max, _mm256_setzero_si256());
+    let mut nans = 0u64;
+    for four in fours {
+        // SAFETY: `four` holds 4 readable f64 (one unaligned load).
+        let v = unsafe { _mm256_loadu_pd(four.as_ptr()) };
+        let nan = _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_UNORD_Q>(v, v));
+        let bits = _mm256_castpd_si256(v);
+        // The total-order key: a negative value's magnitude bits flipped.
+        let key = _mm256_xor_si256(bits, _mm256_srli_epi64::<1>(_mm256_cmpgt_epi64(zero, bits)));
+        // NaN lanes take the identity of each side, so they never win.
+        let low = _mm256_blendv_epi8(key, lowest, nan);
+        let high = _mm256_blendv_epi8(key, highest, nan);
+        min = _mm256_blendv_epi8(min, low, _mm256_cmpgt_epi64(min, low));
+        max = _mm256_blendv_epi8(max, high, _mm256_cmpgt_epi64(high, max));
+        nans += u64::from(_mm256_movemask_pd(_mm256_castsi256_pd(nan)).count_ones());
+    }
+    let (mut lo, mut hi) = ([0i64; 4], [0i64; 4]);
+    // SAFETY: each array holds 4 i64 (unaligned stores).
+    unsafe {
+        _mm256_storeu_si256(lo.as_mut_ptr().cast(), min);
+        _mm256_storeu_si256(hi.as_mut_ptr().cast(), max);
+    }
+    let (rest_min, rest_max, rest_nans) = crate::extremes::extremes(rest);
+    (
+        lo.into_iter().fold(rest_min, i64::min),
+        hi.into_iter().fold(rest_max, i64::max),
+        nans + rest_nans,
+    )
+}

@@ -4,7 +4,8 @@
 
 use crate::common::*;
 use trendflex_core::{
-    Flavor, Kernel, TrendflexBatchStream, TrendflexStream, trendflex_batch_into_with_flavor,
+    Extremes, Flavor, Kernel, Series, TrendflexBatchStream, TrendflexStream,
+    trendflex_batch_into_with_flavor,
 };
 
 /// Inputs that reach the tails, alignments and special values.
@@ -206,6 +207,53 @@ fn streaming_equals_one_shot_for_any_chunking() {
                 &want_batch,
                 &format!("{kernel} {flavor} batch stream chunk={chunk}"),
             );
+        }
+    }
+}
+
+/// Extremes taken as each kernel writes a chunk equal those read from the chunk afterwards, by
+/// total order over each period's span (NaN included in the spans: an interior NaN run).
+#[test]
+fn extremes_taken_while_computing_equal_those_of_the_rows_written() {
+    let periods: Vec<usize> = (5..=30).collect();
+    let key = |e: &Extremes| (e.range().map(|(a, b)| (a.to_bits(), b.to_bits())), e.nans());
+    for kernel in kernels() {
+        for (name, x) in shapes(700, 11) {
+            for threads in [1, 2] {
+                let mut s = Series::new(&periods, kernel, Flavor::VectorTa, threads, None).unwrap();
+                for (c, chunk) in x.chunks(250).enumerate() {
+                    let n = chunk.len();
+                    // Spans of every kind: whole, empty, a head cut, a tail cut.
+                    let spans: Vec<(usize, usize)> = (0..periods.len())
+                        .map(|r| match (r + c) % 4 {
+                            0 => (0, n),
+                            1 => (n / 2, n / 2),
+                            2 => (n / 3, n),
+                            _ => (0, n - n / 4),
+                        })
+                        .collect();
+                    let mut out = vec![0.0; n * periods.len()];
+                    let mut got = vec![Extremes::new(); periods.len()];
+                    s.push_extremes(chunk, &mut out, &spans, &mut got).unwrap();
+                    for (r, &(from, to)) in spans.iter().enumerate() {
+                        // By total order over the numbers (or over the NaN, if only NaN).
+                        let span = &out[r * n + from..r * n + to];
+                        let real: Vec<f64> = span.iter().copied().filter(|v| !v.is_nan()).collect();
+                        let over = if real.is_empty() { span } else { &real[..] };
+                        let range = over.iter().copied().min_by(f64::total_cmp).map(|lo| {
+                            let hi = over.iter().copied().max_by(f64::total_cmp).unwrap();
+                            (lo.to_bits(), hi.to_bits())
+                        });
+                        let nans = (!span.is_empty()).then_some((span.len() - real.len()) as u64);
+                        assert_eq!(
+                            key(&got[r]),
+                            (range, nans),
+                            "{kernel:?} {name} threads {threads} chunk {c} period {}",
+                            periods[r]
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use crate::{Error, sink};
+use trendflex_core::Extremes;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,8 +168,20 @@ impl Writer {
 
     /// Writes `batch`; `release`: what was held back (and everything after) may go out now.
     pub fn write(&mut self, batch: &RecordBatch, release: bool) -> Result<(), Error> {
+        self.write_with(batch, &[], release)
+    }
+
+    /// [`Writer::write`], given some Float64 columns' extremes over their valid values (by
+    /// column, `None` or missing where not known): a Parquet file's statistics need not read
+    /// those values again.
+    pub fn write_with(
+        &mut self,
+        batch: &RecordBatch,
+        extremes: &[Option<Extremes>],
+        release: bool,
+    ) -> Result<(), Error> {
         match &mut self.inner {
-            Inner::Parquet(w) => w.write(batch, release),
+            Inner::Parquet(w) => w.write(batch, extremes, release),
             Inner::Csv(w) => w.write(batch, release),
             Inner::Arrow(w) => w.write(batch, release),
             Inner::Dataset(w) => w.write(batch),

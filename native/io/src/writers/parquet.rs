@@ -9,7 +9,9 @@
 //! whose nulls come in a run per group, made hundreds of thousands of small writes, each with
 //! a handful of allocations. Here a column's runs go to the typed column writer as slices of
 //! the batch, with their definition levels from a constant. The values, nulls, encodings and
-//! statistics are those the Arrow layer writes; pages may end at other rows.
+//! statistics are those the Arrow layer writes; pages may end at other rows. Their statistics
+//! are kept here, four values at a time, rather than by arrow-rs, one value at a time (18% of
+//! the headline grid's samples).
 
 use std::io::Write;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -31,12 +33,14 @@ use parquet::column::writer::{
     ColumnCloseResult, ColumnWriter, ColumnWriterImpl, get_column_writer,
 };
 use parquet::data_type::DoubleType;
-use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::{ColumnChunkMetaData, KeyValue, LevelHistogram};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
 use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 use rayon::prelude::*;
+use trendflex_core::Extremes;
 
 use super::footer;
 use crate::sink::{self, Sink};
@@ -60,7 +64,8 @@ pub struct ParquetWriter {
     row_group_rows: usize,
     /// Per column: the Float64 leaf to write through `Floats`, or none (the Arrow layer).
     floats: Vec<Option<ColumnDescPtr>>,
-    props: WriterPropertiesPtr,
+    /// The file's properties with statistics off: `Floats` keeps them itself.
+    float_props: WriterPropertiesPtr,
     /// The row group being filled, and its rows so far.
     open: Option<(Vec<Column>, usize)>,
     to_appender: Option<SyncSender<Message>>,
@@ -148,7 +153,14 @@ impl ParquetWriter {
             // A nested column has several leaves: everything through the Arrow layer.
             false => vec![None; schema.fields().len()],
         };
-        let props = file.properties().clone();
+        let float_props = Arc::new(
+            file.properties()
+                .as_ref()
+                .clone()
+                .into_builder()
+                .set_statistics_enabled(EnabledStatistics::None)
+                .build(),
+        );
         // No queue: a row group is handed over when the appender is done with the last, so at
         // most two are held (one appended, one encoded), whatever the disk's speed.
         let (to_appender, from_writer) = sync_channel(0);
@@ -161,7 +173,7 @@ impl ParquetWriter {
             row_groups: 0,
             row_group_rows,
             floats,
-            props,
+            float_props,
             open: None,
             to_appender: Some(to_appender),
             appender: Some(appender),
@@ -170,8 +182,14 @@ impl ParquetWriter {
     }
 
     /// Encodes `batch` into the open row group, closing it once it has `row_group_rows` rows.
-    /// `release`: the output may be let through now.
-    pub fn write(&mut self, batch: &RecordBatch, release: bool) -> Result<(), Error> {
+    /// `extremes`: those of some Float64 columns' valid values, by column (see
+    /// [`crate::Writer::write_with`]). `release`: the output may be let through now.
+    pub fn write(
+        &mut self,
+        batch: &RecordBatch,
+        extremes: &[Option<Extremes>],
+        release: bool,
+    ) -> Result<(), Error> {
         let (mut writers, rows) = match self.open.take() {
             Some(open) => open,
             None => (self.open_columns(batch)?, 0),
@@ -181,8 +199,9 @@ impl ParquetWriter {
             .par_iter_mut()
             .zip(batch.columns().par_iter())
             .zip(fields.par_iter())
-            .try_for_each(|((writer, array), field)| match writer {
-                Column::Floats(floats) => floats.write(array),
+            .enumerate()
+            .try_for_each(|(c, ((writer, array), field))| match writer {
+                Column::Floats(floats) => floats.write(array, extremes.get(c).copied().flatten()),
                 Column::Arrow(writer) => write_array(writer, field, array),
             })?;
         let rows = rows + batch.num_rows();
@@ -211,7 +230,7 @@ impl ParquetWriter {
             .zip(batch.columns())
             .map(|((writer, floats), array)| match floats {
                 Some(leaf) if long_runs(array).is_some() => {
-                    Floats::new(leaf.clone(), self.props.clone()).map(Column::Floats)
+                    Floats::new(leaf.clone(), self.float_props.clone()).map(Column::Floats)
                 }
                 _ => Ok(Column::Arrow(Box::new(writer))),
             })
@@ -321,13 +340,18 @@ impl Column {
     }
 }
 
-/// A Float64 column chunk: the typed column writer, its pages kept in memory until the row
-/// group is appended.
+/// A Float64 column chunk: the typed column writer (statistics off), its pages kept in memory
+/// until the row group is appended, and the chunk's statistics.
 struct Floats {
     writer: ColumnWriterImpl<'static, DoubleType>,
     pages: Arc<Mutex<PageList>>,
     /// The leaf has definition levels (a nullable column).
     levels: bool,
+    extremes: Extremes,
+    /// The batch being written has its values read here for `extremes` (none were given).
+    scan: bool,
+    nulls: u64,
+    values: u64,
 }
 
 impl Floats {
@@ -340,6 +364,10 @@ impl Floats {
                 writer,
                 pages,
                 levels,
+                extremes: Extremes::new(),
+                scan: true,
+                nulls: 0,
+                values: 0,
             })),
             _ => Err(Error::Parquet(
                 "a Float64 column without a DOUBLE column writer".into(),
@@ -349,7 +377,12 @@ impl Floats {
 
     /// Appends `array`'s rows: each run of values as a slice of the array, each run of nulls
     /// as levels only; a column of many short runs (an interleaved grid) gathered first.
-    fn write(&mut self, array: &ArrayRef) -> Result<(), Error> {
+    /// `given`: the extremes of its valid values, if known; else they are read here.
+    fn write(&mut self, array: &ArrayRef, given: Option<Extremes>) -> Result<(), Error> {
+        if let Some(given) = given {
+            self.extremes.merge(&given);
+        }
+        self.scan = given.is_none();
         let Some(floats) = array.as_primitive_opt::<Float64Type>() else {
             return Err(Error::Parquet(format!(
                 "a Float64 column holds {}",
@@ -379,6 +412,11 @@ impl Floats {
                 }
                 levels.resize(values.len(), 0);
                 self.writer.write_batch(kept, Some(levels), None)?;
+                if self.scan {
+                    self.extremes.add(kept);
+                }
+                self.values += kept.len() as u64;
+                self.nulls += (values.len() - kept.len()) as u64;
                 Ok(())
             });
         };
@@ -392,6 +430,10 @@ impl Floats {
     }
 
     fn values(&mut self, values: &[f64]) -> Result<(), Error> {
+        if self.scan {
+            self.extremes.add(values);
+        }
+        self.values += values.len() as u64;
         for piece in values.chunks(LEVELS) {
             let levels = self.levels.then(|| &VALUE[..piece.len()]);
             self.writer.write_batch(piece, levels, None)?;
@@ -400,6 +442,7 @@ impl Floats {
     }
 
     fn nulls(&mut self, mut n: usize) -> Result<(), Error> {
+        self.nulls += n as u64;
         while n > 0 {
             let k = n.min(LEVELS);
             self.writer.write_batch(&[], Some(&NULL[..k]), None)?;
@@ -409,8 +452,16 @@ impl Floats {
     }
 
     fn close(self: Box<Self>) -> Result<Chunk, Error> {
-        let Floats { writer, pages, .. } = *self;
-        let close = writer.close()?;
+        let Floats {
+            writer,
+            pages,
+            extremes,
+            nulls,
+            values,
+            ..
+        } = *self;
+        let mut close = writer.close()?;
+        close.metadata = with_statistics(close.metadata, &extremes, nulls, values)?;
         // The column writer, and with it the page writer's handle, is gone: the pages are ours.
         let pages = match Arc::try_unwrap(pages) {
             Ok(pages) => pages.into_inner().unwrap_or_else(PoisonError::into_inner),
@@ -426,6 +477,33 @@ impl Floats {
             close,
         ))
     }
+}
+
+/// `chunk` with the statistics arrow-rs writes for a DOUBLE column chunk at
+/// `EnabledStatistics::Chunk`: min, max, nulls and NaN count, and the definition level histogram
+/// of a nullable column.
+fn with_statistics(
+    chunk: ColumnChunkMetaData,
+    extremes: &Extremes,
+    nulls: u64,
+    values: u64,
+) -> Result<ColumnChunkMetaData, Error> {
+    let descr = chunk.column_descr_ptr();
+    let (min, max) = extremes.range().unzip();
+    let statistics = ValueStatistics::new(min, max, None, Some(nulls), false)
+        .with_nan_count(extremes.nans())
+        .with_backwards_compatible_min_max(descr.sort_order().is_signed());
+    let defined = descr.max_def_level();
+    let levels = LevelHistogram::try_new(defined).map(|mut h| {
+        h.increment_by(0, nulls as i64);
+        h.increment_by(defined, values as i64);
+        h
+    });
+    Ok(chunk
+        .into_builder()
+        .set_statistics(Statistics::Double(statistics))
+        .set_definition_level_histogram(levels)
+        .build()?)
 }
 
 thread_local! {

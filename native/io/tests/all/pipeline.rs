@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
+use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use trendflex_core::{Flavor, Kernel, Series};
 use trendflex_io::pipeline::{Failure, One, Plan, Progress, run};
@@ -140,6 +141,80 @@ fn any_chunk_size_gives_the_one_shot_values_with_nulls_where_a_period_has_none()
                 row += b.num_rows();
             }
             assert_eq!(row, 1000, "chunk {chunk}");
+        }
+    }
+}
+
+/// The statistics of every column chunk of `path` (min, max, nulls, NaN count, definition
+/// levels) are those arrow-rs's own writer computes for the same rows in the same row groups.
+fn assert_statistics_as_arrow_rs_computes(path: &Path, what: &str) {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let ours = builder.metadata().clone();
+    let schema = builder.schema().clone();
+    let batches: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let all = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk)
+        .build();
+    let mut theirs = ArrowWriter::try_new(Vec::new(), schema, Some(props)).unwrap();
+    let mut at = 0;
+    for g in ours.row_groups() {
+        let rows = g.num_rows() as usize;
+        theirs.write(&all.slice(at, rows)).unwrap();
+        theirs.flush().unwrap();
+        at += rows;
+    }
+    let theirs =
+        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(theirs.into_inner().unwrap()))
+            .unwrap()
+            .metadata()
+            .clone();
+    assert_eq!(ours.num_row_groups(), theirs.num_row_groups(), "{what}");
+    let fields = |s: &parquet::file::statistics::Statistics| {
+        (
+            s.min_bytes_opt().map(<[u8]>::to_vec),
+            s.max_bytes_opt().map(<[u8]>::to_vec),
+            s.null_count_opt(),
+            s.nan_count_opt(),
+            s.is_min_max_backwards_compatible(),
+        )
+    };
+    for (g, (a, b)) in ours
+        .row_groups()
+        .iter()
+        .zip(theirs.row_groups())
+        .enumerate()
+    {
+        for (c, (x, y)) in a.columns().iter().zip(b.columns()).enumerate() {
+            assert!(y.statistics().is_some());
+            assert_eq!(
+                x.statistics().map(fields),
+                y.statistics().map(fields),
+                "{what}: row group {g}, column {c} statistics"
+            );
+            assert_eq!(
+                x.definition_level_histogram(),
+                y.definition_level_histogram(),
+                "{what}: row group {g}, column {c} definition levels"
+            );
+        }
+    }
+}
+
+/// A job's Parquet statistics, taken from each chunk's results as they are computed (one
+/// period, or lane groups and their remainder), are those of the values written.
+#[test]
+fn a_jobs_statistics_are_those_of_the_values_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = csv_input(dir.path(), 3000, 3);
+    let many: Vec<usize> = (5..=31).collect();
+    for periods in [vec![20], many] {
+        for chunk in [7, 500, 4096] {
+            let path = dir.path().join("out.parquet");
+            let out = File::create(&path).unwrap();
+            job(&input, &out, &periods, chunk).unwrap();
+            let what = format!("{} periods, chunks of {chunk}", periods.len());
+            assert_statistics_as_arrow_rs_computes(&path, &what);
         }
     }
 }

@@ -342,6 +342,127 @@ fn parquet_float_columns_read_back_whatever_their_nulls_do_from_batch_to_batch()
     }
 }
 
+/// The statistics of every Float64 column chunk (min, max, nulls, NaN count, the definition
+/// level histogram) are those arrow-rs's own writer computes from the same batches: signed
+/// zeros, NaN among numbers, only NaN, only nulls, a column that cannot be null, and columns
+/// written run by run, gathered, or through the Arrow layer.
+#[test]
+fn parquet_float_statistics_are_those_arrow_rs_computes() {
+    let sizes = [5000usize, 3000, 64];
+    let value = |i: usize| ((i as f64) * 0.29).sin() * 10.0;
+    type Rule = fn(usize, usize, f64) -> Option<f64>;
+    let rules: [(Rule, bool); 8] = [
+        // batch b, row i, a number: the value, or a null. Long null runs: written run by run.
+        (|_, i, v| (i % 1000 >= 200).then_some(v), true),
+        // Scattered nulls: through the Arrow layer.
+        (|_, i, v| (i % 3 != 0).then_some(v), true),
+        (
+            |b, i, _| Some(if (i + b) % 2 == 0 { 0.0 } else { -0.0 }),
+            true,
+        ),
+        (
+            |_, i, v| match i % 7 {
+                0 => Some(f64::from_bits(0x7ff8_0000_0000_0003)),
+                1 => Some(-f64::NAN),
+                _ => Some(v),
+            },
+            true,
+        ),
+        // Only NaN, of several payloads and both signs.
+        (
+            |b, i, _| {
+                (i % 1000 >= 200).then_some(match (b + i) % 3 {
+                    0 => f64::NAN,
+                    1 => f64::from_bits(0xfff0_0000_0000_0009),
+                    _ => f64::from_bits(0x7ff0_0000_0000_0002),
+                })
+            },
+            true,
+        ),
+        (|_, _, _| None, true),
+        (|_, _, v| Some(v), false),
+        // Long runs, then a batch of scattered nulls: gathered.
+        (
+            |b, i, v| (if b == 1 { i % 3 != 0 } else { i % 1000 >= 200 }).then_some(v),
+            true,
+        ),
+    ];
+    let fields: Vec<Field> = rules
+        .iter()
+        .enumerate()
+        .map(|(c, (_, nullable))| Field::new(format!("c{c}"), DataType::Float64, *nullable))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let mut at = 0;
+    let batches: Vec<RecordBatch> = sizes
+        .iter()
+        .enumerate()
+        .map(|(b, &n)| {
+            let columns: Vec<ArrayRef> = rules
+                .iter()
+                .map(|(rule, _)| {
+                    Arc::new(Float64Array::from_iter(
+                        (0..n).map(|i| rule(b, i, value(at + i))),
+                    )) as ArrayRef
+                })
+                .collect();
+            at += n;
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        })
+        .collect();
+    let options = Options {
+        row_group_rows: usize::MAX,
+        ..Options::default()
+    };
+    let ours = ParquetRecordBatchReaderBuilder::try_new(written(
+        schema.clone(),
+        &batches,
+        &options,
+        false,
+    ))
+    .unwrap()
+    .metadata()
+    .clone();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk)
+        .build();
+    let mut theirs = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, Some(props)).unwrap();
+    for b in &batches {
+        theirs.write(b).unwrap();
+    }
+    let theirs = theirs.into_inner().unwrap();
+    let theirs = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(theirs))
+        .unwrap()
+        .metadata()
+        .clone();
+    assert_eq!(ours.num_row_groups(), 1);
+    for c in 0..rules.len() {
+        let (got, want) = (ours.row_group(0).column(c), theirs.row_group(0).column(c));
+        // Field by field, min and max as bytes (a NaN is not equal to itself).
+        let fields = |s: &parquet::file::statistics::Statistics| {
+            (
+                s.min_bytes_opt().map(<[u8]>::to_vec),
+                s.max_bytes_opt().map(<[u8]>::to_vec),
+                s.null_count_opt(),
+                s.nan_count_opt(),
+                s.distinct_count_opt(),
+                s.is_min_max_deprecated(),
+                s.is_min_max_backwards_compatible(),
+                s.min_is_exact(),
+                s.max_is_exact(),
+            )
+        };
+        let (g, w) = (got.statistics(), want.statistics());
+        assert!(w.is_some(), "column {c}: arrow-rs wrote statistics");
+        assert_eq!(g.map(fields), w.map(fields), "column {c} statistics");
+        assert_eq!(
+            got.definition_level_histogram(),
+            want.definition_level_histogram(),
+            "column {c} definition levels"
+        );
+    }
+}
+
 #[test]
 fn parquet_row_groups_gather_whole_batches() {
     let options = Options {
