@@ -105,6 +105,31 @@ fn written(schema: SchemaRef, batches: &[RecordBatch], options: &Options, releas
     file
 }
 
+/// Batches of `sizes` rows of `schema`'s Float64 columns: column `c` of batch `b` holds
+/// `cell(c, b, i, t)` in its row `i`, row `t` of the whole table.
+fn float_batches(
+    schema: &SchemaRef,
+    sizes: &[usize],
+    cell: impl Fn(usize, usize, usize, usize) -> Option<f64>,
+) -> Vec<RecordBatch> {
+    let mut at = 0;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(b, &n)| {
+            let columns: Vec<ArrayRef> = (0..schema.fields().len())
+                .map(|c| {
+                    Arc::new(Float64Array::from_iter(
+                        (0..n).map(|i| cell(c, b, i, at + i)),
+                    )) as ArrayRef
+                })
+                .collect();
+            at += n;
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        })
+        .collect()
+}
+
 fn concat(batches: &[RecordBatch]) -> RecordBatch {
     arrow_select::concat::concat_batches(&batches[0].schema(), batches).unwrap()
 }
@@ -299,23 +324,9 @@ fn parquet_float_columns_read_back_whatever_their_nulls_do_from_batch_to_batch()
         .map(|c| Field::new(format!("c{c}"), DataType::Float64, true))
         .collect();
     let schema = Arc::new(Schema::new(fields));
-    let mut at = 0;
-    let batches: Vec<RecordBatch> = sizes
-        .iter()
-        .enumerate()
-        .map(|(b, &n)| {
-            let columns: Vec<ArrayRef> = rules
-                .iter()
-                .map(|rule| {
-                    Arc::new(Float64Array::from_iter(
-                        (0..n).map(|i| rule(b, i).then(|| value(at + i))),
-                    )) as ArrayRef
-                })
-                .collect();
-            at += n;
-            RecordBatch::try_new(schema.clone(), columns).unwrap()
-        })
-        .collect();
+    let batches = float_batches(&schema, &sizes, |c, b, i, t| {
+        rules[c](b, i).then(|| value(t))
+    });
     let options = Options {
         row_group_rows: usize::MAX,
         ..Options::default()
@@ -393,23 +404,7 @@ fn parquet_float_statistics_are_those_arrow_rs_computes() {
         .map(|(c, (_, nullable))| Field::new(format!("c{c}"), DataType::Float64, *nullable))
         .collect();
     let schema = Arc::new(Schema::new(fields));
-    let mut at = 0;
-    let batches: Vec<RecordBatch> = sizes
-        .iter()
-        .enumerate()
-        .map(|(b, &n)| {
-            let columns: Vec<ArrayRef> = rules
-                .iter()
-                .map(|(rule, _)| {
-                    Arc::new(Float64Array::from_iter(
-                        (0..n).map(|i| rule(b, i, value(at + i))),
-                    )) as ArrayRef
-                })
-                .collect();
-            at += n;
-            RecordBatch::try_new(schema.clone(), columns).unwrap()
-        })
-        .collect();
+    let batches = float_batches(&schema, &sizes, |c, b, i, t| rules[c].0(b, i, value(t)));
     let options = Options {
         row_group_rows: usize::MAX,
         ..Options::default()
