@@ -183,7 +183,7 @@ enum RunUnit<'a> {
 /// bitmaps and null counts when marking.
 type UnitRuns<'a> = (
     Vec<(RunUnit<'a>, &'a [f64], usize)>,
-    Option<(&'a mut [u8], &'a mut [u32])>,
+    Option<(&'a mut [u8], &'a mut [u32], &'a mut [Extremes])>,
 );
 
 /// Pushes several series' runs, each into its own columns of `out`: run `s`'s row `r`, output
@@ -244,8 +244,11 @@ pub(crate) fn push_runs(
     let bytes = marks.as_ref().map_or(0, |m| m.stride);
     if let Some(m) = marks {
         let (bits, nulls) = (m.bits.chunks_mut(per * bytes), m.nulls.chunks_mut(per));
-        for (slot, share) in by_unit.iter_mut().zip(bits.zip(nulls)) {
-            slot.1 = Some(share);
+        let extremes = m.extremes.chunks_mut(per);
+        for (slot, ((bits, nulls), extremes)) in
+            by_unit.iter_mut().zip(bits.zip(nulls).zip(extremes))
+        {
+            slot.1 = Some((bits, nulls, extremes));
         }
     }
     exec.for_each_rows(&mut by_unit, per, out, stride, |(units, marks), rows| {
@@ -257,10 +260,15 @@ pub(crate) fn push_runs(
                     run_group(*kernel, g, prices, &mut rows[first..], stride)
                 }
             }
-            if let Some((bits, nulls)) = marks {
-                for (j, (nulls, bits)) in nulls.iter_mut().zip(bits.chunks_mut(bytes)).enumerate() {
-                    let from = j * stride + first;
-                    *nulls += mark(&rows[from..from + n], bits, first);
+            if let Some((bits, nulls, extremes)) = marks {
+                let each = nulls
+                    .iter_mut()
+                    .zip(bits.chunks_mut(bytes))
+                    .zip(extremes.iter_mut());
+                for (j, ((nulls, bits), extremes)) in each.enumerate() {
+                    let values = &rows[j * stride + first..][..n];
+                    *nulls += mark(values, bits, first);
+                    extremes.add_valid(values);
                 }
             }
         }
@@ -269,11 +277,12 @@ pub(crate) fn push_runs(
 
 /// Validity bitmaps to fill while computing: bit `i` of period `r`'s bitmap
 /// (`bits[r * stride..][..stride]`, Arrow's bit order, clear before) is set when output `i` is
-/// not NaN, and `nulls[r]` counts the NaNs.
+/// not NaN, `nulls[r]` counts the NaNs, and `extremes[r]` takes the others (the values).
 pub(crate) struct Marks<'a> {
     pub bits: &'a mut [u8],
     pub stride: usize,
     pub nulls: &'a mut [u32],
+    pub extremes: &'a mut [Extremes],
 }
 
 /// Sets bit `at + i` of `bits` (clear before) for each value `i` of `values` that is not NaN;

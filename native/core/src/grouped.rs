@@ -11,6 +11,7 @@
 //! have started. Memory is one small state per group plus the chunk.
 
 use crate::batch::{self, Exec, Marks, Run, mark};
+use crate::extremes::Extremes;
 use crate::gaps::{GapMode, Gaps};
 use crate::lazy::LazySeries;
 use crate::{Error, Flavor, Kernel, Series, dispatch, params};
@@ -112,8 +113,8 @@ impl Columns {
     }
 }
 
-/// One output row's validity bits and its count of missing values.
-type RowMarks<'a> = (&'a mut [u8], &'a mut u32);
+/// One output row's validity bits, its count of missing values, and its values' extremes.
+type RowMarks<'a> = (&'a mut [u8], &'a mut u32, &'a mut Extremes);
 
 const NONE: u32 = u32::MAX;
 
@@ -416,7 +417,23 @@ impl GroupedStream {
         validity: &mut [u8],
         stride: usize,
     ) -> Result<Vec<u32>, GroupError> {
+        let mut extremes = vec![Extremes::new(); self.periods.len()];
+        self.push_marked_extremes(ids, prices, out, validity, stride, &mut extremes)
+    }
+
+    /// [`GroupedStream::push_marked`], and period `r`'s values (its outputs that are not NaN)
+    /// into `extremes[r]`, taken as they are marked, while they are in the cache.
+    pub fn push_marked_extremes(
+        &mut self,
+        ids: &[u32],
+        prices: &mut [f64],
+        out: &mut [f64],
+        validity: &mut [u8],
+        stride: usize,
+        extremes: &mut [Extremes],
+    ) -> Result<Vec<u32>, GroupError> {
         let p = self.periods.len();
+        assert_eq!(extremes.len(), p, "extremes per period");
         assert!(
             stride * 8 >= prices.len() && validity.len() >= p * stride,
             "a bitmap of the chunk's rows per period"
@@ -431,6 +448,7 @@ impl GroupedStream {
                 bits: &mut validity[..p * stride],
                 stride,
                 nulls: &mut nulls,
+                extremes,
             }),
         )?;
         Ok(nulls)
@@ -645,16 +663,18 @@ impl GroupedStream {
         let mut rows: Vec<(usize, &mut [f64], Option<RowMarks>)> = match (marks, &rest) {
             (Some(m), Some(_)) => rows
                 .zip(m.bits.chunks_mut(m.stride).zip(m.nulls.iter_mut()))
+                .zip(m.extremes.iter_mut())
                 .enumerate()
-                .map(|(r, (row, (bits, nulls)))| (r, row, Some((bits, nulls))))
+                .map(|(r, ((row, (bits, nulls)), e))| (r, row, Some((bits, nulls, e))))
                 .collect(),
             _ => rows.enumerate().map(|(r, row)| (r, row, None)).collect(),
         };
         exec.for_each(&mut rows, |(r, row, marks)| {
             self.scatter(&spans, *r, row);
-            if let (Some((bits, nulls)), Some(rest)) = (marks, &rest) {
+            if let (Some((bits, nulls, extremes)), Some(rest)) = (marks, &rest) {
                 for &(from, to) in rest {
                     **nulls += mark(&row[from..to], bits, from);
+                    extremes.add_valid(&row[from..to]);
                 }
             }
         });

@@ -190,7 +190,7 @@ impl Step for Groups {
         out: &mut [f64],
         validity: &mut Vec<u8>,
         stride: usize,
-        _extremes: &mut Vec<Extremes>,
+        extremes: &mut Vec<Extremes>,
     ) -> Result<Vec<usize>, Failure> {
         self.open(rows.keep)?;
         let open = self.open.as_mut().expect("opened above");
@@ -224,10 +224,15 @@ impl Step for Groups {
             .update(&self.ids, kept, open.keys.len())
             .map_err(Failure::Input)?;
         validity.resize(stride * self.plan.periods.len(), 0);
-        let nulls = match self
-            .stream
-            .push_marked(&self.ids, rows.prices, out, validity, stride)
-        {
+        extremes.resize(self.plan.periods.len(), Extremes::new());
+        let nulls = match self.stream.push_marked_extremes(
+            &self.ids,
+            rows.prices,
+            out,
+            validity,
+            stride,
+            extremes,
+        ) {
             Ok(nulls) => nulls,
             Err(GroupError::Gap { group, row }) => {
                 return Err(Failure::Input(missing_price(

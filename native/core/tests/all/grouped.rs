@@ -5,7 +5,7 @@
 use crate::common::{kernels, random_walk, same};
 use trendflex_core::gaps::GapMode;
 use trendflex_core::{
-    Error, Flavor, GroupError, GroupedStream, Kernel, trendflex_batch_into_with_flavor,
+    Error, Extremes, Flavor, GroupError, GroupedStream, Kernel, trendflex_batch_into_with_flavor,
     trendflex_into_with_flavor,
 };
 
@@ -67,12 +67,35 @@ fn grouped(
         // against each group run alone); bitmaps start dirty, as a reused buffer does.
         let stride = (end - start).div_ceil(64) * 8;
         let mut bits = vec![0x5au8; periods.len() * stride];
+        let mut extremes = vec![Extremes::new(); periods.len()];
         let nulls = s
-            .push_marked(&ids, &mut prices, &mut chunk_out, &mut bits, stride)
+            .push_marked_extremes(
+                &ids,
+                &mut prices,
+                &mut chunk_out,
+                &mut bits,
+                stride,
+                &mut extremes,
+            )
             .unwrap();
         for (r, row) in chunk_out.chunks(end - start).enumerate() {
             let nan = row.iter().filter(|v| v.is_nan()).count();
             assert_eq!(nulls[r] as usize, nan, "period row {r}: missing outputs");
+            // The values' extremes (a NaN output is missing, not a value), by total order.
+            let values = || row.iter().copied().filter(|v| !v.is_nan());
+            let want = values().min_by(f64::total_cmp).map(|lo| {
+                let hi = values().max_by(f64::total_cmp).unwrap();
+                (lo.to_bits(), hi.to_bits())
+            });
+            let got = extremes[r]
+                .range()
+                .map(|(lo, hi)| (lo.to_bits(), hi.to_bits()));
+            assert_eq!(got, want, "period row {r}: extremes");
+            assert_eq!(
+                extremes[r].nans(),
+                want.map(|_| 0),
+                "period row {r}: NaN values"
+            );
             for i in 0..stride * 8 {
                 let bit = bits[r * stride + i / 8] >> (i % 8) & 1 == 1;
                 assert_eq!(

@@ -424,6 +424,8 @@ fn every_group_gets_its_own_series_whatever_the_chunks_and_the_order() {
                 }
             }
             assert_eq!(seen, [300; 3]);
+            let what = format!("groups, chunks of {chunk}, interleaved {interleaved}");
+            assert_statistics_as_arrow_rs_computes(&path, &what);
         }
     }
 }
