@@ -407,23 +407,10 @@ impl GroupedStream {
     /// [`GroupedStream::push`], and the outputs' validity: bit `i` of period `r`'s bitmap
     /// (`validity[r * stride..][..stride]`, Arrow's bit order) is set when output `i` has a value
     /// (is not NaN); padding bits are clear. Returns each period's count of missing outputs.
-    /// A stacked group's outputs are marked by the kernels' threads as they write them, while
-    /// they are in cache (a pass over the chunk afterwards read 25 MB a chunk again at 5:231).
+    /// Period `r`'s values (its outputs that are not NaN) also go into `extremes[r]`. A stacked
+    /// group's outputs are marked by the kernels' threads as they write them, while they are in
+    /// cache (a pass over the chunk afterwards read 25 MB a chunk again at 5:231).
     pub fn push_marked(
-        &mut self,
-        ids: &[u32],
-        prices: &mut [f64],
-        out: &mut [f64],
-        validity: &mut [u8],
-        stride: usize,
-    ) -> Result<Vec<u32>, GroupError> {
-        let mut extremes = vec![Extremes::new(); self.periods.len()];
-        self.push_marked_extremes(ids, prices, out, validity, stride, &mut extremes)
-    }
-
-    /// [`GroupedStream::push_marked`], and period `r`'s values (its outputs that are not NaN)
-    /// into `extremes[r]`, taken as they are marked, while they are in the cache.
-    pub fn push_marked_extremes(
         &mut self,
         ids: &[u32],
         prices: &mut [f64],

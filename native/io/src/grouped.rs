@@ -225,22 +225,19 @@ impl Step for Groups {
             .map_err(Failure::Input)?;
         validity.resize(stride * self.plan.periods.len(), 0);
         extremes.resize(self.plan.periods.len(), Extremes::new());
-        let nulls = match self.stream.push_marked_extremes(
-            &self.ids,
-            rows.prices,
-            out,
-            validity,
-            stride,
-            extremes,
-        ) {
-            Ok(nulls) => nulls,
-            Err(GroupError::Gap { group, row }) => {
-                return Err(Failure::Input(missing_price(
-                    &at(row),
-                    open.keys.name(group),
-                )));
-            }
-        };
+        let nulls =
+            match self
+                .stream
+                .push_marked(&self.ids, rows.prices, out, validity, stride, extremes)
+            {
+                Ok(nulls) => nulls,
+                Err(GroupError::Gap { group, row }) => {
+                    return Err(Failure::Input(missing_price(
+                        &at(row),
+                        open.keys.name(group),
+                    )));
+                }
+            };
         self.rows += n as u64;
         Ok(nulls.into_iter().map(|c| c as usize).collect())
     }

@@ -69,7 +69,7 @@ fn grouped(
         let mut bits = vec![0x5au8; periods.len() * stride];
         let mut extremes = vec![Extremes::new(); periods.len()];
         let nulls = s
-            .push_marked_extremes(
+            .push_marked(
                 &ids,
                 &mut prices,
                 &mut chunk_out,
