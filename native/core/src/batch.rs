@@ -108,62 +108,59 @@ impl Units {
     }
 
     /// Feeds `prices` to every period; row `r` writes `out[r * stride ..][.. prices.len()]`.
-    pub fn push(&mut self, exec: &Exec, prices: &[f64], out: &mut [f64], stride: usize) {
-        match self {
-            Units::Scalar(states) => exec.for_each_rows(states, 1, out, stride, |st, rows| {
-                st.run(prices, &mut rows[..prices.len()]);
-            }),
-            Units::Groups(kernel, groups) => {
-                let kernel = *kernel;
-                exec.for_each_rows(groups, kernel.lanes(), out, stride, |g, rows| {
-                    run_group(kernel, g, prices, rows, stride)
-                })
-            }
-        }
-    }
-
-    /// [`Units::push`], then row `r`'s values `spans[r]` into `extremes[r]`, read as soon as a
+    /// With `take`, row `r`'s values `spans[r]` then go into `extremes[r]`, read as soon as a
     /// unit has written its rows, while they are still in the cache (a writer reading them
     /// later finds them in memory: 18% of the headline grid's samples).
-    pub fn push_extremes(
+    pub fn push(
         &mut self,
         exec: &Exec,
         prices: &[f64],
         out: &mut [f64],
         stride: usize,
-        spans: &[(usize, usize)],
-        extremes: &mut [Extremes],
+        take: Option<Take<'_>>,
     ) {
-        let take = |rows: &[f64], spans: &[(usize, usize)], extremes: &mut [Extremes]| {
-            for (k, (&(from, to), e)) in spans.iter().zip(extremes).enumerate() {
-                e.add(&rows[k * stride + from..k * stride + to]);
+        let (per, count) = match self {
+            Units::Scalar(states) => (1, states.len()),
+            Units::Groups(kernel, groups) => (kernel.lanes(), groups.len()),
+        };
+        // Each unit's share of the spans and extremes (its rows'), if any.
+        let shares: Vec<Option<Take<'_>>> = match take {
+            Some((spans, extremes)) => spans
+                .chunks(per)
+                .zip(extremes.chunks_mut(per))
+                .map(Some)
+                .collect(),
+            None => (0..count).map(|_| None).collect(),
+        };
+        let read = |rows: &[f64], share: &mut Option<Take<'_>>| {
+            if let Some((spans, extremes)) = share {
+                for (k, (&(from, to), e)) in spans.iter().zip(extremes.iter_mut()).enumerate() {
+                    e.add(&rows[k * stride + from..k * stride + to]);
+                }
             }
         };
         match self {
             Units::Scalar(states) => {
-                let mut units: Vec<_> = states
-                    .iter_mut()
-                    .zip(spans.chunks(1).zip(extremes.chunks_mut(1)))
-                    .collect();
-                exec.for_each_rows(&mut units, 1, out, stride, |(st, (sp, ex)), rows| {
+                let mut units: Vec<_> = states.iter_mut().zip(shares).collect();
+                exec.for_each_rows(&mut units, 1, out, stride, |(st, share), rows| {
                     st.run(prices, &mut rows[..prices.len()]);
-                    take(rows, sp, ex);
+                    read(rows, share);
                 })
             }
             Units::Groups(kernel, groups) => {
-                let (kernel, lanes) = (*kernel, kernel.lanes());
-                let mut units: Vec<_> = groups
-                    .iter_mut()
-                    .zip(spans.chunks(lanes).zip(extremes.chunks_mut(lanes)))
-                    .collect();
-                exec.for_each_rows(&mut units, lanes, out, stride, |(g, (sp, ex)), rows| {
+                let kernel = *kernel;
+                let mut units: Vec<_> = groups.iter_mut().zip(shares).collect();
+                exec.for_each_rows(&mut units, per, out, stride, |(g, share), rows| {
                     run_group(kernel, g, prices, rows, stride);
-                    take(rows, sp, ex);
+                    read(rows, share);
                 })
             }
         }
     }
 }
+
+/// A unit's share of [`Units::push`]'s `take`: its rows' spans and extremes.
+pub(crate) type Take<'a> = (&'a [(usize, usize)], &'a mut [Extremes]);
 
 /// One series' run for [`push_runs`]: its units, its prices, and the first column of the output
 /// they are written to.

@@ -47,24 +47,14 @@ impl Extremes {
     /// Takes in the values of `values` that are not NaN, a NaN being a missing value (a null),
     /// not a value: it is neither counted nor ever an extreme.
     pub fn add_valid(&mut self, values: &[f64]) {
-        let (min, max, _) = match crate::dispatch::simd_marks() {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `simd_marks` said the CPU has AVX2 and POPCNT.
-            true => unsafe { crate::x86::avx2::extremes(values) },
-            _ => extremes(values),
-        };
+        let (min, max, _) = scan(values, true);
         self.min = self.min.min(min);
         self.max = self.max.max(max);
     }
 
     /// [`Extremes::add`], with AVX2 only if `simd` (and the CPU has it).
     fn add_with(&mut self, values: &[f64], simd: bool) {
-        let (min, max, nans) = match simd && crate::dispatch::simd_marks() {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `simd_marks` said the CPU has AVX2 and POPCNT.
-            true => unsafe { crate::x86::avx2::extremes(values) },
-            _ => extremes(values),
-        };
+        let (min, max, nans) = scan(values, simd);
         self.min = self.min.min(min);
         self.max = self.max.max(max);
         self.nans += nans;
@@ -104,6 +94,16 @@ impl Extremes {
     /// How many NaN values were added, or `None` if no value was.
     pub fn nans(&self) -> Option<u64> {
         (self.min <= self.max || self.nans > 0).then_some(self.nans)
+    }
+}
+
+/// [`extremes`], with AVX2 only if `simd` (and the CPU has it).
+fn scan(values: &[f64], simd: bool) -> (i64, i64, u64) {
+    match simd && crate::dispatch::simd_marks() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `simd_marks` said the CPU has AVX2 and POPCNT.
+        true => unsafe { crate::x86::avx2::extremes(values) },
+        _ => extremes(values),
     }
 }
 

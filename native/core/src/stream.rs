@@ -2,7 +2,7 @@
 //! chunk, writing each chunk's outputs into a caller buffer. Chunked output equals one-shot
 //! output bit for bit for any chunk sizes; memory is bounded by the periods, not the series.
 
-use crate::batch::{Exec, Units};
+use crate::batch::{Exec, Take, Units};
 use crate::extremes::Extremes;
 use crate::params::{self, PeriodParams};
 use crate::scalar::ScalarState;
@@ -244,6 +244,16 @@ impl TrendflexBatchStream {
 
     /// Feeds the next chunk; `out` is row-major, `periods().len()` rows of `prices.len()`.
     pub fn push(&mut self, prices: &[f64], out: &mut [f64]) -> Result<(), Error> {
+        self.push_rows(prices, out, None)
+    }
+
+    /// [`TrendflexBatchStream::push`], with [`crate::batch::Units::push`]'s `take`.
+    fn push_rows(
+        &mut self,
+        prices: &[f64],
+        out: &mut [f64],
+        take: Option<Take<'_>>,
+    ) -> Result<(), Error> {
         let expected = self.periods.len() * prices.len();
         if out.len() != expected {
             return Err(Error::OutputLength {
@@ -251,7 +261,7 @@ impl TrendflexBatchStream {
                 actual: out.len(),
             });
         }
-        self.push_strided(prices, out, prices.len())
+        self.push_taking(prices, out, prices.len(), take)
     }
 
     /// Feeds the next chunk; row `r` is written to `out[r * row_stride ..][.. prices.len()]`,
@@ -262,6 +272,17 @@ impl TrendflexBatchStream {
         prices: &[f64],
         out: &mut [f64],
         row_stride: usize,
+    ) -> Result<(), Error> {
+        self.push_taking(prices, out, row_stride, None)
+    }
+
+    /// [`TrendflexBatchStream::push_strided`], with [`crate::batch::Units::push`]'s `take`.
+    fn push_taking(
+        &mut self,
+        prices: &[f64],
+        out: &mut [f64],
+        row_stride: usize,
+        take: Option<Take<'_>>,
     ) -> Result<(), Error> {
         let rows = self.periods.len();
         let needed = (rows - 1) * row_stride + prices.len();
@@ -276,7 +297,7 @@ impl TrendflexBatchStream {
         }
         self.seen.add(prices);
         self.units
-            .push(&self.exec, prices, &mut out[..needed], row_stride);
+            .push(&self.exec, prices, &mut out[..needed], row_stride, take);
         Ok(())
     }
 
@@ -290,25 +311,13 @@ impl TrendflexBatchStream {
         extremes: &mut [Extremes],
     ) -> Result<(), Error> {
         let (rows, n) = (self.periods.len(), prices.len());
-        if out.len() != rows * n {
-            return Err(Error::OutputLength {
-                expected: rows * n,
-                actual: out.len(),
-            });
-        }
         assert!(
             spans.len() == rows
                 && extremes.len() == rows
                 && spans.iter().all(|&(f, t)| f <= t && t <= n),
             "a span and extremes per period, inside the chunk"
         );
-        if prices.is_empty() {
-            return Ok(());
-        }
-        self.seen.add(prices);
-        self.units
-            .push_extremes(&self.exec, prices, out, n, spans, extremes);
-        Ok(())
+        self.push_rows(prices, out, Some((spans, extremes)))
     }
 
     /// Counts `prices` as pushed and lends the units that compute them, for
