@@ -348,10 +348,7 @@ struct Floats {
     /// The leaf has definition levels (a nullable column).
     levels: bool,
     extremes: Extremes,
-    /// The batch being written has its values read here for `extremes` (none were given).
-    scan: bool,
     nulls: u64,
-    values: u64,
 }
 
 impl Floats {
@@ -365,9 +362,7 @@ impl Floats {
                 pages,
                 levels,
                 extremes: Extremes::new(),
-                scan: true,
                 nulls: 0,
-                values: 0,
             })),
             _ => Err(Error::Parquet(
                 "a Float64 column without a DOUBLE column writer".into(),
@@ -382,7 +377,7 @@ impl Floats {
         if let Some(given) = given {
             self.extremes.merge(&given);
         }
-        self.scan = given.is_none();
+        let scan = given.is_none();
         let Some(floats) = array.as_primitive_opt::<Float64Type>() else {
             return Err(Error::Parquet(format!(
                 "a Float64 column holds {}",
@@ -392,7 +387,7 @@ impl Floats {
         let values = floats.values();
         let nulls = match floats.logical_nulls() {
             Some(nulls) if nulls.null_count() > 0 => nulls,
-            _ => return self.values(values),
+            _ => return self.values(values, scan),
         };
         if !self.levels {
             return Err(Error::Parquet(
@@ -412,10 +407,9 @@ impl Floats {
                 }
                 levels.resize(values.len(), 0);
                 self.writer.write_batch(kept, Some(levels), None)?;
-                if self.scan {
+                if scan {
                     self.extremes.add(kept);
                 }
-                self.values += kept.len() as u64;
                 self.nulls += (values.len() - kept.len()) as u64;
                 Ok(())
             });
@@ -423,17 +417,17 @@ impl Floats {
         let mut at = 0;
         for (start, end) in runs {
             self.nulls(start - at)?;
-            self.values(&values[start..end])?;
+            self.values(&values[start..end], scan)?;
             at = end;
         }
         self.nulls(values.len() - at)
     }
 
-    fn values(&mut self, values: &[f64]) -> Result<(), Error> {
-        if self.scan {
+    /// Appends `values`, read for the chunk's extremes if `scan`.
+    fn values(&mut self, values: &[f64], scan: bool) -> Result<(), Error> {
+        if scan {
             self.extremes.add(values);
         }
-        self.values += values.len() as u64;
         for piece in values.chunks(LEVELS) {
             let levels = self.levels.then(|| &VALUE[..piece.len()]);
             self.writer.write_batch(piece, levels, None)?;
@@ -457,11 +451,10 @@ impl Floats {
             pages,
             extremes,
             nulls,
-            values,
             ..
         } = *self;
         let mut close = writer.close()?;
-        close.metadata = with_statistics(close.metadata, &extremes, nulls, values)?;
+        close.metadata = with_statistics(close.metadata, &extremes, nulls)?;
         // The column writer, and with it the page writer's handle, is gone: the pages are ours.
         let pages = match Arc::try_unwrap(pages) {
             Ok(pages) => pages.into_inner().unwrap_or_else(PoisonError::into_inner),
@@ -481,14 +474,14 @@ impl Floats {
 
 /// `chunk` with the statistics arrow-rs writes for a DOUBLE column chunk at
 /// `EnabledStatistics::Chunk`: min, max, nulls and NaN count, and the definition level histogram
-/// of a nullable column.
+/// of a nullable column. `nulls` of the chunk's levels (its `num_values`) are nulls.
 fn with_statistics(
     chunk: ColumnChunkMetaData,
     extremes: &Extremes,
     nulls: u64,
-    values: u64,
 ) -> Result<ColumnChunkMetaData, Error> {
     let descr = chunk.column_descr_ptr();
+    let values = chunk.num_values() as u64 - nulls;
     let (min, max) = extremes.range().unzip();
     let statistics = ValueStatistics::new(min, max, None, Some(nulls), false)
         .with_nan_count(extremes.nans())

@@ -20,6 +20,8 @@ use trendflex_io::pipeline::{Failure, One, Plan, Progress, run};
 use trendflex_io::readers::{GapMode, Input, Keep, Source, SourceOptions};
 use trendflex_io::{Format, Options};
 
+use crate::assert_same_statistics;
+
 /// `rows` prices (the first `missing` of them empty) as a CSV of `ts,close`.
 fn csv_input(dir: &Path, rows: usize, missing: usize) -> (std::path::PathBuf, Vec<f64>) {
     let path = dir.join("prices.csv");
@@ -170,15 +172,6 @@ fn assert_statistics_as_arrow_rs_computes(path: &Path, what: &str) {
             .metadata()
             .clone();
     assert_eq!(ours.num_row_groups(), theirs.num_row_groups(), "{what}");
-    let fields = |s: &parquet::file::statistics::Statistics| {
-        (
-            s.min_bytes_opt().map(<[u8]>::to_vec),
-            s.max_bytes_opt().map(<[u8]>::to_vec),
-            s.null_count_opt(),
-            s.nan_count_opt(),
-            s.is_min_max_backwards_compatible(),
-        )
-    };
     for (g, (a, b)) in ours
         .row_groups()
         .iter()
@@ -186,17 +179,7 @@ fn assert_statistics_as_arrow_rs_computes(path: &Path, what: &str) {
         .enumerate()
     {
         for (c, (x, y)) in a.columns().iter().zip(b.columns()).enumerate() {
-            assert!(y.statistics().is_some());
-            assert_eq!(
-                x.statistics().map(fields),
-                y.statistics().map(fields),
-                "{what}: row group {g}, column {c} statistics"
-            );
-            assert_eq!(
-                x.definition_level_histogram(),
-                y.definition_level_histogram(),
-                "{what}: row group {g}, column {c} definition levels"
-            );
+            assert_same_statistics(x, y, &format!("{what}: row group {g}, column {c}"));
         }
     }
 }

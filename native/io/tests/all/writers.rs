@@ -15,6 +15,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression as Codec, Encoding};
 use trendflex_io::{Compression, FloatEncoding, Format, Options, Summary, Writer, verify};
 
+use crate::assert_same_statistics;
+
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("ts", DataType::Int64, true),
@@ -433,28 +435,7 @@ fn parquet_float_statistics_are_those_arrow_rs_computes() {
     assert_eq!(ours.num_row_groups(), 1);
     for c in 0..rules.len() {
         let (got, want) = (ours.row_group(0).column(c), theirs.row_group(0).column(c));
-        // Field by field, min and max as bytes (a NaN is not equal to itself).
-        let fields = |s: &parquet::file::statistics::Statistics| {
-            (
-                s.min_bytes_opt().map(<[u8]>::to_vec),
-                s.max_bytes_opt().map(<[u8]>::to_vec),
-                s.null_count_opt(),
-                s.nan_count_opt(),
-                s.distinct_count_opt(),
-                s.is_min_max_deprecated(),
-                s.is_min_max_backwards_compatible(),
-                s.min_is_exact(),
-                s.max_is_exact(),
-            )
-        };
-        let (g, w) = (got.statistics(), want.statistics());
-        assert!(w.is_some(), "column {c}: arrow-rs wrote statistics");
-        assert_eq!(g.map(fields), w.map(fields), "column {c} statistics");
-        assert_eq!(
-            got.definition_level_histogram(),
-            want.definition_level_histogram(),
-            "column {c} definition levels"
-        );
+        assert_same_statistics(got, want, &format!("column {c}"));
     }
 }
 
