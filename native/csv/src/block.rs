@@ -28,6 +28,13 @@ impl Rows {
         }
     }
 
+    /// Room for `rows` more rows without growing.
+    pub fn reserve(&mut self, rows: usize) {
+        self.prices.reserve(rows);
+        self.lines.reserve(rows);
+        self.keep.iter_mut().for_each(|q| q.reserve(rows));
+    }
+
     /// Keeps the first `rows`.
     pub fn truncate(&mut self, rows: usize) {
         self.prices.truncate(rows);

@@ -204,6 +204,21 @@ impl Queue {
         Ok(())
     }
 
+    /// Room for `rows` more typed values without growing (text grows as it comes).
+    pub fn reserve(&mut self, rows: usize) {
+        match self {
+            Queue::Text(_) => {}
+            Queue::Int64 { values, valid } => {
+                values.reserve(rows);
+                valid.reserve(rows);
+            }
+            Queue::Float64 { values, valid } => {
+                values.reserve(rows);
+                valid.reserve(rows);
+            }
+        }
+    }
+
     /// Drops the last row.
     pub fn pop(&mut self) {
         self.truncate(self.len().saturating_sub(1));

@@ -79,11 +79,14 @@ struct Job {
     start: Start,
     options: Options,
     shape: Shape,
+    /// About how many rows the block holds (from the bytes per row so far; 0 before any).
+    rows_hint: usize,
 }
 
 impl Job {
     fn run(mut self) -> Parsed {
         let mut rows = Rows::new(self.options.keep.len(), self.shape.types.as_deref());
+        rows.reserve(self.rows_hint);
         let parsed = block::parse(
             &self.bytes[self.block],
             self.start,
@@ -119,6 +122,9 @@ pub struct CsvReader {
     /// The error at the earliest bad row: every row before it can still be taken, then it is
     /// returned (by `feed` and `end` at once).
     failure: Option<CsvError>,
+    /// Bytes and rows parsed so far, for sizing a block's rows before it is parsed (growing
+    /// them as they fill would copy each row several times over).
+    parsed: (u64, u64),
 }
 
 impl CsvReader {
@@ -151,6 +157,7 @@ impl CsvReader {
             spare: Vec::new(),
             ended: false,
             failure: None,
+            parsed: (0, 0),
         }
     }
 
@@ -304,6 +311,7 @@ impl CsvReader {
             {
                 result = Err(e);
             }
+            self.parsed.1 += more.prices.len() as u64;
             self.rows.append(more, base);
             match parsed {
                 _ if result.is_err() => {}
@@ -336,6 +344,8 @@ impl CsvReader {
         let mut bytes = std::mem::replace(&mut self.pending, next);
         bytes.truncate(end);
         let bytes = std::sync::Arc::new(bytes);
+        let (bytes_so_far, rows_so_far) = self.parsed;
+        self.parsed.0 += end as u64;
         let mut from = 0;
         let parts = cuts
             .iter()
@@ -352,12 +362,19 @@ impl CsvReader {
                 };
                 let block = from..to;
                 from = to;
+                // A sixteenth more than the rows so far predict, so that a block a little denser
+                // than the average still fits.
+                let rows_hint = match bytes_so_far {
+                    0 => 0,
+                    b => (block.len() as u64 * rows_so_far / b * 17 / 16) as usize,
+                };
                 let job = |bytes| Job {
                     bytes,
                     block: block.clone(),
                     start,
                     options: self.options.clone(),
                     shape: self.shape.clone(),
+                    rows_hint,
                 };
                 // A thread the system will not start (limits, memory) is not worth failing the
                 // read for: that block is parsed here.

@@ -5,35 +5,35 @@
 
 use crate::error::CsvError;
 use crate::scan::Structurals;
-use crate::split::{Lines, OnRecord, Record};
+use crate::split::{Lines, Record};
 
 /// Calls `on_record` for each record of `bytes`, which holds no `"`. Records end at `\n`, `\r\n`
 /// or a lone `\r`; blank lines are skipped but counted. Without `last`, `bytes` ends at a record
 /// end; with it, a last record without a line end is completed. Returns where the lines stand
-/// after `bytes`.
-pub(crate) fn split(
+/// after `bytes`. (Generic over `on_record`, unlike csv-core's path: a call per row, inlined.)
+pub(crate) fn split<F>(
     bytes: &[u8],
     delimiter: u8,
     mut lines: Lines,
     last: bool,
-    on_record: &mut OnRecord<'_>,
-) -> Result<Lines, CsvError> {
+    on_record: &mut F,
+) -> Result<Lines, CsvError>
+where
+    F: FnMut(Record<'_>) -> Result<(), CsvError> + ?Sized,
+{
     debug_assert!(memchr::memchr(b'"', bytes).is_none());
+    // One pass over every delimiter and line end: where the record being read starts (just past
+    // the last line end), and where each of its fields ends so far.
     let mut ends = Vec::with_capacity(16);
-    // One pass over every delimiter and line end: the start of the record being read (once a
-    // delimiter has shown one), and the byte after the last line end.
-    let mut record: Option<usize> = None;
-    let mut next = 0;
-    for at in Structurals::new(bytes, delimiter) {
-        let b = bytes[at];
-        if b == delimiter {
-            let start = *record.get_or_insert(next);
+    let mut start = 0;
+    for (at, is_delimiter) in Structurals::new(bytes, delimiter) {
+        if is_delimiter {
             ends.push(at - start);
             continue;
         }
-        if record.is_some() || at > next {
-            // A line end after text: a record (a line end at once is a blank line).
-            let start = record.take().unwrap_or(next);
+        if at > start {
+            // A line end after text (a delimiter at least): a record. A line end right after
+            // the last one is a blank line.
             ends.push(at - start);
             on_record(Record {
                 line: lines.line,
@@ -44,12 +44,11 @@ pub(crate) fn split(
             ends.clear();
             lines.after_cr = false;
         }
-        lines.end(b);
-        next = at + 1;
+        lines.end(bytes[at]);
+        start = at + 1;
     }
-    if record.is_some() || next < bytes.len() {
+    if start < bytes.len() {
         debug_assert!(last, "a block that does not end at a record end");
-        let start = record.unwrap_or(next);
         ends.push(bytes.len() - start);
         on_record(Record {
             line: lines.line,
@@ -64,7 +63,7 @@ pub(crate) fn split(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::split::Splitter;
+    use crate::split::{OnRecord, Splitter};
 
     type Records = Vec<(u64, Vec<Vec<u8>>)>;
 

@@ -1,15 +1,19 @@
 //! Where the delimiters and line ends of a text without quotes are, 64 bytes at a time: a bit
-//! mask of those bytes per 64 (AVX2 compares where the CPU has them, chosen at run time; a
-//! portable loop otherwise, with the same results), walked bit by bit. Dense structural bytes (a
-//! price file has one every dozen bytes) cost a bit each instead of a search each.
+//! mask of those bytes per 64, and one of the delimiters alone (AVX2 compares where the CPU has
+//! them, chosen at run time; a portable loop otherwise, with the same results), walked bit by
+//! bit. Dense structural bytes (a price file has one every dozen bytes) cost a bit each instead
+//! of a search each, and which kind each is comes from its bit, not from loading the byte.
 
-/// The positions of `delimiter`, `\n` and `\r` in `bytes`, in order.
+/// The positions of `delimiter`, `\n` and `\r` in `bytes`, in order, each with whether it is the
+/// delimiter.
 pub(crate) struct Structurals<'a> {
     bytes: &'a [u8],
     delimiter: u8,
-    /// The start of the 64 bytes `mask` covers, and their structural bytes not yet given.
+    /// The start of the 64 bytes `mask` covers, their structural bytes not yet given, and which
+    /// of those 64 bytes are the delimiter.
     base: usize,
     mask: u64,
+    delimiters: u64,
     avx2: bool,
 }
 
@@ -25,14 +29,15 @@ impl<'a> Structurals<'a> {
             delimiter,
             base: 0,
             mask: 0,
+            delimiters: 0,
             avx2: avx2 && has_avx2(),
         };
-        s.mask = s.mask_at(0);
+        (s.mask, s.delimiters) = s.masks_at(0);
         s
     }
 
-    /// The mask of the 64 bytes from `at` (fewer at the end).
-    fn mask_at(&self, at: usize) -> u64 {
+    /// The masks of the 64 bytes from `at` (fewer at the end): structural bytes, delimiters.
+    fn masks_at(&self, at: usize) -> (u64, u64) {
         let rest = &self.bytes[at.min(self.bytes.len())..];
         if rest.len() >= 64 {
             #[cfg(target_arch = "x86_64")]
@@ -47,20 +52,21 @@ impl<'a> Structurals<'a> {
 }
 
 impl Iterator for Structurals<'_> {
-    type Item = usize;
+    /// A structural byte's position, and whether it is the delimiter (else a line end).
+    type Item = (usize, bool);
 
     #[inline]
-    fn next(&mut self) -> Option<usize> {
+    fn next(&mut self) -> Option<(usize, bool)> {
         while self.mask == 0 {
             self.base += 64;
             if self.base >= self.bytes.len() {
                 return None;
             }
-            self.mask = self.mask_at(self.base);
+            (self.mask, self.delimiters) = self.masks_at(self.base);
         }
-        let bit = self.mask.trailing_zeros() as usize;
+        let bit = self.mask.trailing_zeros();
         self.mask &= self.mask - 1;
-        Some(self.base + bit)
+        Some((self.base + bit as usize, (self.delimiters >> bit) & 1 == 1))
     }
 }
 
@@ -75,35 +81,47 @@ fn has_avx2() -> bool {
     }
 }
 
-/// Bit `i` set where `chunk[i]` (at most 64 bytes) is the delimiter or a line end.
-fn portable(chunk: &[u8], delimiter: u8) -> u64 {
-    chunk.iter().enumerate().fold(0, |mask, (i, &b)| {
-        let hit = b == delimiter || b == b'\n' || b == b'\r';
-        mask | (u64::from(hit) << i)
-    })
+/// Bit `i` set where `chunk[i]` (at most 64 bytes) is the delimiter or a line end, and where it is
+/// the delimiter.
+fn portable(chunk: &[u8], delimiter: u8) -> (u64, u64) {
+    chunk
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(mask, delimiters), (i, &b)| {
+            let hit = b == delimiter || b == b'\n' || b == b'\r';
+            (
+                mask | (u64::from(hit) << i),
+                delimiters | (u64::from(b == delimiter) << i),
+            )
+        })
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// Bit `i` set where byte `i` of the 64 from `p` is `delimiter`, `\n` or `\r`.
+    /// Bit `i` set where byte `i` of the 64 from `p` is `delimiter`, `\n` or `\r`; and where it
+    /// is `delimiter`.
     ///
     /// # Safety
     /// The CPU must have AVX2, and `p` must be valid for reading 64 bytes.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn mask64(p: *const u8, delimiter: u8) -> u64 {
+    pub(super) unsafe fn mask64(p: *const u8, delimiter: u8) -> (u64, u64) {
         let (d, n, r) = (
             _mm256_set1_epi8(delimiter as i8),
             _mm256_set1_epi8(b'\n' as i8),
             _mm256_set1_epi8(b'\r' as i8),
         );
         let half = |v: __m256i| {
+            let delimiters = _mm256_cmpeq_epi8(v, d);
             let hits = _mm256_or_si256(
-                _mm256_cmpeq_epi8(v, d),
+                delimiters,
                 _mm256_or_si256(_mm256_cmpeq_epi8(v, n), _mm256_cmpeq_epi8(v, r)),
             );
-            _mm256_movemask_epi8(hits) as u32 as u64
+            (
+                _mm256_movemask_epi8(hits) as u32 as u64,
+                _mm256_movemask_epi8(delimiters) as u32 as u64,
+            )
         };
         // SAFETY: the caller vouches for 64 readable bytes from `p`; unaligned loads.
         let (lo, hi) = unsafe {
@@ -112,7 +130,11 @@ mod x86 {
                 _mm256_loadu_si256(p.add(32).cast()),
             )
         };
-        half(lo) | (half(hi) << 32)
+        let ((lo_hits, lo_delimiters), (hi_hits, hi_delimiters)) = (half(lo), half(hi));
+        (
+            lo_hits | (hi_hits << 32),
+            lo_delimiters | (hi_delimiters << 32),
+        )
     }
 }
 
@@ -134,8 +156,9 @@ mod tests {
                 .map(|_| [b'a', b'1', b',', b';', b'\n', b'\r', b'\t', 0xC3][next() % 8])
                 .collect();
             for delimiter in [b',', b';', b'\t'] {
-                let want: Vec<usize> = (0..len)
+                let want: Vec<(usize, bool)> = (0..len)
                     .filter(|&i| matches!(bytes[i], b'\n' | b'\r') || bytes[i] == delimiter)
+                    .map(|i| (i, bytes[i] == delimiter))
                     .collect();
                 assert_eq!(
                     Structurals::with(&bytes, delimiter, false).collect::<Vec<_>>(),
