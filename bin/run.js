@@ -2,13 +2,12 @@
 // Entry point. A closed pipe (`| head`) ends quietly; Ctrl-C exits 130, SIGTERM 143, SIGHUP 129
 // (temporary output files are removed by the exit hook in src/io/sink.ts, which a death by
 // signal would skip), or, in a --follow session, once what was read is written (src/io/interrupt.ts).
-import { interrupt } from '../dist/io/interrupt.js'
 
-// @oclif/core checks the Node version against its own `engines` (>= 18) as it loads, which loads
-// semver's 50 modules: about 15 ms of every start. trendflex needs Node 20 (package.json), which
-// passes that check.
+// @oclif/core checks the Node version against its own `engines` (>= 18) as it loads, which runs
+// semver: a few ms of every start. trendflex needs Node 20 (package.json), which passes that check.
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
-const { execute } = await import('@oclif/core')
+// One module (scripts/bundle.mjs bundles it): oclif, the commands and what they import.
+const { execute, interrupt, versionReport } = await import('../dist/cli.bundle.js')
 
 process.stdout.on('error', (error) => {
   if (error.code === 'EPIPE') process.exit(0)
@@ -25,7 +24,6 @@ const args = process.argv.slice(2).map((a, i) => (a === '-h' && (end < 0 || i + 
 
 // `--version` also names the native addon loaded and the kernels, for bug reports.
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-  const { versionReport } = await import('../dist/version.js')
   const { text, ok } = versionReport()
   process.stdout.write(`${text}\n`)
   process.exit(ok ? 0 : 1)
