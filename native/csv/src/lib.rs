@@ -35,6 +35,10 @@ use split::Lines;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Pieces parsed at once: the next is launched before the last has landed, so that no core
+/// waits while one block of a piece is still being parsed (or while its rows are queued).
+const FLIGHTS: usize = 2;
+
 /// Text bytes one keep column may hand out per take: Arrow's Utf8 offsets are `i32`.
 const TEXT_LIMIT: usize = i32::MAX as usize;
 
@@ -114,8 +118,9 @@ pub struct CsvReader {
     shape: Shape,
     rows: Rows,
     threads: usize,
-    /// The blocks of the last piece, parsed on their threads while the next piece is read.
-    flight: Option<Flight>,
+    /// The blocks of the last pieces (at most [`FLIGHTS`], oldest first), parsed on their threads
+    /// while the next piece is read.
+    flights: std::collections::VecDeque<Flight>,
     /// A buffer back from a landed flight, for the bytes read next.
     spare: Vec<u8>,
     ended: bool,
@@ -153,7 +158,7 @@ impl CsvReader {
                 types: None,
             },
             threads,
-            flight: None,
+            flights: std::collections::VecDeque::new(),
             spare: Vec::new(),
             ended: false,
             failure: None,
@@ -211,7 +216,7 @@ impl CsvReader {
         }
         self.ended = true;
         self.drop_bom(true);
-        if let Err(e) = self.land() {
+        if let Err(e) = self.land_all() {
             self.failure = Some(e);
             return;
         }
@@ -257,8 +262,8 @@ impl CsvReader {
     /// flight: on this thread when they are few, else in blocks on as many threads as are
     /// allowed and worth it, in flight while the next piece is read.
     fn parse(&mut self, mut end: usize) -> Result<(), CsvError> {
-        self.land()?;
         if self.shape.header.is_none() {
+            self.land_all()?;
             block::check_head(&self.pending[..self.filled], self.start.offset)?;
             // The first record alone, on this thread: the blocks need the header, and quotes
             // around its names (as pyarrow writes them) must not send the rows after it through
@@ -273,12 +278,18 @@ impl CsvReader {
             .max(1);
         match (end, parts) {
             (0, _) => Ok(()),
-            (_, 1) => self.parse_here(end),
+            (_, 1) => {
+                self.land_all()?;
+                self.parse_here(end)
+            }
             _ => {
+                if self.flights.len() >= FLIGHTS {
+                    self.land()?;
+                }
                 self.launch(end, parts);
                 match self.options.overlap {
                     true => Ok(()),
-                    false => self.land(),
+                    false => self.land_all(),
                 }
             }
         }
@@ -287,16 +298,26 @@ impl CsvReader {
     /// Queues the rows of the piece still being parsed, for a reader that stops reading before
     /// the input ends (the rows read are all takeable then).
     pub fn catch_up(&mut self) {
-        let result = self.land();
+        let result = self.land_all();
         self.settle(result);
     }
 
-    /// Waits for the piece in flight, if any, and queues its rows (in file order, on the input's
-    /// lines, parsed to the keep types if those were decided meanwhile).
+    /// Lands every piece in flight, in order.
+    fn land_all(&mut self) -> Result<(), CsvError> {
+        while !self.flights.is_empty() {
+            self.land()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest piece in flight, if any, and queues its rows (in file order, on the
+    /// input's lines, parsed to the keep types if those were decided meanwhile). On an error, the
+    /// pieces after it are dropped: their rows come after the error.
     fn land(&mut self) -> Result<(), CsvError> {
-        let Some(flight) = self.flight.take() else {
+        let Some(flight) = self.flights.pop_front() else {
             return Ok(());
         };
+        self.parsed.0 += flight.bytes.len() as u64;
         let mut lines = self.start.lines;
         let mut result = Ok(());
         for part in flight.parts {
@@ -328,6 +349,9 @@ impl CsvReader {
         if let Ok(bytes) = std::sync::Arc::try_unwrap(flight.bytes) {
             self.spare = bytes;
         }
+        if result.is_err() {
+            self.flights.clear();
+        }
         result
     }
 
@@ -345,7 +369,12 @@ impl CsvReader {
         bytes.truncate(end);
         let bytes = std::sync::Arc::new(bytes);
         let (bytes_so_far, rows_so_far) = self.parsed;
-        self.parsed.0 += end as u64;
+        // Whether a `\r` came just before these bytes: the last piece's last byte, or as the lines
+        // stand once every piece has landed.
+        let after_cr = match self.flights.back() {
+            Some(f) => f.bytes.last() == Some(&b'\r'),
+            None => self.start.lines.after_cr,
+        };
         let mut from = 0;
         let parts = cuts
             .iter()
@@ -355,7 +384,7 @@ impl CsvReader {
                     lines: Lines {
                         line: 0,
                         after_cr: match from {
-                            0 => self.start.lines.after_cr,
+                            0 => after_cr,
                             _ => bytes[from - 1] == b'\r',
                         },
                     },
@@ -388,7 +417,7 @@ impl CsvReader {
                 }
             })
             .collect();
-        self.flight = Some(Flight { parts, bytes });
+        self.flights.push_back(Flight { parts, bytes });
         self.filled = rest;
         self.cutter.consume(end);
         self.start.offset += end as u64;

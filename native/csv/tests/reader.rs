@@ -4,7 +4,7 @@
 mod common;
 
 use common::run;
-use trendflex_csv::{Keep, KeepColumn, KeepType, KeepValues, Options};
+use trendflex_csv::{CsvReader, Keep, KeepColumn, KeepType, KeepValues, Options};
 
 fn keep(name: &str) -> Keep {
     Keep {
@@ -464,5 +464,47 @@ fn a_block_parsed_before_the_types_were_decided_is_typed_when_it_lands() {
         assert!(r.error.unwrap().to_string().starts_with(
             "line 392, column v: '1.5' is not an integer, but the column was typed int64"
         ));
+    }
+}
+
+#[test]
+fn no_row_after_an_error_is_handed_out_even_when_reading_stops_early() {
+    // A bad price in one piece while the next pieces are parsed on other threads; then the
+    // reading stops (as a signal stops it: `catch_up`). The rows before the bad one come out,
+    // then the error, and not one row after it.
+    let mut text = String::from("ts,close\n");
+    for i in 0..4000 {
+        text.push_str(&format!("{i},{}\n", 100 + i % 7));
+    }
+    let bad = text.replacen("\n1500,", "\n1500,x", 1);
+    for piece in [512, 1000, 4096] {
+        let mut r = CsvReader::new(Options {
+            threads: 2,
+            block_bytes: 64,
+            ..Options::default()
+        });
+        for p in bad.as_bytes().chunks(piece) {
+            if r.done() {
+                break;
+            }
+            r.feed(p);
+        }
+        r.catch_up();
+        let (mut rows, mut buf) = (Vec::new(), vec![0.0; 300]);
+        let error = loop {
+            match r.take(&mut buf) {
+                Ok(t) if t.rows == 0 => break None,
+                Ok(t) => rows.extend_from_slice(&buf[..t.rows]),
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        let want: Vec<f64> = (0..1500).map(|i| f64::from(100 + i % 7)).collect();
+        assert_eq!(rows.len(), want.len(), "pieces of {piece}");
+        assert!(rows == want, "pieces of {piece}: other rows");
+        assert_eq!(
+            error.as_deref(),
+            Some("line 1502, column close: 'x102' is not a number"),
+            "pieces of {piece}"
+        );
     }
 }
