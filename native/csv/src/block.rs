@@ -8,6 +8,7 @@ use crate::keep::{KeepType, Queue};
 use crate::number::{self, NumberError};
 use crate::options::Options;
 use crate::plain;
+use crate::scan;
 use crate::split::{Lines, Record, Splitter};
 use crate::text::escape;
 
@@ -79,8 +80,12 @@ pub(crate) fn parse(
     shape: &mut Shape,
     rows: &mut Rows,
 ) -> Result<Lines, CsvError> {
-    check_text(bytes, start.offset)?;
     let mut on_record = |r: Record<'_>| accept(r, options, shape, rows);
+    // Most blocks: ASCII with no NUL and no quote, told in one pass.
+    if scan::plain_ascii(bytes) {
+        return plain::split(bytes, options.delimiter, start.lines, last, &mut on_record);
+    }
+    check_text(bytes, start.offset)?;
     if memchr::memchr(b'"', bytes).is_none() {
         return plain::split(bytes, options.delimiter, start.lines, last, &mut on_record);
     }

@@ -70,6 +70,35 @@ impl Iterator for Structurals<'_> {
     }
 }
 
+/// Whether `bytes` is ASCII without a NUL or a `"`: text that needs no UTF-8 check, and records
+/// that are lines as written. One pass (AVX2 where the CPU has it) instead of a NUL search, a
+/// UTF-8 check and a quote search; anything else goes the careful way.
+pub(crate) fn plain_ascii(bytes: &[u8]) -> bool {
+    plain_ascii_with(bytes, has_avx2())
+}
+
+/// As [`plain_ascii`], with AVX2 used only if `avx2` (and the CPU has it).
+fn plain_ascii_with(bytes: &[u8], avx2: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 && has_avx2() {
+        let whole = bytes.len() / 128 * 128;
+        // SAFETY: the CPU has AVX2 (checked just above), and `whole` bytes from the start of
+        // `bytes` are readable.
+        let head = unsafe { x86::plain_ascii(bytes.as_ptr(), whole) };
+        return head && portable_plain_ascii(&bytes[whole..]);
+    }
+    portable_plain_ascii(bytes)
+}
+
+/// [`plain_ascii`] without SIMD intrinsics, 64 bytes at a time (which the compiler vectorizes).
+fn portable_plain_ascii(bytes: &[u8]) -> bool {
+    bytes.chunks(64).all(|chunk| {
+        !chunk
+            .iter()
+            .fold(false, |bad, &b| bad | (b == 0) | (b == b'"') | (b >= 0x80))
+    })
+}
+
 fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -99,6 +128,39 @@ fn portable(chunk: &[u8], delimiter: u8) -> (u64, u64) {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+
+    /// Whether the `len` bytes from `p` (a multiple of 128) hold no NUL, no `"` and no byte of
+    /// 0x80 or more.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, and `p` must be valid for reading `len` bytes.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn plain_ascii(p: *const u8, len: usize) -> bool {
+        debug_assert_eq!(len % 128, 0);
+        let (nul, quote) = (_mm256_setzero_si256(), _mm256_set1_epi8(b'"' as i8));
+        // A byte is bad if it is NUL or a quote (compared), or 0x80 or more (its top bit, which
+        // movemask reads directly).
+        let bad = |v: __m256i| {
+            _mm256_or_si256(
+                v,
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, nul), _mm256_cmpeq_epi8(v, quote)),
+            )
+        };
+        let mut at = 0;
+        while at < len {
+            // SAFETY: the caller vouches for `len` readable bytes from `p`, and `at + 128 <= len`;
+            // unaligned loads.
+            let any = unsafe {
+                let v = |k: usize| bad(_mm256_loadu_si256(p.add(at + 32 * k).cast()));
+                _mm256_or_si256(_mm256_or_si256(v(0), v(1)), _mm256_or_si256(v(2), v(3)))
+            };
+            if _mm256_movemask_epi8(any) != 0 {
+                return false;
+            }
+            at += 128;
+        }
+        true
+    }
 
     /// Bit `i` set where byte `i` of the 64 from `p` is `delimiter`, `\n` or `\r`; and where it
     /// is `delimiter`.
@@ -141,6 +203,42 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_ascii_is_ascii_without_nul_or_quote_with_and_without_avx2() {
+        let mut seed = 0xA5C11u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let (mut clean, mut dirty) = (0, 0);
+        for len in (0..300).chain([1000, 4096, 4099, 70_000]) {
+            for bad in [
+                None,
+                Some(0u8),
+                Some(b'"'),
+                Some(0x80),
+                Some(0xC3),
+                Some(0xFF),
+            ] {
+                let alphabet = b"ab,1\n\r\t ~.";
+                let mut bytes: Vec<u8> = (0..len)
+                    .map(|_| alphabet[next() % alphabet.len()])
+                    .collect();
+                if let (Some(b), true) = (bad, len > 0) {
+                    let at = next() % len;
+                    bytes[at] = b;
+                }
+                let want = bytes.iter().all(|&b| b.is_ascii() && b != 0 && b != b'"');
+                assert_eq!(plain_ascii_with(&bytes, false), want, "{len} {bad:?}");
+                assert_eq!(plain_ascii_with(&bytes, true), want, "{len} {bad:?}");
+                if want { clean += 1 } else { dirty += 1 }
+            }
+        }
+        assert!(clean > 300 && dirty > 1000, "{clean} clean, {dirty} dirty");
+    }
 
     #[test]
     fn every_delimiter_and_line_end_in_order_with_and_without_avx2() {
