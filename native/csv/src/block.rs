@@ -5,6 +5,7 @@
 use crate::columns::{match_column, match_position};
 use crate::error::CsvError;
 use crate::keep::{KeepType, Queue};
+use crate::line_numbers::LineNumbers;
 use crate::number::{self, NumberError};
 use crate::options::Options;
 use crate::plain;
@@ -16,7 +17,7 @@ use crate::text::escape;
 #[derive(Debug, Default)]
 pub(crate) struct Rows {
     pub prices: Vec<f64>,
-    pub lines: Vec<u64>,
+    pub lines: LineNumbers,
     pub keep: Vec<Queue>,
 }
 
@@ -32,7 +33,6 @@ impl Rows {
     /// Room for `rows` more rows without growing.
     pub fn reserve(&mut self, rows: usize) {
         self.prices.reserve(rows);
-        self.lines.reserve(rows);
         self.keep.iter_mut().for_each(|q| q.reserve(rows));
     }
 
@@ -46,7 +46,7 @@ impl Rows {
     /// Moves `other`'s rows to the end, their lines moved down by `base`.
     pub fn append(&mut self, other: Rows, base: u64) {
         self.prices.extend_from_slice(&other.prices);
-        self.lines.extend(other.lines.iter().map(|l| l + base));
+        self.lines.append(&other.lines, base);
         for (q, o) in self.keep.iter_mut().zip(&other.keep) {
             q.append(o);
         }

@@ -15,6 +15,7 @@ pub mod columns;
 mod cut;
 mod error;
 mod keep;
+mod line_numbers;
 pub mod number;
 mod options;
 mod plain;
@@ -26,6 +27,7 @@ pub use block::Header;
 pub use columns::{MatchError, match_column, match_position};
 pub use error::CsvError;
 pub use keep::{KeepColumn, KeepType, KeepValues};
+pub use line_numbers::LineNumbers;
 pub use options::{BLOCK_BYTES, Keep, Options, SAMPLE_ROWS};
 pub use text::escape;
 
@@ -49,7 +51,7 @@ pub struct Taken {
     /// One per keep column; empty when no row was taken.
     pub keep: Vec<KeepColumn>,
     /// The input line of every row taken.
-    pub lines: Vec<u64>,
+    pub lines: LineNumbers,
 }
 
 /// Blocks of one piece being parsed on threads of their own: each gives its rows (lines counted
@@ -489,7 +491,7 @@ impl CsvReader {
                 .map(|(c, _)| (c, keep_name(&self.options, self.header(), c)))
                 .unwrap_or((0, String::new()));
             return Err(CsvError::FieldTooLong {
-                line: self.rows.lines[0],
+                line: self.rows.lines.get(0),
                 column,
                 bytes: self.rows.keep[c].text(0).map_or(0, <[u8]>::len),
             });
@@ -502,14 +504,14 @@ impl CsvReader {
                 None => Ok(Taken {
                     rows: 0,
                     keep: Vec::new(),
-                    lines: Vec::new(),
+                    lines: LineNumbers::default(),
                 }),
             };
         }
         let keep = self.rows.keep.iter_mut().map(|q| q.take(rows)).collect();
         prices[..rows].copy_from_slice(&self.rows.prices[..rows]);
         self.rows.prices.drain(..rows);
-        let lines = self.rows.lines.drain(..rows).collect();
+        let lines = self.rows.lines.take_front(rows);
         Ok(Taken { rows, keep, lines })
     }
 
@@ -553,7 +555,7 @@ fn retype(
     for (c, &kind) in types.iter().enumerate() {
         while let Err(row) = rows.keep[c].decide(kind) {
             result = Err(CsvError::KeepValue {
-                line: base + rows.lines[row],
+                line: base + rows.lines.get(row),
                 column: keep_name(options, header, c),
                 text: escape(rows.keep[c].text(row).unwrap_or_default()),
                 kind,

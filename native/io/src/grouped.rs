@@ -197,7 +197,7 @@ impl Step for Groups {
         let n = rows.prices.len();
         let lines = self.plan.lines && rows.lines.len() == n;
         let at = |row: usize| match lines {
-            true => format!("line {}", rows.lines[row]),
+            true => format!("line {}", rows.lines.get(row)),
             false => format!("row {}", rows.first_row + row as u64 + 1),
         };
         let (keys, kept) = rows

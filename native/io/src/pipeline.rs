@@ -19,6 +19,7 @@ use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use trendflex_core::{self as core, Extremes, Series};
+use trendflex_csv::LineNumbers;
 
 use crate::readers::{Chunk, Source, reads_cancelled};
 use crate::{Error, Options, Writer};
@@ -55,7 +56,7 @@ pub struct Rows<'a> {
     /// The keep columns.
     pub keep: &'a [ArrayRef],
     /// CSV: the input line of each row (empty for the other formats).
-    pub lines: &'a [u64],
+    pub lines: &'a LineNumbers,
     /// Input row of the first row.
     pub first_row: u64,
     /// Row of the first valid price, and of the first gap under `--gaps propagate` (as the

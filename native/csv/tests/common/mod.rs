@@ -34,7 +34,7 @@ pub fn run(input: impl AsRef<[u8]>, options: Options, piece: usize, take: usize)
             Ok(t) if t.rows == 0 => return out,
             Ok(t) => {
                 out.prices.extend_from_slice(&buf[..t.rows]);
-                out.lines.extend(t.lines);
+                out.lines.extend(t.lines.iter());
                 out.keep.push(t.keep);
             }
             Err(e) => {

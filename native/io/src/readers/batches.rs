@@ -121,7 +121,7 @@ impl BatchSource {
                         return Ok(Chunk {
                             rows: 0,
                             keep: Vec::new(),
-                            lines: Vec::new(),
+                            lines: Default::default(),
                         });
                     }
                     // Stopped by a signal (a live feed): the batches read were handed out.
@@ -131,7 +131,7 @@ impl BatchSource {
                         return Ok(Chunk {
                             rows: 0,
                             keep: Vec::new(),
-                            lines: Vec::new(),
+                            lines: Default::default(),
                         });
                     }
                     Some(b) => {
@@ -183,7 +183,7 @@ impl BatchSource {
         Ok(Chunk {
             rows,
             keep,
-            lines: Vec::new(),
+            lines: Default::default(),
         })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
-use trendflex_csv::{CsvReader, KeepColumn, KeepValues, Options, Taken};
+use trendflex_csv::{CsvReader, KeepColumn, KeepValues, LineNumbers, Options, Taken};
 
 use super::{Chunk, Error, SourceOptions};
 
@@ -16,7 +16,7 @@ const PIECE: usize = 4 << 20;
 pub struct CsvSource {
     input: Box<dyn Read + Send>,
     reader: CsvReader,
-    pub lines: Vec<u64>,
+    pub lines: LineNumbers,
     /// A live feed: hand out rows as soon as they are complete.
     follow: bool,
     /// Reading was stopped by a signal: what is ready is handed out, then nothing.
@@ -49,7 +49,7 @@ impl CsvSource {
         let mut s = CsvSource {
             input,
             reader: CsvReader::new(options),
-            lines: Vec::new(),
+            lines: LineNumbers::default(),
             follow: o.follow,
             cancelled: false,
         };
@@ -114,7 +114,7 @@ impl CsvSource {
         Ok(Chunk {
             rows,
             keep: keep.into_iter().map(keep_array).collect(),
-            lines: Vec::new(),
+            lines: LineNumbers::default(),
         })
     }
 }

@@ -20,6 +20,7 @@ use arrow_cast::cast;
 use arrow_schema::DataType;
 pub use bytes::{cancel_reads, is_cancelled, reads_cancelled};
 pub use trendflex_core::gaps::GapMode;
+use trendflex_csv::LineNumbers;
 pub use trendflex_csv::{Keep, KeepType};
 
 use crate::Error;
@@ -65,7 +66,7 @@ pub struct Chunk {
     pub rows: usize,
     pub keep: Vec<ArrayRef>,
     /// CSV: the input line of every row (empty for Parquet, whose rows are their own numbers).
-    pub lines: Vec<u64>,
+    pub lines: LineNumbers,
 }
 
 enum Kind {
@@ -419,7 +420,7 @@ impl Source {
         let first = self.rows;
         if let Err(i) = self.gaps.apply(&mut prices[..chunk.rows], first) {
             let at = match &self.kind {
-                Kind::Csv(s) => format!("line {}", s.lines[i]),
+                Kind::Csv(s) => format!("line {}", s.lines.get(i)),
                 Kind::Batches(_) => format!("row {}", first - self.file_start + i as u64 + 1),
             };
             return Err(self.named(missing_price(&at, "")));
