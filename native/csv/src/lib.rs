@@ -37,6 +37,17 @@ use split::Lines;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// A seeded generator (an LCG) for the unit tests' inputs.
+#[cfg(test)]
+pub(crate) fn test_rng(mut seed: u64) -> impl FnMut() -> usize {
+    move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    }
+}
+
 /// Pieces parsed at once: the next is launched before the last has landed, so that no core
 /// waits while one block of a piece is still being parsed (or while its rows are queued).
 const FLIGHTS: usize = 2;

@@ -102,13 +102,7 @@ mod tests {
     /// Lines as runs against the same lines as a plain list, through every operation.
     #[test]
     fn runs_give_the_lines_a_list_gives() {
-        let mut seed = 0x11E5u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
+        let mut next = crate::test_rng(0x11E5);
         let mut lines = LineNumbers::default();
         let mut list: Vec<u64> = Vec::new();
         let mut line = 1u64;
@@ -129,7 +123,7 @@ mod tests {
                     let (mut other, mut more) = (LineNumbers::default(), Vec::new());
                     let mut l = (next() % 5) as u64;
                     for _ in 0..next() % 6 {
-                        l += 1 + (next() % 3 == 0) as u64;
+                        l += 1 + next().is_multiple_of(3) as u64;
                         other.push(l);
                         more.push(l);
                     }
@@ -140,7 +134,7 @@ mod tests {
                 }
                 _ => {
                     // Mostly the next line; sometimes a blank line or a record over lines skipped.
-                    line += (next() % 4 == 0) as u64 * (1 + (next() % 3) as u64);
+                    line += next().is_multiple_of(4) as u64 * (1 + (next() % 3) as u64);
                     lines.push(line);
                     list.push(line);
                     line += 1;

@@ -206,13 +206,7 @@ mod tests {
 
     #[test]
     fn plain_ascii_is_ascii_without_nul_or_quote_with_and_without_avx2() {
-        let mut seed = 0xA5C11u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
+        let mut next = crate::test_rng(0xA5C11);
         let (mut clean, mut dirty) = (0, 0);
         for len in (0..300).chain([1000, 4096, 4099, 70_000]) {
             for bad in [
@@ -242,13 +236,7 @@ mod tests {
 
     #[test]
     fn every_delimiter_and_line_end_in_order_with_and_without_avx2() {
-        let mut seed = 0x5EEDu64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
+        let mut next = crate::test_rng(0x5EED);
         for len in (0..300).chain([1000, 4096, 4099]) {
             let bytes: Vec<u8> = (0..len)
                 .map(|_| [b'a', b'1', b',', b';', b'\n', b'\r', b'\t', 0xC3][next() % 8])
