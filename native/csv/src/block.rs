@@ -80,13 +80,14 @@ pub(crate) fn parse(
     shape: &mut Shape,
     rows: &mut Rows,
 ) -> Result<Lines, CsvError> {
+    // Most blocks are ASCII with no NUL and no quote, told in one pass; any other is checked as
+    // text, then split as lines if it still holds no quote.
+    let unquoted = scan::plain_ascii(bytes) || {
+        check_text(bytes, start.offset)?;
+        memchr::memchr(b'"', bytes).is_none()
+    };
     let mut on_record = |r: Record<'_>| accept(r, options, shape, rows);
-    // Most blocks: ASCII with no NUL and no quote, told in one pass.
-    if scan::plain_ascii(bytes) {
-        return plain::split(bytes, options.delimiter, start.lines, last, &mut on_record);
-    }
-    check_text(bytes, start.offset)?;
-    if memchr::memchr(b'"', bytes).is_none() {
+    if unquoted {
         return plain::split(bytes, options.delimiter, start.lines, last, &mut on_record);
     }
     let mut splitter = Splitter::new(options.delimiter, start.lines);

@@ -140,9 +140,10 @@ pub struct CsvReader {
     /// The error at the earliest bad row: every row before it can still be taken, then it is
     /// returned (by `feed` and `end` at once).
     failure: Option<CsvError>,
-    /// Bytes and rows parsed so far, for sizing a block's rows before it is parsed (growing
-    /// them as they fill would copy each row several times over).
-    parsed: (u64, u64),
+    /// Bytes and rows of the pieces landed so far, for sizing a block's rows before it is parsed
+    /// (growing them as they fill would copy each row several times over).
+    landed_bytes: u64,
+    landed_rows: u64,
 }
 
 impl CsvReader {
@@ -175,7 +176,8 @@ impl CsvReader {
             spare: Vec::new(),
             ended: false,
             failure: None,
-            parsed: (0, 0),
+            landed_bytes: 0,
+            landed_rows: 0,
         }
     }
 
@@ -330,7 +332,7 @@ impl CsvReader {
         let Some(flight) = self.flights.pop_front() else {
             return Ok(());
         };
-        self.parsed.0 += flight.bytes.len() as u64;
+        self.landed_bytes += flight.bytes.len() as u64;
         let mut lines = self.start.lines;
         let mut result = Ok(());
         for part in flight.parts {
@@ -345,7 +347,7 @@ impl CsvReader {
             {
                 result = Err(e);
             }
-            self.parsed.1 += more.prices.len() as u64;
+            self.landed_rows += more.prices.len() as u64;
             self.rows.append(more, base);
             match parsed {
                 _ if result.is_err() => {}
@@ -381,7 +383,6 @@ impl CsvReader {
         let mut bytes = std::mem::replace(&mut self.pending, next);
         bytes.truncate(end);
         let bytes = std::sync::Arc::new(bytes);
-        let (bytes_so_far, rows_so_far) = self.parsed;
         // Whether a `\r` came just before these bytes: the last piece's last byte, or as the lines
         // stand once every piece has landed.
         let after_cr = match self.flights.back() {
@@ -406,9 +407,9 @@ impl CsvReader {
                 from = to;
                 // A sixteenth more than the rows so far predict, so that a block a little denser
                 // than the average still fits.
-                let rows_hint = match bytes_so_far {
+                let rows_hint = match self.landed_bytes {
                     0 => 0,
-                    b => (block.len() as u64 * rows_so_far / b * 17 / 16) as usize,
+                    b => (block.len() as u64 * self.landed_rows / b * 17 / 16) as usize,
                 };
                 let job = |bytes| Job {
                     bytes,
