@@ -180,6 +180,13 @@ impl LazySeries {
         state.push(plan, prices, filled, put)
     }
 
+    /// Asks for the state the next push of `prices` prices reads and writes, to be in the cache
+    /// when it comes: called for the next group while this one computes.
+    #[inline(always)]
+    pub fn prefetch(&self, prices: usize) {
+        self.state.prefetch(&self.plan, prices);
+    }
+
     /// The whole-series checks of the error table.
     pub fn finish(&self) -> Result<(), Error> {
         params::check_data(self.state.total, self.state.valid, &self.plan.periods)
@@ -265,7 +272,7 @@ impl State {
         mut put: impl FnMut(usize, usize, f64),
     ) {
         let filled = filled.min(plan.rows.len());
-        self.prefetch(plan);
+        self.prefetch(plan, prices.len());
         for (c, &x) in prices.iter().enumerate() {
             self.total += 1;
             if self.valid == 0 && x.is_nan() {
@@ -321,20 +328,35 @@ impl State {
         }
     }
 
-    /// Asks for the places of the windows the next price reads and writes, all at once: a
-    /// group of an interleaved table comes back after thousands of others, its windows out of
-    /// the cache, and one miss after another would each wait for memory.
+    /// Asks for everything a push of `prices` prices reads and writes, all at once: each
+    /// window's lines from its head to where the push leaves it, the window sums, the mean
+    /// squares and the smoothers. A group of an interleaved table comes back after thousands of
+    /// others, its state out of the cache, and one miss after another would each wait for
+    /// memory (2,000 interleaved groups: the windows' heads alone took 1.05 of the time).
     #[inline(always)]
-    fn prefetch(&self, plan: &Plan) {
+    fn prefetch(&self, plan: &Plan, prices: usize) {
         #[cfg(target_arch = "x86_64")]
-        for (sh, st) in plan.shared.iter().zip(&self.smoothers) {
-            let at = self.windows[sh.at..sh.at + sh.len][st.head..].as_ptr();
-            // SAFETY: a prefetch reads nothing and cannot fault; `at` is inside the windows.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    at.cast::<i8>(),
-                )
+        {
+            let ask = |at: *const f64| {
+                // SAFETY: a prefetch reads nothing and cannot fault.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        at.cast::<i8>(),
+                    )
+                }
             };
+            for (sh, st) in plan.shared.iter().zip(&self.smoothers) {
+                let window = &self.windows[sh.at..sh.at + sh.len];
+                ask(window[st.head..].as_ptr());
+                ask(window[(st.head + prices).min(sh.len - 1)..].as_ptr());
+            }
+            for v in [&self.w, &self.ms] {
+                v.iter().step_by(8).for_each(|x| ask(x));
+            }
+            let smoothers = self.smoothers.as_ptr().cast::<f64>();
+            (0..self.smoothers.len() * 4)
+                .step_by(8)
+                .for_each(|k| ask(smoothers.wrapping_add(k)));
         }
     }
 
