@@ -71,6 +71,19 @@ struct Work<'a> {
     strided: bool,
 }
 
+impl Work<'_> {
+    /// The group's lazy series, if that is what it is.
+    fn lazy(&self) -> Option<&LazySeries> {
+        match &self.group {
+            Some(Group {
+                stream: Stream::Lazy(lazy),
+                ..
+            }) => Some(lazy),
+            _ => None,
+        }
+    }
+}
+
 /// The chunk's output (row-major, a row of `stride` values per period), shared by the groups
 /// computed in parallel: each writes only the columns of its own rows, which no other group has.
 #[derive(Clone, Copy)]
@@ -120,6 +133,10 @@ const NONE: u32 = u32::MAX;
 
 /// Groups a thread computes one after another, each fetching the next one's state.
 const GROUP_RUN: usize = 16;
+
+/// Rows per lazy group and chunk, on average, from which longer chunks are asked for (see
+/// [`GroupedStream::wants_longer_chunks`]).
+const LONGER_CHUNK_ROWS: usize = 4;
 
 /// Chunks of fewer rows are computed on the calling thread.
 const SMALL_CHUNK: usize = 256;
@@ -174,6 +191,14 @@ fn fill_unstarted(
         .collect();
     exec.for_each(&mut rows, |row| row.fill(f64::NAN));
     first
+}
+
+/// A group's rows of a chunk are one run of the chunk's rows (they are increasing, so the last
+/// is as far from the first as the length says), long, of many periods: computed straight into
+/// the chunk's rows.
+fn strided(rows: &[u32], periods: usize) -> bool {
+    let len = rows.len();
+    periods > 1 && len >= DORMANT_AFTER && rows[len - 1] as usize == rows[0] as usize + len - 1
 }
 
 /// A group's live stream, small: see [`GROUP_ROOM`].
@@ -269,6 +294,15 @@ pub struct GroupedStream {
     order: Vec<u32>,
     gathered: Vec<f64>,
     results: Vec<f64>,
+    last_chunk: LastChunk,
+}
+
+/// How the last chunk's rows went: to how many groups computed lazily, straight to their rows.
+#[derive(Debug, Clone, Copy, Default)]
+struct LastChunk {
+    rows: usize,
+    lazy_rows: usize,
+    lazy_groups: usize,
 }
 
 impl GroupedStream {
@@ -308,6 +342,7 @@ impl GroupedStream {
             order: Vec::new(),
             gathered: Vec::new(),
             results: Vec::new(),
+            last_chunk: LastChunk::default(),
         })
     }
 
@@ -319,6 +354,19 @@ impl GroupedStream {
     /// The flavour computed.
     pub fn flavor(&self) -> Flavor {
         self.flavor
+    }
+
+    /// True when the last chunk went mostly to the groups of an interleaved table, each with
+    /// several rows (at least [`LONGER_CHUNK_ROWS`] on average): each group's state (up to about
+    /// 213 KB for `5:231`) is fetched from memory once per chunk and shared by its rows there, so
+    /// chunks twice as long fetch it half as often, for the memory of longer chunks' results.
+    /// (Thousands of groups with about a row each per chunk hold more state than that memory
+    /// would save time.)
+    pub fn wants_longer_chunks(&self) -> bool {
+        let c = self.last_chunk;
+        c.rows >= SMALL_CHUNK
+            && 4 * c.lazy_rows >= 3 * c.rows
+            && c.lazy_rows >= LONGER_CHUNK_ROWS * c.lazy_groups
     }
 
     /// Groups seen so far.
@@ -491,7 +539,9 @@ impl GroupedStream {
         // Each group's segment of prices and of results, disjoint, computed in parallel. Only a
         // live group's few rows are computed into a segment: when there is none (every group
         // lazy, as in an interleaved table), the results are not even allocated.
-        let segments = self.present.iter().enumerate().any(|(l, &id)| {
+        let (mut segments, mut lazy_rows, mut lazy_groups) = (false, 0, 0);
+        for (l, &id) in self.present.iter().enumerate() {
+            let len = cursor[l] - self.starts[l];
             let lazy = matches!(
                 self.groups[id as usize],
                 Some(Group {
@@ -499,8 +549,19 @@ impl GroupedStream {
                     ..
                 })
             );
-            !lazy || cursor[l] - self.starts[l] >= DORMANT_AFTER
-        });
+            let rows = &self.order[self.starts[l]..cursor[l]];
+            if lazy && len < DORMANT_AFTER {
+                lazy_rows += len;
+                lazy_groups += 1;
+            } else if !strided(rows, p) {
+                segments = true;
+            }
+        }
+        self.last_chunk = LastChunk {
+            rows: n,
+            lazy_rows,
+            lazy_groups,
+        };
         self.results.resize(if segments { p * n } else { 0 }, 0.0);
         let mut work = Vec::with_capacity(self.present.len());
         let (mut prices_left, mut out_left) = (&mut self.gathered[..], &mut self.results[..]);
@@ -520,11 +581,7 @@ impl GroupedStream {
                 out: res,
                 gap: None,
                 direct: false,
-                // One run of the chunk (its rows are increasing, so the last is as far from the
-                // first as the length says), long, of many periods.
-                strided: p > 1
-                    && len >= DORMANT_AFTER
-                    && rows[len - 1] as usize == rows[0] as usize + len - 1,
+                strided: strided(rows, p),
             });
         }
         // A small chunk (a live feed's few rows) is done on this thread: handing it to the
@@ -571,17 +628,21 @@ impl GroupedStream {
             settle(g, w.prices, longest);
         };
         // Groups in runs of a few, each run on one thread in order: while one group computes,
-        // the next one's state is fetched (2,000 interleaved groups hold about 430 MB, far
-        // more than the caches, and each comes back after all the others).
+        // the next one's windows are fetched, and the arrays of the one after (2,000
+        // interleaved groups hold about 430 MB, far more than the caches, and each comes back
+        // after all the others; where a window's head is is itself in the state).
         let mut lots: Vec<&mut [Work<'_>]> = work.chunks_mut(GROUP_RUN).collect();
         exec.for_each(&mut lots, |run| {
+            run.iter()
+                .take(2)
+                .filter_map(|w| w.lazy())
+                .for_each(LazySeries::prefetch_arrays);
             for k in 0..run.len() {
-                if let Some(Group {
-                    stream: Stream::Lazy(lazy),
-                    ..
-                }) = run.get(k + 1).and_then(|w| w.group.as_ref())
-                {
-                    lazy.prefetch(run[k + 1].prices.len());
+                if let Some(next) = run.get(k + 2).and_then(Work::lazy) {
+                    next.prefetch_arrays();
+                }
+                if let Some(next) = run.get(k + 1).and_then(Work::lazy) {
+                    next.prefetch_windows(run[k + 1].prices.len());
                 }
                 push_group(&mut run[k]);
             }

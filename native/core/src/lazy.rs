@@ -101,6 +101,28 @@ impl Plan {
     }
 }
 
+/// The cache a prefetch fills: the nearest, for what the running push reads next; or the next
+/// level (larger, so that it is still there), for a group further ahead.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Near {
+    Now,
+    Soon,
+}
+
+/// Asks for the cache line of `at` (a hint: it reads nothing and cannot fault).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn ask(at: *const f64, near: Near) {
+    use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+    // SAFETY: a prefetch reads nothing and cannot fault, whatever the address.
+    unsafe {
+        match near {
+            Near::Now => _mm_prefetch::<_MM_HINT_T0>(at.cast::<i8>()),
+            Near::Soon => _mm_prefetch::<_MM_HINT_T1>(at.cast::<i8>()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct LazySeries {
     plan: Arc<Plan>,
@@ -180,11 +202,18 @@ impl LazySeries {
         state.push(plan, prices, filled, put)
     }
 
-    /// Asks for the state the next push of `prices` prices reads and writes, to be in the cache
-    /// when it comes: called for the next group while this one computes.
+    /// Asks for the arrays of the state a push reads and writes, to be in the cache when it
+    /// comes: called two groups ahead of the one computing.
     #[inline(always)]
-    pub fn prefetch(&self, prices: usize) {
-        self.state.prefetch(&self.plan, prices);
+    pub fn prefetch_arrays(&self) {
+        self.state.prefetch_arrays(Near::Soon);
+    }
+
+    /// Asks for the windows' lines a push of `prices` prices reads and writes: called for the
+    /// next group while one computes, once its arrays are in the cache.
+    #[inline(always)]
+    pub fn prefetch_windows(&self, prices: usize) {
+        self.state.prefetch_windows(&self.plan, prices, Near::Soon);
     }
 
     /// The whole-series checks of the error table.
@@ -328,35 +357,44 @@ impl State {
         }
     }
 
-    /// Asks for everything a push of `prices` prices reads and writes, all at once: each
-    /// window's lines from its head to where the push leaves it, the window sums, the mean
-    /// squares and the smoothers. A group of an interleaved table comes back after thousands of
-    /// others, its state out of the cache, and one miss after another would each wait for
-    /// memory (2,000 interleaved groups: the windows' heads alone took 1.05 of the time).
+    /// Asks for everything a push of `prices` prices reads and writes, all at once: the
+    /// smoothers, the window sums and mean squares ([`State::prefetch_arrays`]), and each
+    /// window's lines from its head to where the push leaves it. A group of an interleaved table
+    /// comes back after thousands of others, its state out of the cache, and one miss after
+    /// another would each wait for memory (2,000 interleaved groups: the windows' heads alone
+    /// took 1.05 of the time).
     #[inline(always)]
     fn prefetch(&self, plan: &Plan, prices: usize) {
+        self.prefetch_arrays(Near::Now);
+        self.prefetch_windows(plan, prices, Near::Now);
+    }
+
+    /// Asks for the smoothers, the window sums and the mean squares: places known without
+    /// reading the state (done two groups ahead, so that the smoothers are in the cache when
+    /// [`State::prefetch_windows`] reads where their windows' heads are).
+    #[inline(always)]
+    fn prefetch_arrays(&self, near: Near) {
         #[cfg(target_arch = "x86_64")]
         {
-            let ask = |at: *const f64| {
-                // SAFETY: a prefetch reads nothing and cannot fault.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        at.cast::<i8>(),
-                    )
-                }
-            };
-            for (sh, st) in plan.shared.iter().zip(&self.smoothers) {
-                let window = &self.windows[sh.at..sh.at + sh.len];
-                ask(window[st.head..].as_ptr());
-                ask(window[(st.head + prices).min(sh.len - 1)..].as_ptr());
-            }
             for v in [&self.w, &self.ms] {
-                v.iter().step_by(8).for_each(|x| ask(x));
+                v.iter().step_by(8).for_each(|x| ask(x, near));
             }
             let smoothers = self.smoothers.as_ptr().cast::<f64>();
             (0..self.smoothers.len() * 4)
                 .step_by(8)
-                .for_each(|k| ask(smoothers.wrapping_add(k)));
+                .for_each(|k| ask(smoothers.wrapping_add(k), near));
+        }
+    }
+
+    /// Asks for each window's lines from its head to where a push of `prices` prices leaves it
+    /// (reading the smoothers' heads).
+    #[inline(always)]
+    fn prefetch_windows(&self, plan: &Plan, prices: usize, near: Near) {
+        #[cfg(target_arch = "x86_64")]
+        for (sh, st) in plan.shared.iter().zip(&self.smoothers) {
+            let window = &self.windows[sh.at..sh.at + sh.len];
+            ask(window[st.head..].as_ptr(), near);
+            ask(window[(st.head + prices).min(sh.len - 1)..].as_ptr(), near);
         }
     }
 
