@@ -190,6 +190,8 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
         flavor: o.flavor,
         threads: o.threads,
         chunkRows: rows,
+        // Chunks of the default size may double for a grid over interleaved groups.
+        mostChunkRows: o.chunkRows === undefined ? 2 * rows : rows,
         follow: Boolean(o.follow),
         name: inputs.name,
         groups: grouped

@@ -17,6 +17,9 @@ export interface PipelineOptions {
   flavor: FlavorName
   threads: number
   chunkRows: number
+  /** Rows a chunk may grow to, where longer chunks save much time (a grid over the groups of an
+   * interleaved table). */
+  mostChunkRows: number
   /** A live feed: every row out as it comes, and a signal ends it as the end of its input. */
   follow: boolean
   /** The input, for messages. */
@@ -78,6 +81,7 @@ export class Pipeline {
       flavor: o.flavor,
       threads: o.threads,
       chunkRows: o.chunkRows,
+      mostChunkRows: o.mostChunkRows,
       keepNames: source.keep,
       resultNames: o.resultNames,
       holdUntilSettled: this.#hold,

@@ -246,4 +246,8 @@ impl Step for Groups {
     fn settled(&self, _rows: u64) -> bool {
         !self.plan.strict
     }
+
+    fn longer_chunks(&self) -> bool {
+        self.stream.wants_longer_chunks()
+    }
 }

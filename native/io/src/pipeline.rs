@@ -35,6 +35,9 @@ pub struct Plan {
     pub keep_names: Vec<String>,
     /// Rows per chunk.
     pub chunk_rows: usize,
+    /// Rows a chunk may grow to when the step asks for longer chunks ([`Step::longer_chunks`]);
+    /// `chunk_rows` keeps them as they are.
+    pub most_chunk_rows: usize,
     /// The output schema's metadata (Arrow output writes it first; Parquet takes its metadata
     /// when it is finished).
     pub metadata: HashMap<String, String>,
@@ -85,6 +88,13 @@ pub trait Step: Send {
     /// True once no output can be taken back: nothing left to fail for lack of data after
     /// `rows` rows.
     fn settled(&self, rows: u64) -> bool;
+
+    /// Asked after each chunk: true when twice as many rows per chunk would take much less time
+    /// (a grid over the groups of an interleaved table). Chunks then grow, once, up to
+    /// [`Plan::most_chunk_rows`].
+    fn longer_chunks(&self) -> bool {
+        false
+    }
 }
 
 /// One series: the price column as a whole, computed by one stream of every period.
@@ -214,12 +224,12 @@ struct Lent {
 
 impl Lent {
     /// The slot's memory again, once no array points into it; fresh memory if one still does.
-    fn reclaim(self, values_len: usize) -> Slot {
+    fn reclaim(self, values_len: usize, room: usize) -> Slot {
         Slot {
             values: self
                 .values
                 .into_vec()
-                .unwrap_or_else(|_| vec![0.0; values_len]),
+                .unwrap_or_else(|_| results_buffer(values_len, room)),
             validity: self.validity.into_vec().unwrap_or_default(),
         }
     }
@@ -231,6 +241,32 @@ struct Write {
     extremes: ColumnExtremes,
     release: bool,
     lent: Lent,
+}
+
+/// A chunk's results: `len` zeros, with room for `room` values (the most a chunk may take:
+/// memory the system only provides once written, so a chunk that grows grows in place, never
+/// holding both sizes), in huge pages where the system offers them for the asking (transparent
+/// huge pages in `madvise` mode): a period's row of a default chunk is 108 KB from the next, so
+/// the outputs of one input row are each on a page of their own, and an interleaved grid's
+/// groups write a few values to each row, one group after another (2,000 interleaved groups x
+/// 1,000 rows: 0.97 of the time, from fewer misses of the address translation cache).
+fn results_buffer(len: usize, room: usize) -> Vec<f64> {
+    let mut values = Vec::with_capacity(room.max(len));
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `sysconf` only reads a constant of the system.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let start = values.as_ptr() as usize;
+        let end = start + values.capacity() * std::mem::size_of::<f64>();
+        let (from, to) = (start.next_multiple_of(page), end / page * page);
+        if to > from {
+            // SAFETY: advice on whole pages inside this vector's own allocation, before any is
+            // written; it changes no byte of it, and a refusal leaves ordinary pages.
+            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+        }
+    }
+    values.resize(len, 0.0);
+    values
 }
 
 /// Bytes of one period's validity bitmap for `rows` rows: whole 64-bit words, as Arrow pads them.
@@ -461,8 +497,9 @@ fn compute_loop<'scope, S: Step>(
     reads: &Receiver<Result<Read, Error>>,
     empty_types: &[DataType],
 ) -> Result<Done<S>, Failure> {
-    let values_len = plan.chunk_rows * plan.periods.len();
-    let stride = bitmap_bytes(plan.chunk_rows);
+    let p = plan.periods.len();
+    let mut chunk_rows = plan.chunk_rows;
+    let room = plan.most_chunk_rows.max(chunk_rows) * p;
     // Two result slots: the kernel fills one while the writer encodes the other.
     let mut fresh = 2usize;
     let mut schema: Option<SchemaRef> = None;
@@ -487,7 +524,7 @@ fn compute_loop<'scope, S: Step>(
             1.. => {
                 fresh -= 1;
                 Slot {
-                    values: vec![0.0; values_len],
+                    values: results_buffer(n * p, room),
                     validity: Vec::new(),
                 }
             }
@@ -496,9 +533,14 @@ fn compute_loop<'scope, S: Step>(
                 let w = writing.as_mut().expect("slots are lent only to the writer");
                 let lent = w.wait()?;
                 timings.write_wait += waited.elapsed();
-                lent.reclaim(values_len)
+                lent.reclaim(n * p, room)
             }
         };
+        if slot.values.len() < n * p {
+            // The chunks grew: this slot grows with them (once), in its room.
+            slot.values.resize(n * p, 0.0);
+        }
+        let stride = bitmap_bytes(n);
         let computing = Instant::now();
         let mut extremes = Vec::new();
         let nulls = step.push(
@@ -510,12 +552,17 @@ fn compute_loop<'scope, S: Step>(
                 first_valid: read.first_valid,
                 first_gap: read.first_gap,
             },
-            &mut slot.values[..n * plan.periods.len()],
+            &mut slot.values[..n * p],
             &mut slot.validity,
             stride,
             &mut extremes,
         )?;
         timings.compute += computing.elapsed();
+        if chunk_rows < plan.most_chunk_rows && step.longer_chunks() {
+            chunk_rows = plan.most_chunk_rows;
+        }
+        // The reader fills the buffer it is given: its length is the next chunk's rows.
+        read.prices.resize(chunk_rows, 0.0);
         let _ = free.send(read.prices); // the reader may have stopped at the end: nothing lost
         let schema = schema.get_or_insert_with(|| {
             let types: Vec<DataType> = read

@@ -49,6 +49,9 @@ pub struct JobOptions {
     /// Threads of the batch kernels; 0: every core.
     pub threads: u32,
     pub chunk_rows: u32,
+    /// Rows a chunk may grow to when longer chunks save much time (a grid over the groups of an
+    /// interleaved table); none: chunks keep `chunk_rows`.
+    pub most_chunk_rows: Option<u32>,
     /// The keep columns' names in the output, as the source hands them out.
     pub keep_names: Vec<String>,
     /// One per period.
@@ -224,6 +227,7 @@ impl NativeJob {
             result_names: o.result_names.clone(),
             keep_names: o.keep_names.clone(),
             chunk_rows: o.chunk_rows.max(1) as usize,
+            most_chunk_rows: o.most_chunk_rows.unwrap_or(0).max(o.chunk_rows).max(1) as usize,
             metadata: writer.metadata.clone().unwrap_or_default(),
             writer: opts,
             fd,

@@ -64,6 +64,7 @@ fn plan(periods: &[usize], chunk_rows: usize, format: Format, fd: i32) -> Plan {
         result_names: periods.iter().map(|p| format!("trendflex_{p}")).collect(),
         keep_names: vec!["ts".into()],
         chunk_rows,
+        most_chunk_rows: chunk_rows,
         metadata: Default::default(),
         writer: Options {
             format,
@@ -317,15 +318,20 @@ fn a_stopped_job_says_so_and_reads_no_further() {
 /// (stacked); each symbol's prices, in order.
 fn grouped_input(
     dir: &Path,
+    groups: usize,
     rows: usize,
     interleaved: bool,
 ) -> (std::path::PathBuf, Vec<Vec<f64>>) {
     let path = dir.join("groups.csv");
     let mut f = std::io::BufWriter::new(File::create(&path).unwrap());
     writeln!(f, "sym,close").unwrap();
-    let mut prices = vec![Vec::new(); 3];
+    let mut prices = vec![Vec::new(); groups];
     for i in 0..rows {
-        let g = if interleaved { i % 3 } else { i * 3 / rows };
+        let g = if interleaved {
+            i % groups
+        } else {
+            i * groups / rows
+        };
         let p = 50.0 * (g + 1) as f64 + (i as f64 / (5.0 + g as f64)).cos() * 3.0;
         writeln!(f, "S{g},{p}").unwrap();
         prices[g].push(p);
@@ -334,81 +340,133 @@ fn grouped_input(
     (path, prices)
 }
 
-#[test]
-fn every_group_gets_its_own_series_whatever_the_chunks_and_the_order() {
+/// Runs `groups` groups of `rows` rows in all through a grouped job in chunks of `chunk` rows
+/// (growing up to `most`), checks every group's values against the group alone (the scalar
+/// kernel), bit for bit, and its statistics; returns the rows of the output's row groups (of
+/// three chunks' rows or a chunk more).
+fn check_groups(
+    dir: &Path,
+    groups: usize,
+    rows: usize,
+    interleaved: bool,
+    chunk: usize,
+    most: usize,
+) -> Vec<i64> {
     use trendflex_io::grouped::{Groups, GroupsPlan};
-    let dir = tempfile::tempdir().unwrap();
     let periods = [5usize, 12, 40];
-    for interleaved in [true, false] {
-        let (input, prices) = grouped_input(dir.path(), 900, interleaved);
-        let expected: Vec<Vec<f64>> = prices
-            .iter()
-            .map(|p| {
-                let mut out = vec![0.0; p.len() * periods.len()];
-                trendflex_core::trendflex_batch_into(p, &periods, Kernel::Scalar, 1, &mut out)
-                    .unwrap();
-                out
-            })
-            .collect();
-        for chunk in [1, 50, 299, 4096] {
-            let path = dir.path().join("out.parquet");
-            let out = File::create(&path).unwrap();
-            let o = SourceOptions {
-                price: "close".into(),
-                keep: vec![Keep {
-                    name: "sym".into(),
-                    kind: None,
-                }],
-                delimiter: None,
-                header: true,
-                keep_as_text: false,
-                gaps: GapMode::Keep,
-                follow: false,
-            };
-            let source = Source::open(&Input::Path(input.clone()), &o, chunk).unwrap();
-            let groups = Groups::new(GroupsPlan {
-                periods: periods.to_vec(),
-                kernel: Kernel::Auto,
-                flavor: Flavor::VectorTa,
-                threads: 0,
-                gaps: GapMode::Error,
-                keys: vec!["sym".into()],
-                kept: Vec::new(),
-                column: "close".into(),
-                resume: None,
-                strict: false,
-                lines: true,
-            })
-            .unwrap();
-            let mut p = plan(&periods, chunk, Format::Parquet, out.as_raw_fd());
-            p.keep_names = vec!["sym".into()];
-            let done = run(source, groups, &p, &Progress::default()).unwrap();
-            assert_eq!((done.rows, done.step.groups()), (900, 3));
-            assert!(done.step.finish().is_empty());
-            done.writer.finish(Vec::new()).unwrap();
-            let mut seen = [0usize; 3];
-            for b in read_back(&path) {
-                let sym = b.column(0).as_string::<i32>();
-                for i in 0..b.num_rows() {
-                    let g: usize = sym.value(i)[1..].parse().unwrap();
-                    let t = seen[g];
-                    for (r, &period) in periods.iter().enumerate() {
-                        let got = b.column(1 + r).as_primitive::<Float64Type>();
-                        let want = expected[g][r * prices[g].len() + t];
-                        let what = format!(
-                            "group {g} row {t} period {period} chunk {chunk} interleaved {interleaved}"
-                        );
-                        assert_eq!(got.is_valid(i), t >= period, "{what}");
-                        if t >= period {
-                            assert_eq!(got.value(i).to_bits(), want.to_bits(), "{what}");
-                        }
-                    }
-                    seen[g] += 1;
+    let (input, prices) = grouped_input(dir, groups, rows, interleaved);
+    let expected: Vec<Vec<f64>> = prices
+        .iter()
+        .map(|p| {
+            let mut out = vec![0.0; p.len() * periods.len()];
+            trendflex_core::trendflex_batch_into(p, &periods, Kernel::Scalar, 1, &mut out).unwrap();
+            out
+        })
+        .collect();
+    let path = dir.join("out.parquet");
+    let out = File::create(&path).unwrap();
+    let o = SourceOptions {
+        price: "close".into(),
+        keep: vec![Keep {
+            name: "sym".into(),
+            kind: None,
+        }],
+        delimiter: None,
+        header: true,
+        keep_as_text: false,
+        gaps: GapMode::Keep,
+        follow: false,
+    };
+    let source = Source::open(&Input::Path(input.clone()), &o, chunk).unwrap();
+    let step = Groups::new(GroupsPlan {
+        periods: periods.to_vec(),
+        kernel: Kernel::Auto,
+        flavor: Flavor::VectorTa,
+        threads: 0,
+        gaps: GapMode::Error,
+        keys: vec!["sym".into()],
+        kept: Vec::new(),
+        column: "close".into(),
+        resume: None,
+        strict: false,
+        lines: true,
+    })
+    .unwrap();
+    let mut p = plan(&periods, chunk, Format::Parquet, out.as_raw_fd());
+    p.keep_names = vec!["sym".into()];
+    p.most_chunk_rows = most;
+    let done = run(source, step, &p, &Progress::default()).unwrap();
+    assert_eq!((done.rows, done.step.groups()), (rows as u64, groups));
+    assert!(done.step.finish().is_empty());
+    done.writer.finish(Vec::new()).unwrap();
+    let mut seen = vec![0usize; groups];
+    for b in read_back(&path) {
+        let sym = b.column(0).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            let g: usize = sym.value(i)[1..].parse().unwrap();
+            let t = seen[g];
+            for (r, &period) in periods.iter().enumerate() {
+                let got = b.column(1 + r).as_primitive::<Float64Type>();
+                let want = expected[g][r * prices[g].len() + t];
+                let what = format!(
+                    "group {g} row {t} period {period} chunk {chunk} (up to {most}) interleaved {interleaved}"
+                );
+                assert_eq!(got.is_valid(i), t >= period, "{what}");
+                if t >= period {
+                    assert_eq!(got.value(i).to_bits(), want.to_bits(), "{what}");
                 }
             }
-            assert_eq!(seen, [300; 3]);
-            let what = format!("groups, chunks of {chunk}, interleaved {interleaved}");
-            assert_statistics_as_arrow_rs_computes(&path, &what);
+            seen[g] += 1;
         }
     }
+    assert_eq!(seen, prices.iter().map(Vec::len).collect::<Vec<_>>());
+    let what =
+        format!("{groups} groups, chunks of {chunk} (up to {most}), interleaved {interleaved}");
+    assert_statistics_as_arrow_rs_computes(&path, &what);
+    let footer = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+    footer
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect()
+}
+
+#[test]
+fn every_group_gets_its_own_series_whatever_the_chunks_and_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for interleaved in [true, false] {
+        for chunk in [1, 50, 299, 4096] {
+            check_groups(dir.path(), 3, 900, interleaved, chunk, chunk);
+        }
+    }
+}
+
+/// Interleaved groups with several rows each per chunk ask for longer chunks: after the first
+/// chunk, chunks take the most rows allowed, and every value stays that of the group alone. A
+/// stacked table, and interleaved groups of about a row each per chunk, keep their chunks.
+#[test]
+fn chunks_grow_for_the_groups_of_an_interleaved_table() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 groups, 7.5 rows each per chunk of 300: 300 and 300 (the reader had both buffers
+    // already), then 600 at a time, in row groups of at least 900 rows.
+    let grown = check_groups(dir.path(), 40, 4000, true, 300, 600);
+    assert_eq!(
+        grown,
+        [1200, 1200, 1200, 400],
+        "interleaved, 7.5 rows per group and chunk"
+    );
+    let kept = [900, 900, 900, 900, 400];
+    assert_eq!(
+        check_groups(dir.path(), 40, 4000, false, 300, 600),
+        kept,
+        "stacked"
+    );
+    // 100 groups, 3 rows each per chunk.
+    let kept = check_groups(dir.path(), 100, 6000, true, 300, 600);
+    assert_eq!(
+        kept,
+        [900, 900, 900, 900, 900, 900, 600],
+        "100 interleaved groups"
+    );
 }
