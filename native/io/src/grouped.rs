@@ -250,4 +250,8 @@ impl Step for Groups {
     fn longer_chunks(&self) -> bool {
         self.stream.wants_longer_chunks()
     }
+
+    fn scatters(&self) -> bool {
+        true
+    }
 }

@@ -95,6 +95,13 @@ pub trait Step: Send {
     fn longer_chunks(&self) -> bool {
         false
     }
+
+    /// True when a chunk's outputs are written a few values to each row at a time (the groups
+    /// of a table, one after another): its results then go in huge pages (see
+    /// [`results_buffer`]).
+    fn scatters(&self) -> bool {
+        false
+    }
 }
 
 /// One series: the price column as a whole, computed by one stream of every period.
@@ -224,12 +231,12 @@ struct Lent {
 
 impl Lent {
     /// The slot's memory again, once no array points into it; fresh memory if one still does.
-    fn reclaim(self, values_len: usize, room: usize) -> Slot {
+    fn reclaim(self, values_len: usize, room: usize, huge: bool) -> Slot {
         Slot {
             values: self
                 .values
                 .into_vec()
-                .unwrap_or_else(|_| results_buffer(values_len, room)),
+                .unwrap_or_else(|_| results_buffer(values_len, room, huge)),
             validity: self.validity.into_vec().unwrap_or_default(),
         }
     }
@@ -249,11 +256,13 @@ struct Write {
 /// huge pages in `madvise` mode): a period's row of a default chunk is 108 KB from the next, so
 /// the outputs of one input row are each on a page of their own, and an interleaved grid's
 /// groups write a few values to each row, one group after another (2,000 interleaved groups x
-/// 1,000 rows: 0.97 of the time, from fewer misses of the address translation cache).
-fn results_buffer(len: usize, room: usize) -> Vec<f64> {
+/// 1,000 rows: 0.97 of the time, from fewer misses of the address translation cache). Only
+/// where `huge`: the one-series grid, whose kernels write each row in turn, took 1.06 of the
+/// time in huge pages.
+fn results_buffer(len: usize, room: usize, huge: bool) -> Vec<f64> {
     let mut values = Vec::with_capacity(room.max(len));
     #[cfg(target_os = "linux")]
-    {
+    if huge {
         // SAFETY: `sysconf` only reads a constant of the system.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
         let start = values.as_ptr() as usize;
@@ -524,7 +533,7 @@ fn compute_loop<'scope, S: Step>(
             1.. => {
                 fresh -= 1;
                 Slot {
-                    values: results_buffer(n * p, room),
+                    values: results_buffer(n * p, room, step.scatters()),
                     validity: Vec::new(),
                 }
             }
@@ -533,7 +542,7 @@ fn compute_loop<'scope, S: Step>(
                 let w = writing.as_mut().expect("slots are lent only to the writer");
                 let lent = w.wait()?;
                 timings.write_wait += waited.elapsed();
-                lent.reclaim(n * p, room)
+                lent.reclaim(n * p, room, step.scatters())
             }
         };
         if slot.values.len() < n * p {
