@@ -38,6 +38,16 @@ struct Group {
     rows: u64,
 }
 
+impl Group {
+    /// Its lazy series, if that is what its stream is.
+    fn lazy(&self) -> Option<&LazySeries> {
+        match &self.stream {
+            Stream::Lazy(lazy) => Some(lazy),
+            _ => None,
+        }
+    }
+}
+
 /// A group that cannot give every period a value: why (its first failing check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupReport {
@@ -74,13 +84,7 @@ struct Work<'a> {
 impl Work<'_> {
     /// The group's lazy series, if that is what it is.
     fn lazy(&self) -> Option<&LazySeries> {
-        match &self.group {
-            Some(Group {
-                stream: Stream::Lazy(lazy),
-                ..
-            }) => Some(lazy),
-            _ => None,
-        }
+        self.group.as_ref().and_then(Group::lazy)
     }
 }
 
@@ -167,11 +171,7 @@ fn fill_unstarted(
     let p = start_order.len();
     let (mut first, mut stores) = (p, 0);
     for w in work.iter().filter(|w| w.prices.len() < DORMANT_AFTER) {
-        if let Some(Group {
-            stream: Stream::Lazy(lazy),
-            ..
-        }) = &w.group
-        {
+        if let Some(lazy) = w.lazy() {
             first = first.min(lazy.started());
             stores += w.prices.len() * (p - lazy.started());
         }
@@ -542,13 +542,10 @@ impl GroupedStream {
         let (mut segments, mut lazy_rows, mut lazy_groups) = (false, 0, 0);
         for (l, &id) in self.present.iter().enumerate() {
             let len = cursor[l] - self.starts[l];
-            let lazy = matches!(
-                self.groups[id as usize],
-                Some(Group {
-                    stream: Stream::Lazy(_),
-                    ..
-                })
-            );
+            let lazy = self.groups[id as usize]
+                .as_ref()
+                .and_then(Group::lazy)
+                .is_some();
             let rows = &self.order[self.starts[l]..cursor[l]];
             if lazy && len < DORMANT_AFTER {
                 lazy_rows += len;

@@ -103,8 +103,8 @@ impl Plan {
 
 /// The cache a prefetch fills: the nearest, for what the running push reads next; or the next
 /// level (larger, so that it is still there), for a group further ahead.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Near {
+#[derive(Clone, Copy)]
+enum Near {
     Now,
     Soon,
 }
