@@ -141,7 +141,8 @@ impl Writer {
                 inner: Inner::Dataset(Box::new(w)),
             });
         }
-        let out = sink::sink(fd, options.hold, options.direct);
+        let bursts = options.format == Format::Parquet;
+        let out = sink::sink(fd, options.hold, options.direct, bursts);
         let inner = match options.format {
             Format::Parquet => Inner::Parquet(Box::new(parquet::ParquetWriter::new(
                 schema,
