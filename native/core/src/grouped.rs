@@ -86,6 +86,12 @@ impl Work<'_> {
     fn lazy(&self) -> Option<&LazySeries> {
         self.group.as_ref().and_then(Group::lazy)
     }
+
+    /// The group's lazy series when its rows of the chunk go through it (fewer than
+    /// [`DORMANT_AFTER`]), written straight to their places.
+    fn lazily(&self) -> Option<&LazySeries> {
+        self.lazy().filter(|_| self.prices.len() < DORMANT_AFTER)
+    }
 }
 
 /// The chunk's output (row-major, a row of `stride` values per period), shared by the groups
@@ -170,8 +176,8 @@ fn fill_unstarted(
 ) -> usize {
     let p = start_order.len();
     let (mut first, mut stores) = (p, 0);
-    for w in work.iter().filter(|w| w.prices.len() < DORMANT_AFTER) {
-        if let Some(lazy) = w.lazy() {
+    for w in work {
+        if let Some(lazy) = w.lazily() {
             first = first.min(lazy.started());
             stores += w.prices.len() * (p - lazy.started());
         }
@@ -536,38 +542,13 @@ impl GroupedStream {
                 self.groups[id as usize] = Some(self.new_group(cursor[l] - self.starts[l]));
             }
         }
-        // Each group's segment of prices and of results, disjoint, computed in parallel. Only a
-        // live group's few rows are computed into a segment: when there is none (every group
-        // lazy, as in an interleaved table), the results are not even allocated.
-        let (mut segments, mut lazy_rows, mut lazy_groups) = (false, 0, 0);
-        for (l, &id) in self.present.iter().enumerate() {
-            let len = cursor[l] - self.starts[l];
-            let lazy = self.groups[id as usize]
-                .as_ref()
-                .and_then(Group::lazy)
-                .is_some();
-            let rows = &self.order[self.starts[l]..cursor[l]];
-            if lazy && len < DORMANT_AFTER {
-                lazy_rows += len;
-                lazy_groups += 1;
-            } else if !strided(rows, p) {
-                segments = true;
-            }
-        }
-        self.last_chunk = LastChunk {
-            rows: n,
-            lazy_rows,
-            lazy_groups,
-        };
-        self.results.resize(if segments { p * n } else { 0 }, 0.0);
+        // Each group's segment of prices and of results, disjoint, computed in parallel.
         let mut work = Vec::with_capacity(self.present.len());
-        let (mut prices_left, mut out_left) = (&mut self.gathered[..], &mut self.results[..]);
+        let mut prices_left = &mut self.gathered[..];
         for (l, &id) in self.present.iter().enumerate() {
             let (start, len) = (self.starts[l], cursor[l] - self.starts[l]);
             let (seg, rest) = prices_left.split_at_mut(len);
-            let (res, rest_out) = out_left.split_at_mut(if segments { p * len } else { 0 });
             prices_left = rest;
-            out_left = rest_out;
             let rows = &self.order[start..start + len];
             work.push(Work {
                 group: self.groups[id as usize].take(),
@@ -575,11 +556,37 @@ impl GroupedStream {
                 start,
                 prices: seg,
                 rows,
-                out: res,
+                out: &mut [],
                 gap: None,
                 direct: false,
                 strided: strided(rows, p),
             });
+        }
+        // Only a live group's few rows are computed into a segment of results: when there is
+        // none (every group lazy, as in an interleaved table), the results are not even
+        // allocated.
+        let mut last = LastChunk {
+            rows: n,
+            ..LastChunk::default()
+        };
+        let mut segments = false;
+        for w in &work {
+            if w.lazily().is_some() {
+                last.lazy_rows += w.prices.len();
+                last.lazy_groups += 1;
+            } else if !w.strided {
+                segments = true;
+            }
+        }
+        self.last_chunk = last;
+        self.results.resize(if segments { p * n } else { 0 }, 0.0);
+        if segments {
+            let mut out_left = &mut self.results[..];
+            for w in &mut work {
+                let (res, rest) = std::mem::take(&mut out_left).split_at_mut(p * w.prices.len());
+                w.out = res;
+                out_left = rest;
+            }
         }
         // A small chunk (a live feed's few rows) is done on this thread: handing it to the
         // pool and waiting for it costs more than the work, and adds wake-up jitter.
